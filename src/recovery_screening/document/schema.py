@@ -1,0 +1,105 @@
+"""Validate a ruleset document against schemas/ruleset.schema.json; every error has its path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from recovery_screening.document.paths import data_directory
+from recovery_screening.errors import Problem
+
+
+@cache
+def ruleset_schema() -> dict[str, Any]:
+    """The JSON Schema of a ruleset document (screening or instrument)."""
+    path = data_directory("schemas") / "ruleset.schema.json"
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(ruleset_schema())
+
+
+def json_path(parts: Iterable[str | int]) -> str:
+    """Render a path as `$.domains.motivation.rules[2].when`."""
+    rendered = "$"
+    for part in parts:
+        if isinstance(part, int):
+            rendered += f"[{part}]"
+        elif part.isidentifier():
+            rendered += f".{part}"
+        else:
+            rendered += "[" + json.dumps(part) + "]"
+    return rendered
+
+
+def _describe(error: ValidationError) -> tuple[str, str]:
+    """A code and a message naming the rule broken, without echoing the document's value."""
+    keyword = str(error.validator)
+    expected: Any = error.validator_value
+    if keyword == "additionalProperties":
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        extra = sorted(set(instance) - set(schema.get("properties", {})))
+        names = ", ".join(f"'{name}'" for name in extra) or "a field"
+        return "unknown-field", f"unknown field {names}: not part of the ruleset format"
+    if keyword == "required":
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        missing = [name for name in expected if name not in instance]
+        names = ", ".join(f"'{name}'" for name in missing)
+        return "missing-field", f"missing required field {names}"
+    if keyword == "type":
+        return "wrong-type", f"must be of type {_as_list(expected)}"
+    if keyword == "enum":
+        return "not-allowed", f"must be one of {_as_list(expected)}"
+    if keyword == "const":
+        return "not-allowed", f"must be {json.dumps(expected)}"
+    if keyword == "pattern":
+        return "bad-format", f"must match the pattern {expected}"
+    if keyword == "propertyNames":
+        return "bad-name", "a key here does not follow the naming rule for this section"
+    if keyword in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
+        return "out-of-range", f"breaks {keyword} {expected}"
+    if keyword in {"minLength", "maxLength", "minItems", "maxItems"}:
+        return "bad-size", f"breaks {keyword} {expected}"
+    if keyword == "uniqueItems":
+        return "duplicate", "items must be unique"
+    if keyword == "not":
+        return "not-allowed", "has a field that this type of entry does not take"
+    return "invalid", f"breaks the schema rule '{keyword}'"
+
+
+def _as_list(expected: Any) -> str:
+    if isinstance(expected, list | tuple):
+        return ", ".join(json.dumps(item) for item in expected)
+    return json.dumps(expected)
+
+
+def _leaves(errors: Sequence[ValidationError]) -> Iterable[ValidationError]:
+    for error in errors:
+        if error.context:
+            best = jsonschema.exceptions.best_match(error.context)
+            yield from _leaves([best]) if best is not None else [error]
+        else:
+            yield error
+
+
+def schema_problems(document: Any) -> list[Problem]:
+    """Every schema error in `document`, each with its JSON path and a value-free message."""
+    problems: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
+    errors = sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.path)))
+    for error in _leaves(errors):
+        path = json_path(error.absolute_path)
+        code, message = _describe(error)
+        if (path, message) not in seen:
+            seen.add((path, message))
+            problems.append(Problem(path, code, message))
+    return problems
