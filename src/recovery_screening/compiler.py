@@ -1,0 +1,584 @@
+"""A validated ruleset document → an immutable compiled ruleset, checking meaning on the way.
+
+Every problem is collected (unknown names, type mismatches, band gaps and overlaps, duplicate
+ids, cycles between domains, undeclared referral targets) and reported together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import rfc8785
+
+from recovery_screening.document import plain_text
+from recovery_screening.document.schema import json_path, schema_problems
+from recovery_screening.errors import Problem, RulesetError
+from recovery_screening.expressions import (
+    INTEGER,
+    ExpressionError,
+    ValueType,
+    compile_expression,
+    enum_type,
+)
+from recovery_screening.fields import (
+    Band,
+    BandTable,
+    InputField,
+    band_problems,
+    input_problems,
+    make_field,
+)
+from recovery_screening.instruments import (
+    CompiledInstrument,
+    compile_instrument,
+    expression_problems,
+)
+
+ADMIT, DEFER, REFER = 0, 1, 2
+OUTCOMES = ("admit", "defer", "refer")
+RANK = {name: rank for rank, name in enumerate(OUTCOMES)}
+INSTRUMENT_LABELS = {"admit": "scored", "defer": "incomplete", "refer": "safety follow-up"}
+
+Condition = Callable[[Mapping[str, object]], object]
+InstrumentResolver = Callable[[str], "tuple[Mapping[str, Any], str]"]
+
+
+@dataclass(frozen=True)
+class ReferralTarget:
+    id: str
+    kind: str
+    title: str
+    text: str | None
+
+
+@dataclass(frozen=True)
+class ScoringRule:
+    id: str
+    code: str
+    text: str
+    points: int
+    condition: Condition
+    references: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    title: str
+    aggregation: str
+    cap: int | None
+    rules: tuple[ScoringRule, ...]
+    bands: BandTable
+    score_key: str
+    band_key: str
+    reachable: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    id: str
+    outcome: str
+    rank: int
+    code: str
+    text: str
+    referrals: tuple[str, ...]
+    rescreen_after_days: int | None
+    condition: Condition
+    references: tuple[str, ...]
+    needs_keys: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """The default outcome, or the fail-safe defer (`incomplete`)."""
+
+    id: str
+    outcome: str
+    rank: int
+    code: str
+    text: str
+    referrals: tuple[str, ...] = ()
+    rescreen_after_days: int | None = None
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    id: str
+    text: str
+    given: Condition | None
+    given_source: str | None
+    outcome_in: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CompiledRuleset:
+    """Everything evaluation needs, computed once: no document is read while evaluating."""
+
+    id: str
+    version: str
+    kind: str
+    title: str
+    description: str | None
+    content_hash: str
+    hit_policy: str
+    outcome_labels: Mapping[str, str]
+    fields: tuple[InputField, ...]
+    top_fields: Mapping[str, InputField]
+    groups: Mapping[str, Mapping[str, InputField]]
+    instruments: tuple[CompiledInstrument, ...]
+    domains: tuple[Domain, ...]
+    decisions: tuple[DecisionRule, ...]
+    default: Fallback
+    incomplete: Fallback
+    must_answer: tuple[str, ...]
+    referral_targets: Mapping[str, ReferralTarget]
+    symbols: Mapping[str, ValueType]
+    dependencies: Mapping[str, frozenset[str]]
+    properties: tuple[PropertySpec, ...]
+    blank_facts: Mapping[str, None] = field(repr=False)
+
+
+def content_hash(document: Any) -> str:
+    """SHA-256 of the document's RFC 8785 canonical JSON: formatting and key order do not count."""
+    return "sha256:" + hashlib.sha256(rfc8785.dumps(document)).hexdigest()
+
+
+def compile_document(
+    document: Any, source: str, resolve_instrument: InstrumentResolver
+) -> tuple[CompiledRuleset, Mapping[str, Any]]:
+    """Validate and compile a ruleset document; raise RulesetError listing every problem."""
+    problems = schema_problems(document)
+    if problems:
+        raise RulesetError(source, problems)
+    try:
+        digest = content_hash(document)
+    except (rfc8785.CanonicalizationError, ValueError, OverflowError):
+        raise RulesetError(
+            source, [Problem("$", "not-canonical", "a number cannot be represented exactly")]
+        ) from None
+    if document["kind"] == "instrument":
+        compiled = _compile_instrument_ruleset(document, source, digest)
+    else:
+        compiled = _Compiler(document, source, digest, resolve_instrument).compile()
+    return compiled, document
+
+
+def _compile_instrument_ruleset(
+    document: Mapping[str, Any], source: str, digest: str
+) -> CompiledRuleset:
+    instrument, problems = compile_instrument(document, "", digest, "$")
+    if instrument is None:
+        raise RulesetError(source, problems)
+    targets = _referral_targets(document.get("referral_targets", {}))
+    decisions = tuple(
+        DecisionRule(
+            id=f"flag-{flag.id.replace('_', '-')}",
+            outcome="refer",
+            rank=REFER,
+            code=flag.code,
+            text=flag.text,
+            referrals=(flag.referral,) if flag.referral else (),
+            rescreen_after_days=None,
+            condition=_fact_reader(flag.key),
+            references=(flag.key,),
+            needs_keys=tuple(sorted(instrument.dependencies()[flag.key])),
+            source=flag.key,
+        )
+        for flag in instrument.flags
+        if flag.referral is not None
+    )
+    symbols = instrument.symbols()
+    labels = {**INSTRUMENT_LABELS, **document.get("outcome_labels", {})}
+    return CompiledRuleset(
+        id=document["id"],
+        version=document["version"],
+        kind="instrument",
+        title=document["title"],
+        description=document.get("description"),
+        content_hash=digest,
+        hit_policy="protective",
+        outcome_labels=MappingProxyType(labels),
+        fields=instrument.fields,
+        top_fields=MappingProxyType({f.name: f for f in instrument.fields}),
+        groups=MappingProxyType({}),
+        instruments=(instrument,),
+        domains=(),
+        decisions=decisions,
+        default=Fallback(
+            "default", "admit", ADMIT, "SCORED", "Every item is answered; the total is complete."
+        ),
+        incomplete=Fallback(
+            "incomplete",
+            "defer",
+            DEFER,
+            "INCOMPLETE",
+            "Some items are unanswered, so the total cannot be scored.",
+        ),
+        must_answer=tuple(f.name for f in instrument.fields),
+        referral_targets=MappingProxyType(targets),
+        symbols=MappingProxyType(symbols),
+        dependencies=MappingProxyType(instrument.dependencies()),
+        properties=(),
+        blank_facts=MappingProxyType(dict.fromkeys(symbols)),
+    )
+
+
+def _fact_reader(key: str) -> Condition:
+    def condition(facts: Mapping[str, object]) -> object:
+        return facts[key]
+
+    return condition
+
+
+def _referral_targets(spec: Mapping[str, Any]) -> dict[str, ReferralTarget]:
+    return {
+        target_id: ReferralTarget(
+            target_id,
+            target["kind"],
+            plain_text(target["title"]),
+            plain_text(target["text"]) if "text" in target else None,
+        )
+        for target_id, target in spec.items()
+    }
+
+
+def _as_tuple(referral: str | list[str] | None) -> tuple[str, ...]:
+    if referral is None:
+        return ()
+    return (referral,) if isinstance(referral, str) else tuple(referral)
+
+
+class _Compiler:
+    """One compilation: collects problems as it goes, raises them all at the end."""
+
+    def __init__(
+        self,
+        document: Mapping[str, Any],
+        source: str,
+        digest: str,
+        resolve_instrument: InstrumentResolver,
+    ) -> None:
+        self.document = document
+        self.source = source
+        self.digest = digest
+        self.resolve_instrument = resolve_instrument
+        self.problems: list[Problem] = []
+        self.symbols: dict[str, ValueType] = {}
+        self.dependencies: dict[str, frozenset[str]] = {}
+        self.rule_ids: set[str] = set()
+
+    def compile(self) -> CompiledRuleset:
+        document = self.document
+        fields = self._inputs()
+        instruments = self._instruments()
+        targets = _referral_targets(document.get("referral_targets", {}))
+        self.targets = targets
+        domains = self._domains()
+        decisions = self._decisions()
+        default = self._fallback(document["default"], "default", "$.default")
+        incomplete_spec = document.get(
+            "incomplete",
+            {
+                "code": "INCOMPLETE",
+                "text": "Some answers that could change the outcome are missing.",
+            },
+        )
+        incomplete = Fallback(
+            "incomplete",
+            "defer",
+            DEFER,
+            incomplete_spec["code"],
+            plain_text(incomplete_spec["text"]),
+            (),
+            incomplete_spec.get("rescreen_after_days"),
+        )
+        properties = self._properties()
+        if self.problems:
+            raise RulesetError(self.source, self.problems)
+        all_fields = list(fields)
+        groups: dict[str, Mapping[str, InputField]] = {}
+        for instrument in instruments:
+            all_fields.extend(instrument.fields)
+            groups[instrument.alias] = MappingProxyType(
+                {f.name[len(instrument.prefix) :]: f for f in instrument.fields}
+            )
+        must_answer = tuple(f.name for f in fields if f.must_answer)
+        return CompiledRuleset(
+            id=document["id"],
+            version=document["version"],
+            kind="screening",
+            title=document["title"],
+            description=document.get("description"),
+            content_hash=self.digest,
+            hit_policy=document.get("hit_policy", "protective"),
+            outcome_labels=MappingProxyType(dict(document.get("outcome_labels", {}))),
+            fields=tuple(all_fields),
+            top_fields=MappingProxyType({f.name: f for f in fields}),
+            groups=MappingProxyType(groups),
+            instruments=tuple(instruments),
+            domains=tuple(domains),
+            decisions=tuple(decisions),
+            default=default,
+            incomplete=incomplete,
+            must_answer=must_answer,
+            referral_targets=MappingProxyType(targets),
+            symbols=MappingProxyType(dict(self.symbols)),
+            dependencies=MappingProxyType(dict(self.dependencies)),
+            properties=tuple(properties),
+            blank_facts=MappingProxyType(dict.fromkeys(self.symbols)),
+        )
+
+    # --- declarations -------------------------------------------------------------------
+
+    def _declare(self, name: str, value_type: ValueType, deps: frozenset[str], path: str) -> None:
+        if name in self.symbols:
+            self.problems.append(
+                Problem(path, "duplicate-name", f"the name '{name}' is declared twice")
+            )
+            return
+        self.symbols[name] = value_type
+        self.dependencies[name] = deps
+
+    def _inputs(self) -> list[InputField]:
+        fields = []
+        for name, spec in self.document["inputs"].items():
+            path = json_path(["inputs", name])
+            found = input_problems(name, spec, path)
+            self.problems.extend(found)
+            if found:
+                continue
+            input_field = make_field(name, spec)
+            fields.append(input_field)
+            self._declare(name, input_field.value_type, frozenset({name}), path)
+        return fields
+
+    def _instruments(self) -> list[CompiledInstrument]:
+        compiled = []
+        for alias, reference in self.document.get("instruments", {}).items():
+            path = json_path(["instruments", alias])
+            if alias in self.document["inputs"] or alias in self.document.get("domains", {}):
+                self.problems.append(
+                    Problem(path, "duplicate-name", f"'{alias}' is also an input or domain name")
+                )
+                continue
+            try:
+                instrument_document, digest = self.resolve_instrument(reference)
+            except RulesetError as error:
+                self.problems.extend(
+                    Problem(path, problem.code, f"in {reference}: {problem}")
+                    for problem in error.problems
+                )
+                continue
+            except LookupError as error:
+                self.problems.append(Problem(path, "unknown-instrument", str(error)))
+                continue
+            if instrument_document.get("kind") != "instrument":
+                self.problems.append(
+                    Problem(path, "not-an-instrument", f"'{reference}' is not an instrument")
+                )
+                continue
+            instrument, problems = compile_instrument(instrument_document, alias, digest, path)
+            if instrument is None:
+                self.problems.extend(problems)
+                continue
+            deps = instrument.dependencies()
+            for name, value_type in instrument.symbols().items():
+                self._declare(name, value_type, deps.get(name, frozenset({name})), path)
+            compiled.append(instrument)
+        return compiled
+
+    # --- conditions ---------------------------------------------------------------------
+
+    def _condition(self, source: str, path: str) -> tuple[Condition, tuple[str, ...]] | None:
+        try:
+            compiled = compile_expression(source, self.symbols)
+        except ExpressionError as error:
+            self.problems.extend(expression_problems(error, path))
+            return None
+        return compiled.evaluate, tuple(sorted(compiled.references))
+
+    def _rule_id(self, rule_id: str, path: str) -> None:
+        if rule_id in self.rule_ids:
+            self.problems.append(
+                Problem(path, "duplicate-id", f"rule id '{rule_id}' is used more than once")
+            )
+        self.rule_ids.add(rule_id)
+
+    def _domains(self) -> list[Domain]:
+        specs: dict[str, Any] = self.document.get("domains", {})
+        for name, spec in specs.items():
+            path = json_path(["domains", name])
+            if name in self.symbols:
+                self.problems.append(
+                    Problem(path, "duplicate-name", f"domain '{name}' is also an input name")
+                )
+            bands = tuple(b["name"] for b in spec["bands"])
+            self.symbols[f"{name}.score"] = INTEGER
+            self.symbols[f"{name}.band"] = enum_type(bands, ordered=True)
+        rules = {name: self._scoring_rules(name, spec) for name, spec in specs.items()}
+        reads = {
+            name: {
+                other
+                for other in specs
+                for rule in domain_rules
+                if f"{other}.score" in rule.references or f"{other}.band" in rule.references
+            }
+            for name, domain_rules in rules.items()
+        }
+        compiled = []
+        for name in self._domain_order(reads):
+            domain = self._domain(name, specs[name], rules[name])
+            if domain is not None:
+                compiled.append(domain)
+        return compiled
+
+    def _scoring_rules(self, name: str, spec: Mapping[str, Any]) -> list[ScoringRule]:
+        path = json_path(["domains", name])
+        rules = []
+        for index, rule in enumerate(spec["rules"]):
+            where = f"{path}.rules[{index}]"
+            self._rule_id(rule["id"], where)
+            compiled = self._condition(rule["when"], f"{where}.when")
+            if compiled is not None:
+                condition, references = compiled
+                rules.append(
+                    ScoringRule(rule["id"], rule["code"], plain_text(rule["text"]), rule["points"],
+                                condition, references)
+                )  # fmt: skip
+        return rules
+
+    def _domain_order(self, reads: Mapping[str, set[str]]) -> list[str]:
+        """Domains in an order where each comes after the domains its rules read; report cycles."""
+        order: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(name: str, trail: list[str]) -> None:
+            if state.get(name) == 2:
+                return
+            if state.get(name) == 1:
+                cycle = " → ".join([*trail[trail.index(name) :], name])
+                self.problems.append(
+                    Problem(
+                        json_path(["domains", name]),
+                        "cycle",
+                        f"domains depend on each other in a cycle: {cycle}",
+                    )
+                )
+                return
+            state[name] = 1
+            for other in sorted(reads[name]):
+                visit(other, [*trail, name])
+            state[name] = 2
+            order.append(name)
+
+        for name in reads:
+            visit(name, [])
+        return order
+
+    def _domain(
+        self, name: str, spec: Mapping[str, Any], rules: list[ScoringRule]
+    ) -> Domain | None:
+        path = json_path(["domains", name])
+        aggregation = spec.get("aggregation", "sum")
+        cap = spec.get("cap")
+        if cap is not None and aggregation != "sum":
+            self.problems.append(
+                Problem(f"{path}.cap", "bad-cap", "'cap' applies only to aggregation: sum")
+            )
+        deps: set[str] = set()
+        for rule in rules:
+            for reference in rule.references:
+                deps |= self.dependencies.get(reference, frozenset())
+        points = [rule["points"] for rule in spec["rules"]]
+        if aggregation == "sum":
+            low = sum(p for p in points if p < 0)
+            high = sum(p for p in points if p > 0)
+            if cap is not None:
+                low, high = min(low, cap), min(high, cap)
+        else:
+            low, high = min(0, *points), max(0, *points)
+        bands = [Band(b["name"], b["min"], b["max"], b.get("label")) for b in spec["bands"]]
+        found = band_problems(bands, (low, high), f"{path}.bands")
+        self.problems.extend(found)
+        self.dependencies[f"{name}.score"] = frozenset(deps)
+        self.dependencies[f"{name}.band"] = frozenset(deps)
+        if found or len(rules) != len(spec["rules"]):
+            return None
+        return Domain(
+            name, spec["title"], aggregation, cap, tuple(rules), BandTable(tuple(bands)),
+            f"{name}.score", f"{name}.band", (low, high),
+        )  # fmt: skip
+
+    def _referrals(self, referral: Any, path: str) -> tuple[str, ...]:
+        referrals = _as_tuple(referral)
+        for target in referrals:
+            if target not in self.targets:
+                self.problems.append(
+                    Problem(
+                        path,
+                        "unknown-referral",
+                        f"referral target '{target}' is not declared in referral_targets",
+                    )
+                )
+        return referrals
+
+    def _decisions(self) -> list[DecisionRule]:
+        decisions = []
+        for index, rule in enumerate(self.document["decisions"]):
+            where = f"$.decisions[{index}]"
+            self._rule_id(rule["id"], where)
+            referrals = self._referrals(rule.get("referral"), f"{where}.referral")
+            compiled = self._condition(rule["when"], f"{where}.when")
+            if compiled is None:
+                continue
+            condition, references = compiled
+            needs: set[str] = set()
+            for reference in references:
+                needs |= self.dependencies.get(reference, frozenset())
+            decisions.append(
+                DecisionRule(
+                    id=rule["id"],
+                    outcome=rule["outcome"],
+                    rank=RANK[rule["outcome"]],
+                    code=rule["code"],
+                    text=plain_text(rule["text"]),
+                    referrals=referrals,
+                    rescreen_after_days=rule.get("rescreen_after_days"),
+                    condition=condition,
+                    references=references,
+                    needs_keys=tuple(sorted(needs)),
+                    source=rule["when"],
+                )
+            )
+        return decisions
+
+    def _fallback(self, spec: Mapping[str, Any], fallback_id: str, path: str) -> Fallback:
+        return Fallback(
+            fallback_id,
+            spec["outcome"],
+            RANK[spec["outcome"]],
+            spec["code"],
+            plain_text(spec["text"]),
+            self._referrals(spec.get("referral"), f"{path}.referral"),
+            spec.get("rescreen_after_days"),
+        )
+
+    def _properties(self) -> list[PropertySpec]:
+        properties = []
+        for index, spec in enumerate(self.document.get("properties", [])):
+            given = spec.get("given")
+            condition: Condition | None = None
+            if given is not None:
+                compiled = self._condition(given, f"$.properties[{index}].given")
+                if compiled is None:
+                    continue
+                condition = compiled[0]
+            properties.append(
+                PropertySpec(spec["id"], spec["text"], condition, given, tuple(spec["outcome_in"]))
+            )
+        return properties

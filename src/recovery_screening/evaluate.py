@@ -1,0 +1,174 @@
+"""Compiled ruleset + applicant → Decision. Pure: no I/O, clock, randomness or shared state."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from recovery_screening.compiler import ADMIT, DEFER, REFER, CompiledRuleset
+from recovery_screening.decision import Decision, Trace
+from recovery_screening.errors import InvalidApplicant, Problem
+from recovery_screening.fields import FieldViolation
+
+NATIVE = "native"
+
+
+def applicant_mapping(applicant: Any, ruleset_id: str) -> Mapping[str, Any]:
+    """Accept a mapping, a pydantic model or a dataclass instance as an applicant."""
+    if isinstance(applicant, Mapping):
+        return applicant
+    dump = getattr(applicant, "model_dump", None)
+    if callable(dump):
+        dumped = dump()
+        if isinstance(dumped, Mapping):
+            return dumped
+    if dataclasses.is_dataclass(applicant) and not isinstance(applicant, type):
+        return dataclasses.asdict(applicant)
+    raise InvalidApplicant(
+        ruleset_id,
+        [Problem("$", "type", "an applicant must be a JSON object (a mapping of answers)")],
+    )
+
+
+def _key_name(key: object) -> str:
+    text = str(key)
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _path(*parts: object) -> str:
+    return "$" + "".join(
+        f".{_key_name(p)}" if str(p).isidentifier() else f"[{_key_name(p)!r}]" for p in parts
+    )
+
+
+def check_applicant(compiled: CompiledRuleset, applicant: Any) -> dict[str, object]:
+    """Validate an applicant against the declared inputs; return its facts (None = missing)."""
+    answers = applicant_mapping(applicant, compiled.id)
+    facts: dict[str, object] = dict(compiled.blank_facts)
+    problems: list[Problem] | None = None
+    top_fields = compiled.top_fields
+    for key, answer in answers.items():
+        field = top_fields.get(key)
+        if field is not None:
+            if answer is not None:
+                try:
+                    facts[key] = field.convert(answer)
+                except FieldViolation as violation:
+                    problems = problems or []
+                    problems.append(Problem(_path(key), violation.code, violation.message))
+            continue
+        group = compiled.groups.get(key)
+        if group is None:
+            problems = problems or []
+            problems.append(
+                Problem(
+                    _path(key),
+                    "unknown-field",
+                    f"not an input of ruleset {compiled.id} {compiled.version}",
+                )
+            )
+            continue
+        if answer is None:
+            continue
+        if not isinstance(answer, Mapping):
+            problems = problems or []
+            problems.append(
+                Problem(_path(key), "type", "must be an object of this instrument's item answers")
+            )
+            continue
+        for item, item_answer in answer.items():
+            field = group.get(item)
+            if field is None:
+                problems = problems or []
+                problems.append(
+                    Problem(_path(key, item), "unknown-field", f"not an item of instrument {key}")
+                )
+            elif item_answer is not None:
+                try:
+                    facts[field.name] = field.convert(item_answer)
+                except FieldViolation as violation:
+                    problems = problems or []
+                    problems.append(Problem(_path(key, item), violation.code, violation.message))
+    if problems:
+        raise InvalidApplicant(f"{compiled.id} {compiled.version}", problems)
+    return facts
+
+
+def decide(compiled: CompiledRuleset, facts: dict[str, object], backend: str = NATIVE) -> Decision:
+    """Score instruments and domains, apply the decision rules, and apply the fail-safe."""
+    for instrument in compiled.instruments:
+        instrument.score(facts)
+    domain_results: list[tuple[tuple[object, ...], int, int]] = []
+    for domain in compiled.domains:
+        truths = tuple(rule.condition(facts) for rule in domain.rules)
+        if domain.aggregation == "sum":
+            low = high = 0
+            for rule, truth in zip(domain.rules, truths, strict=True):
+                if truth is True:
+                    low += rule.points
+                    high += rule.points
+                elif truth is None:
+                    if rule.points > 0:
+                        high += rule.points
+                    else:
+                        low += rule.points
+            if domain.cap is not None:
+                low, high = min(low, domain.cap), min(high, domain.cap)
+        else:
+            fired = [
+                rule.points
+                for rule, truth in zip(domain.rules, truths, strict=True)
+                if truth is True
+            ]
+            open_points = [
+                rule.points
+                for rule, truth in zip(domain.rules, truths, strict=True)
+                if truth is None
+            ]
+            low = max(fired, default=0)
+            high = max(low, *open_points) if open_points else low
+            if open_points and not fired:
+                low = min(0, *open_points)
+        facts[domain.score_key] = low if low == high else None
+        band_low = domain.bands.band_of(low)
+        facts[domain.band_key] = band_low if band_low == domain.bands.band_of(high) else None
+        domain_results.append((truths, low, high))
+    truths = tuple(rule.condition(facts) for rule in compiled.decisions)
+    rank, deciding, blocking, fail_safe = outcome_of(compiled, facts, truths)
+    missing = {key for index in blocking for key in compiled.decisions[index].needs_keys}
+    if rank != REFER:
+        missing.update(compiled.must_answer)
+    needs = tuple(sorted(key for key in missing if facts[key] is None))
+    trace = Trace(
+        compiled, facts, tuple(domain_results), truths, rank, deciding, fail_safe, needs, backend
+    )
+    return Decision(trace)
+
+
+def outcome_of(
+    compiled: CompiledRuleset, facts: Mapping[str, object], truths: tuple[object, ...]
+) -> tuple[int, tuple[int, ...], tuple[int, ...], bool]:
+    """(rank, deciding rule indexes, blocking undecided rule indexes, fail-safe applied)."""
+    rules = compiled.decisions
+    if compiled.hit_policy == "first":
+        winner = next((i for i, truth in enumerate(truths) if truth is True), None)
+        rank = rules[winner].rank if winner is not None else compiled.default.rank
+        deciding: tuple[int, ...] = (winner,) if winner is not None else ()
+        before = range(winner if winner is not None else len(rules))
+        blocking = tuple(i for i in before if truths[i] is None and rules[i].rank > rank)
+    else:
+        fired = [i for i, truth in enumerate(truths) if truth is True]
+        rank = max((rules[i].rank for i in fired), default=compiled.default.rank)
+        deciding = tuple(i for i in fired if rules[i].rank == rank)
+        blocking = tuple(
+            i for i, truth in enumerate(truths) if truth is None and rules[i].rank > rank
+        )
+    fail_safe = False
+    if rank == ADMIT and (blocking or any(facts[key] is None for key in compiled.must_answer)):
+        rank, deciding, fail_safe = DEFER, (), True
+    return rank, deciding, blocking, fail_safe
+
+
+__all__ = ["ADMIT", "DEFER", "NATIVE", "REFER", "check_applicant", "decide", "outcome_of"]

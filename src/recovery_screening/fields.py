@@ -1,0 +1,339 @@
+"""Declared inputs and score bands: the contract an applicant is checked against.
+
+A field's `convert` checks one answer against its declaration and returns the value conditions
+read; it raises `FieldViolation` with a code and a message that never quotes the answer.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from recovery_screening.errors import Problem
+from recovery_screening.expressions import (
+    BOOLEAN,
+    DATE,
+    INTEGER,
+    NUMBER,
+    STRING,
+    ValueType,
+    enum_type,
+)
+
+DEFAULT_MAX_LENGTH = 64
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class FieldViolation(Exception):
+    """An answer breaks its field's declaration. Carries a rule code and a value-free message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class InputField:
+    """One declared input (or instrument item) and how to check an answer to it."""
+
+    name: str
+    label: str
+    kind: str
+    value_type: ValueType
+    required: bool
+    safety_critical: bool
+    direction: str | None
+    minimum: float | None
+    maximum: float | None
+    values: tuple[Any, ...]
+    max_length: int | None
+    link_id: str
+    loinc: str | None
+    instrument: str | None
+    convert: Callable[[Any], Any]
+
+    @property
+    def must_answer(self) -> bool:
+        """A missing answer to this field prevents `admit`."""
+        return self.required or self.safety_critical
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON Schema of one answer (null means not answered)."""
+        schema: dict[str, Any] = {"title": self.label}
+        if self.kind == "boolean":
+            schema["type"] = ["boolean", "null"]
+        elif self.kind in ("integer", "number"):
+            schema["type"] = [self.kind, "null"]
+            if self.values:
+                schema["enum"] = [*self.values, None]
+            if self.minimum is not None:
+                schema["minimum"] = self.minimum
+            if self.maximum is not None:
+                schema["maximum"] = self.maximum
+        elif self.kind == "enum":
+            schema["enum"] = [*self.values, None]
+        elif self.kind == "string":
+            schema.update(type=["string", "null"], maxLength=self.max_length)
+        else:
+            schema.update(type=["string", "null"], format="date")
+        if self.required:
+            schema["x-required"] = True
+        if self.safety_critical:
+            schema["x-safety-critical"] = True
+        if self.direction:
+            schema["x-direction"] = self.direction
+        return schema
+
+
+def _range_message(minimum: float | None, maximum: float | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f"must be between {_number(minimum)} and {_number(maximum)}"
+    if minimum is not None:
+        return f"must be at least {_number(minimum)}"
+    return f"must be at most {_number(maximum)}"
+
+
+def _number(value: float | None) -> str:
+    return str(int(value)) if value is not None and float(value).is_integer() else str(value)
+
+
+def _converter(kind: str, spec: Mapping[str, Any]) -> Callable[[Any], Any]:
+    minimum, maximum = spec.get("minimum"), spec.get("maximum")
+    low = -math.inf if minimum is None else minimum
+    high = math.inf if maximum is None else maximum
+    bounded = minimum is not None or maximum is not None
+    out_of_range = _range_message(minimum, maximum) if bounded else ""
+    if kind == "boolean":
+
+        def convert_boolean(answer: Any) -> Any:
+            if answer is True or answer is False:
+                return answer
+            raise FieldViolation("type", "must be true or false")
+
+        return convert_boolean
+    if kind == "integer":
+        allowed = spec.get("allowed")
+        if allowed is not None:
+            allowed_set = frozenset(allowed)
+            listed = ", ".join(str(value) for value in allowed)
+
+            def convert_choice(answer: Any) -> Any:
+                if type(answer) is not int:
+                    raise FieldViolation("type", "must be a whole number")
+                if answer not in allowed_set:
+                    raise FieldViolation("allowed-values", f"must be one of {listed}")
+                return answer
+
+            return convert_choice
+
+        def convert_integer(answer: Any) -> Any:
+            if type(answer) is not int:
+                raise FieldViolation("type", "must be a whole number")
+            if not low <= answer <= high:
+                raise FieldViolation("range", out_of_range)
+            return answer
+
+        return convert_integer
+    if kind == "number":
+
+        def convert_number(answer: Any) -> Any:
+            kind_of = type(answer)
+            if kind_of is not int and kind_of is not float:
+                raise FieldViolation("type", "must be a number")
+            if kind_of is float and not math.isfinite(answer):
+                raise FieldViolation("type", "must be a finite number")
+            if not low <= answer <= high:
+                raise FieldViolation("range", out_of_range)
+            return answer
+
+        return convert_number
+    if kind == "enum":
+        values = tuple(spec["values"])
+        value_set = frozenset(values)
+        listed = ", ".join(values)
+
+        def convert_enum(answer: Any) -> Any:
+            if type(answer) is not str or answer not in value_set:
+                raise FieldViolation("allowed-values", f"allowed values are {listed}")
+            return answer
+
+        return convert_enum
+    if kind == "string":
+        limit = int(spec.get("max_length", DEFAULT_MAX_LENGTH))
+
+        def convert_string(answer: Any) -> Any:
+            if type(answer) is not str:
+                raise FieldViolation("type", "must be text")
+            if len(answer) > limit:
+                raise FieldViolation("max-length", f"must be at most {limit} characters")
+            return answer
+
+        return convert_string
+
+    def convert_date(answer: Any) -> Any:
+        if type(answer) is not str or not _ISO_DATE.match(answer):
+            raise FieldViolation("type", "must be a date written YYYY-MM-DD")
+        try:
+            return datetime.date.fromisoformat(answer)
+        except ValueError:
+            raise FieldViolation("type", "must be a real calendar date (YYYY-MM-DD)") from None
+
+    return convert_date
+
+
+def make_field(name: str, spec: Mapping[str, Any], *, instrument: str | None = None) -> InputField:
+    """Build a field from its declaration (`inputs.<name>` in a ruleset, or an instrument item)."""
+    kind = spec["type"]
+    if kind == "enum":
+        value_type = enum_type(spec["values"], ordered=bool(spec.get("ordered", False)))
+    else:
+        value_type = {
+            "boolean": BOOLEAN,
+            "integer": INTEGER,
+            "number": NUMBER,
+            "string": STRING,
+            "date": DATE,
+        }[kind]
+    fhir = spec.get("fhir", {})
+    values = tuple(spec.get("values", spec.get("allowed", ())))
+    return InputField(
+        name=name,
+        label=spec["label"],
+        kind=kind,
+        value_type=value_type,
+        required=bool(spec.get("required", False)),
+        safety_critical=bool(spec.get("safety_critical", False)),
+        direction=spec.get("direction"),
+        minimum=spec.get("minimum"),
+        maximum=spec.get("maximum"),
+        values=values,
+        max_length=int(spec.get("max_length", DEFAULT_MAX_LENGTH)) if kind == "string" else None,
+        link_id=fhir.get("link_id", name),
+        loinc=fhir.get("loinc"),
+        instrument=instrument,
+        convert=_converter(kind, spec),
+    )
+
+
+def input_problems(name: str, spec: Mapping[str, Any], path: str) -> list[Problem]:
+    """Meaning checks on one input declaration that the schema cannot express."""
+    problems = []
+    minimum, maximum = spec.get("minimum"), spec.get("maximum")
+    if minimum is not None and maximum is not None and minimum > maximum:
+        problems.append(Problem(path, "bad-range", "'minimum' is greater than 'maximum'"))
+    if spec["type"] == "integer" and any(
+        bound is not None and not float(bound).is_integer() for bound in (minimum, maximum)
+    ):
+        problems.append(Problem(path, "bad-range", "an integer input needs whole-number bounds"))
+    direction = spec.get("direction")
+    if direction and spec["type"] in ("string", "date"):
+        problems.append(
+            Problem(f"{path}.direction", "bad-direction", "text and date inputs take no direction")
+        )
+    if direction and spec["type"] == "enum" and not spec.get("ordered"):
+        problems.append(
+            Problem(
+                f"{path}.direction",
+                "bad-direction",
+                "only an ordered enum (ordered: true) can have a direction",
+            )
+        )
+    return problems
+
+
+@dataclass(frozen=True)
+class Band:
+    name: str
+    minimum: int
+    maximum: int
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class BandTable:
+    """Contiguous bands in ascending order; `band_of` is a table lookup."""
+
+    bands: tuple[Band, ...]
+
+    def __post_init__(self) -> None:
+        table = {
+            score: band.name
+            for band in self.bands
+            for score in range(band.minimum, band.maximum + 1)
+        }
+        object.__setattr__(self, "_table", table)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(band.name for band in self.bands)
+
+    def band_of(self, score: int | float) -> str | None:
+        table: dict[int, str] = self._table  # type: ignore[attr-defined]
+        found = table.get(score)  # type: ignore[arg-type]
+        if found is not None or float(score).is_integer():
+            return found
+        for band in self.bands:
+            if band.minimum <= score <= band.maximum:
+                return band.name
+        return None
+
+    def label_of(self, name: str) -> str | None:
+        for band in self.bands:
+            if band.name == name:
+                return band.label
+        return None
+
+
+MAX_BAND_SPAN = 100_000
+
+
+def band_problems(bands: Sequence[Band], reachable: tuple[int, int], path: str) -> list[Problem]:
+    """Bands must be ascending, contiguous, uniquely named, and cover every reachable score."""
+    problems: list[Problem] = []
+    names: set[str] = set()
+    for index, band in enumerate(bands):
+        where = f"{path}[{index}]"
+        if band.name in names:
+            problems.append(Problem(where, "duplicate-name", f"band '{band.name}' is named twice"))
+        names.add(band.name)
+        if band.minimum > band.maximum:
+            problems.append(Problem(where, "bad-range", "a band's 'min' is greater than its 'max'"))
+        if index:
+            previous = bands[index - 1]
+            if band.minimum > previous.maximum + 1:
+                problems.append(
+                    Problem(
+                        where,
+                        "band-gap",
+                        f"scores {previous.maximum + 1} to {band.minimum - 1} fall in no band "
+                        f"(between '{previous.name}' and '{band.name}')",
+                    )
+                )
+            elif band.minimum <= previous.maximum:
+                problems.append(
+                    Problem(
+                        where,
+                        "band-overlap",
+                        f"band '{band.name}' overlaps '{previous.name}': a band starts one "
+                        "above the previous band's max",
+                    )
+                )
+    if bands and bands[-1].maximum - bands[0].minimum > MAX_BAND_SPAN:
+        problems.append(Problem(path, "bad-range", f"bands span more than {MAX_BAND_SPAN} points"))
+    if bands and not problems:
+        low, high = reachable
+        if bands[0].minimum > low or bands[-1].maximum < high:
+            problems.append(
+                Problem(
+                    path,
+                    "band-coverage",
+                    f"scores can range from {low} to {high}, but the bands cover "
+                    f"{bands[0].minimum} to {bands[-1].maximum}",
+                )
+            )
+    return problems

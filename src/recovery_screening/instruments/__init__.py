@@ -1,0 +1,293 @@
+"""Instruments: validated questionnaires with their published scoring, compiled for evaluation.
+
+An instrument's items become inputs (`<alias>.q1`, or `q1` when it is evaluated on its own); its
+total, band, subscores and flags become names conditions can read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from recovery_screening.document import plain_text
+from recovery_screening.errors import Problem
+from recovery_screening.expressions import (
+    BOOLEAN,
+    INTEGER,
+    NUMBER,
+    ExpressionError,
+    ValueType,
+    compile_expression,
+    enum_type,
+)
+from recovery_screening.fields import Band, BandTable, InputField, band_problems, make_field
+
+Points = Callable[[Any], int]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A condition an instrument raises (e.g. PHQ-9 item 9 ≥ 1), readable as `<alias>.<id>`."""
+
+    id: str
+    key: str
+    code: str
+    text: str
+    safety: bool
+    referral: str | None
+    condition: Callable[[Mapping[str, object]], object]
+    references: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Subscore:
+    key: str
+    name: str
+    item_keys: tuple[str, ...]
+    mean: bool
+
+
+@dataclass(frozen=True)
+class CompiledInstrument:
+    """An instrument bound to an alias, ready to score an applicant's facts."""
+
+    alias: str
+    prefix: str
+    id: str
+    version: str
+    title: str
+    content_hash: str
+    licence: Mapping[str, Any]
+    loinc: Mapping[str, str]
+    fields: tuple[InputField, ...]
+    points: tuple[tuple[str, Points], ...]
+    total_key: str
+    total_range: tuple[int, int]
+    band_key: str
+    bands: BandTable | None
+    subscores: tuple[Subscore, ...]
+    flags: tuple[Flag, ...]
+    referral_targets: Mapping[str, Any]
+
+    def symbols(self) -> dict[str, ValueType]:
+        """The names this instrument adds to a ruleset, with their types."""
+        symbols = {field.name: field.value_type for field in self.fields}
+        symbols[self.total_key] = INTEGER
+        if self.bands is not None:
+            symbols[self.band_key] = enum_type(self.bands.names, ordered=True)
+        for subscore in self.subscores:
+            symbols[subscore.key] = NUMBER if subscore.mean else INTEGER
+        for flag in self.flags:
+            symbols[flag.key] = BOOLEAN
+        return symbols
+
+    def dependencies(self) -> dict[str, frozenset[str]]:
+        """For each derived name, the item answers it depends on."""
+        items = frozenset(field.name for field in self.fields)
+        deps: dict[str, frozenset[str]] = {self.total_key: items, self.band_key: items}
+        for subscore in self.subscores:
+            deps[subscore.key] = frozenset(subscore.item_keys)
+        for flag in self.flags:
+            found: set[str] = set()
+            for reference in flag.references:
+                found |= deps.get(reference, frozenset({reference}))
+            deps[flag.key] = frozenset(found)
+        return deps
+
+    def score(self, facts: dict[str, object]) -> None:
+        """Write the total, band, subscores and flags into `facts` (None where unknown)."""
+        item_points: dict[str, int] = {}
+        total: int | None = 0
+        for key, points in self.points:
+            answer = facts[key]
+            if answer is None:
+                total = None
+            else:
+                value = points(answer)
+                item_points[key] = value
+                if total is not None:
+                    total += value
+        facts[self.total_key] = total
+        if self.bands is not None:
+            facts[self.band_key] = None if total is None else self.bands.band_of(total)
+        for subscore in self.subscores:
+            values = [item_points.get(key) for key in subscore.item_keys]
+            if None in values:
+                facts[subscore.key] = None
+            else:
+                summed = sum(values)  # type: ignore[arg-type]
+                facts[subscore.key] = summed / len(values) if subscore.mean else summed
+        for flag in self.flags:
+            facts[flag.key] = flag.condition(facts)
+
+
+def _points_function(item: Mapping[str, Any]) -> tuple[Points, tuple[int, int]]:
+    kind = item["type"]
+    reverse = bool(item.get("reverse", False))
+    if kind == "scale":
+        low, high = int(item["min"]), int(item["max"])
+        if reverse:
+            return (lambda answer: low + high - answer), (low, high)
+        return (lambda answer: answer), (low, high)
+    if kind == "boolean":
+        if reverse:
+            return (lambda answer: 0 if answer else 1), (0, 1)
+        return (lambda answer: 1 if answer else 0), (0, 1)
+    table = {option["value"]: int(option["points"]) for option in item["options"]}
+    values = table.values()
+    return table.__getitem__, (min(values), max(values))
+
+
+def _item_field(item: Mapping[str, Any], prefix: str, link_prefix: str) -> InputField:
+    kind = item["type"]
+    spec: dict[str, Any] = {"label": item["text"], "required": True}
+    if kind == "scale":
+        spec.update(type="integer", minimum=item["min"], maximum=item["max"])
+    elif kind == "boolean":
+        spec["type"] = "boolean"
+    else:
+        values = [option["value"] for option in item["options"]]
+        if all(isinstance(value, int) for value in values):
+            spec.update(type="integer", allowed=values)
+        else:
+            spec.update(type="enum", values=[str(value) for value in values], ordered=True)
+    if "loinc" in item:
+        spec["fhir"] = {"loinc": item["loinc"], "link_id": f"{link_prefix}{item['id']}"}
+    else:
+        spec["fhir"] = {"link_id": f"{link_prefix}{item['id']}"}
+    return make_field(f"{prefix}{item['id']}", spec, instrument=prefix.rstrip(".") or None)
+
+
+def compile_instrument(
+    document: Mapping[str, Any], alias: str, content_hash: str, path: str
+) -> tuple[CompiledInstrument | None, list[Problem]]:
+    """Compile an instrument document under `alias` ('' when it is evaluated on its own)."""
+    problems: list[Problem] = []
+    prefix = f"{alias}." if alias else ""
+    items = document["items"]
+    seen: set[str] = set()
+    fields: list[InputField] = []
+    points: list[tuple[str, Points]] = []
+    low_total = high_total = 0
+    for index, item in enumerate(items):
+        where = f"{path}.items[{index}]"
+        if item["id"] in seen:
+            problems.append(Problem(where, "duplicate-id", f"item id '{item['id']}' is used twice"))
+            continue
+        seen.add(item["id"])
+        problems.extend(_item_problems(item, where))
+        if problems:
+            continue
+        fields.append(_item_field(item, prefix, prefix))
+        function, (low, high) = _points_function(item)
+        points.append((f"{prefix}{item['id']}", function))
+        low_total += low
+        high_total += high
+    reserved = {"total", "band"}
+    for name in seen & reserved:
+        problems.append(Problem(f"{path}.items", "duplicate-name", f"'{name}' is reserved"))
+
+    bands: BandTable | None = None
+    if "bands" in document:
+        band_list = [Band(b["name"], b["min"], b["max"], b.get("label")) for b in document["bands"]]
+        found = band_problems(band_list, (low_total, high_total), f"{path}.bands")
+        problems.extend(found)
+        if not found:
+            bands = BandTable(tuple(band_list))
+
+    subscores: list[Subscore] = []
+    for name, spec in document.get("subscores", {}).items():
+        where = f"{path}.subscores.{name}"
+        if name in seen or name in reserved:
+            problems.append(Problem(where, "duplicate-name", f"'{name}' is already an item name"))
+        missing = [item for item in spec["items"] if item not in seen]
+        for item in missing:
+            problems.append(
+                Problem(
+                    where, "unknown-item", f"subscore reads item '{item}', which is not defined"
+                )
+            )
+        seen.add(name)
+        subscores.append(
+            Subscore(
+                f"{prefix}{name}",
+                name,
+                tuple(f"{prefix}{item}" for item in spec["items"]),
+                spec["method"] == "mean",
+            )
+        )
+
+    targets = document.get("referral_targets", {})
+    local_symbols: dict[str, ValueType] = {}
+    bindings: dict[str, str] = {}
+    provisional = CompiledInstrument(
+        alias, prefix, document["id"], document["version"], document["title"], content_hash,
+        document["licence"], document.get("loinc", {}), tuple(fields), tuple(points),
+        f"{prefix}total", (low_total, high_total), f"{prefix}band", bands, tuple(subscores), (),
+        targets,
+    )  # fmt: skip
+    for key, value_type in provisional.symbols().items():
+        local = key[len(prefix) :]
+        local_symbols[local] = value_type
+        bindings[local] = key
+    flags: list[Flag] = []
+    for index, spec in enumerate(document.get("flags", [])):
+        where = f"{path}.flags[{index}]"
+        if spec["id"] in seen:
+            problems.append(Problem(where, "duplicate-name", f"flag id '{spec['id']}' is taken"))
+            continue
+        seen.add(spec["id"])
+        referral = spec.get("referral")
+        if referral is not None and referral not in targets:
+            problems.append(
+                Problem(
+                    f"{where}.referral",
+                    "unknown-referral",
+                    f"referral target '{referral}' is not declared in referral_targets",
+                )
+            )
+        try:
+            compiled = compile_expression(spec["when"], local_symbols, bind=bindings)
+        except ExpressionError as error:
+            problems.extend(expression_problems(error, f"{where}.when"))
+            continue
+        flags.append(
+            Flag(
+                spec["id"], f"{prefix}{spec['id']}", spec["code"], plain_text(spec["text"]),
+                bool(spec.get("safety", False)), referral, compiled.evaluate,
+                frozenset(compiled.references),
+            )
+        )  # fmt: skip
+    if problems:
+        return None, problems
+    instrument = CompiledInstrument(
+        alias, prefix, document["id"], document["version"], document["title"], content_hash,
+        document["licence"], document.get("loinc", {}), tuple(fields), tuple(points),
+        f"{prefix}total", (low_total, high_total), f"{prefix}band", bands, tuple(subscores),
+        tuple(flags), targets,
+    )  # fmt: skip
+    return instrument, problems
+
+
+def _item_problems(item: Mapping[str, Any], where: str) -> list[Problem]:
+    if item["type"] == "scale" and item["min"] >= item["max"]:
+        return [Problem(where, "bad-range", "an item's 'min' must be below its 'max'")]
+    if item["type"] == "choice":
+        values = [option["value"] for option in item["options"]]
+        if len(set(map(repr, values))) != len(values):
+            return [Problem(f"{where}.options", "duplicate", "option values must be unique")]
+        if len({type(value) for value in values}) != 1:
+            return [
+                Problem(f"{where}.options", "type-mismatch", "option values must all be "
+                        "whole numbers or all be codes")
+            ]  # fmt: skip
+    return []
+
+
+def expression_problems(error: ExpressionError, path: str) -> list[Problem]:
+    """Turn an expression's problems into document problems at `path`."""
+    return [
+        Problem(path, problem.code, f"{problem.message} (column {problem.column})")
+        for problem in error.problems
+    ]

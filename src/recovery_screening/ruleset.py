@@ -1,0 +1,230 @@
+"""The public face of a compiled ruleset: load once, evaluate many applicants from many threads."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from recovery_screening.compiler import CompiledRuleset, compile_document, content_hash
+from recovery_screening.decision import Decision
+from recovery_screening.document.paths import data_directory
+from recovery_screening.document.reader import read_document
+from recovery_screening.document.registry import Version, resolve_path, split_reference
+from recovery_screening.errors import BackendUnavailable, InvalidApplicant, Problem, RulesetError
+from recovery_screening.evaluate import NATIVE, check_applicant, decide
+from recovery_screening.fields import InputField
+
+DEFAULT_RULESET = "peer-support-intake"
+_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class Ruleset:
+    """A loaded, compiled, immutable ruleset. `evaluate` is a pure function of the applicant."""
+
+    def __init__(
+        self,
+        compiled: CompiledRuleset,
+        document: Mapping[str, Any],
+        source: str | None,
+        backend: str = NATIVE,
+    ) -> None:
+        self._compiled = compiled
+        self._document = document
+        self._source = source
+        self._backend = backend
+
+    @property
+    def id(self) -> str:
+        return self._compiled.id
+
+    @property
+    def version(self) -> str:
+        return self._compiled.version
+
+    @property
+    def title(self) -> str:
+        return self._compiled.title
+
+    @property
+    def kind(self) -> str:
+        """`screening` or `instrument`."""
+        return self._compiled.kind
+
+    @property
+    def content_hash(self) -> str:
+        """`sha256:<hex>` of the document's RFC 8785 canonical JSON."""
+        return self._compiled.content_hash
+
+    @property
+    def source(self) -> str | None:
+        """The file it was loaded from, if any."""
+        return self._source
+
+    @property
+    def backend(self) -> str:
+        return self._backend
+
+    @property
+    def compiled(self) -> CompiledRuleset:
+        return self._compiled
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """A copy of the ruleset document as loaded."""
+        return copy.deepcopy(dict(self._document))
+
+    @property
+    def inputs(self) -> tuple[InputField, ...]:
+        """Every declared input, instrument items included (`phq9.q9`)."""
+        return self._compiled.fields
+
+    @property
+    def tests(self) -> list[dict[str, Any]]:
+        """The test cases embedded in the document."""
+        return copy.deepcopy(list(self._document.get("tests", [])))
+
+    def evaluate(self, applicant: Any) -> Decision:
+        """Decide for one applicant (a mapping, pydantic model or dataclass of answers).
+
+        Raises InvalidApplicant, naming every field that breaks the input contract.
+        """
+        return decide(self._compiled, check_applicant(self._compiled, applicant), self._backend)
+
+    def applicant_problems(self, applicant: Any) -> list[Problem]:
+        """Every way `applicant` breaks the input contract (empty when it is valid)."""
+        try:
+            check_applicant(self._compiled, applicant)
+        except InvalidApplicant as error:
+            return list(error.problems)
+        return []
+
+    def input_schema(self) -> dict[str, Any]:
+        """The JSON Schema (2020-12) of an applicant; `null` or an absent key means unanswered."""
+        compiled = self._compiled
+        properties: dict[str, Any] = {
+            name: field.json_schema() for name, field in compiled.top_fields.items()
+        }
+        for instrument in compiled.instruments:
+            if not instrument.alias:
+                continue
+            properties[instrument.alias] = {
+                "title": instrument.title,
+                "type": ["object", "null"],
+                "additionalProperties": False,
+                "properties": {
+                    field.name[len(instrument.prefix) :]: field.json_schema()
+                    for field in instrument.fields
+                },
+            }
+        return {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": f"Applicant for {compiled.title} ({compiled.id} {compiled.version})",
+            "type": "object",
+            "additionalProperties": False,
+            "properties": properties,
+        }
+
+    def __repr__(self) -> str:
+        return f"<Ruleset {self.id} {self.version} {self.content_hash[:19]}…>"
+
+
+def shipped_rulesets_directory() -> Path:
+    """The directory of rulesets shipped with the library."""
+    return data_directory("rulesets")
+
+
+def _looks_like_path(reference: str | Path) -> bool:
+    if isinstance(reference, Path):
+        return True
+    return "/" in reference or "\\" in reference or reference.lower().endswith(_SUFFIXES)
+
+
+class _InstrumentResolver:
+    """Finds `id@version` instruments in the given directories, in order."""
+
+    def __init__(self, directories: list[Path]) -> None:
+        self.directories = directories
+
+    def __call__(self, reference: str) -> tuple[Mapping[str, Any], str]:
+        _, version = split_reference(reference)
+        if version is None:
+            raise LookupError(f"'{reference}' must name an exact version (id@1.0.0)")
+        Version.parse(version)
+        for directory in self.directories:
+            try:
+                path = resolve_path(directory, reference)
+            except LookupError:
+                continue
+            document = read_document(path)
+            try:
+                return document, content_hash(document)
+            except ValueError:
+                break
+        searched = ", ".join(str(d) for d in self.directories)
+        raise LookupError(f"instrument '{reference}' was not found in {searched}")
+
+
+def load_document(
+    document: Mapping[str, Any],
+    *,
+    source: str = "<document>",
+    rulesets_dir: str | Path | None = None,
+    backend: str = NATIVE,
+) -> Ruleset:
+    """Compile a ruleset document that is already parsed (a dict from YAML or JSON)."""
+    directories = [Path(rulesets_dir)] if rulesets_dir is not None else []
+    directories.append(shipped_rulesets_directory())
+    return _build(document, source, directories, backend)
+
+
+def load_ruleset(
+    reference: str | Path = DEFAULT_RULESET,
+    *,
+    rulesets_dir: str | Path | None = None,
+    backend: str = NATIVE,
+) -> Ruleset:
+    """Load and compile a ruleset by path, or by `id`, `id@1.0.0` or `id@^1.0` (newest match).
+
+    Ids are looked up in `rulesets_dir`, else in the rulesets shipped with the library.
+    Instruments a ruleset uses are found beside it, in `rulesets_dir`, or among the shipped ones.
+    """
+    shipped = shipped_rulesets_directory()
+    if _looks_like_path(reference):
+        path = Path(reference)
+        directories = [Path(rulesets_dir)] if rulesets_dir is not None else []
+        directories += [path.resolve().parent.parent, shipped]
+    else:
+        directory = Path(rulesets_dir) if rulesets_dir is not None else shipped
+        path = resolve_path(directory, str(reference))
+        directories = [directory, shipped]
+    document = read_document(path)
+    return _build(document, str(path), _unique(directories), backend)
+
+
+def _unique(directories: list[Path]) -> list[Path]:
+    seen: list[Path] = []
+    for directory in directories:
+        if directory not in seen:
+            seen.append(directory)
+    return seen
+
+
+def _build(document: Any, source: str, directories: list[Path], backend: str) -> Ruleset:
+    if backend != NATIVE:
+        raise BackendUnavailable(f"unknown backend '{backend}': the available backend is native")
+    if not isinstance(document, Mapping):
+        raise RulesetError(source, [Problem("$", "wrong-type", "a ruleset must be an object")])
+    compiled, _ = compile_document(document, source, _InstrumentResolver(directories))
+    return Ruleset(compiled, document, source, backend)
+
+
+__all__ = [
+    "DEFAULT_RULESET",
+    "BackendUnavailable",
+    "Ruleset",
+    "load_document",
+    "load_ruleset",
+    "shipped_rulesets_directory",
+]

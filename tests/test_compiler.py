@@ -1,0 +1,152 @@
+"""Loading checks meaning as well as form, and reports every problem with its path at once."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tests.conftest import FIXTURE_RULESETS
+
+from recovery_screening import RulesetError, load_document, load_ruleset
+from recovery_screening.compiler import content_hash
+
+MINI = yaml.safe_load((FIXTURE_RULESETS / "mini" / "1.0.0.yaml").read_text())
+
+
+def problems_of(document: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(RulesetError) as raised:
+        load_document(document, rulesets_dir=FIXTURE_RULESETS)
+    return [(problem.path, problem.code) for problem in raised.value.problems]
+
+
+def mini(**changes: Any) -> dict[str, Any]:
+    document = copy.deepcopy(MINI)
+    document.update(changes)
+    return document
+
+
+def test_fixture_loads_and_hash_is_canonical() -> None:
+    ruleset = load_document(mini(), rulesets_dir=FIXTURE_RULESETS)
+    reordered = dict(reversed(list(mini().items())))
+    assert load_document(reordered, rulesets_dir=FIXTURE_RULESETS).content_hash == (
+        ruleset.content_hash
+    )
+    assert ruleset.content_hash == content_hash(MINI)
+
+
+def test_schema_errors_carry_paths_and_all_are_reported() -> None:
+    document = mini()
+    document["inputs"]["ready"]["typo"] = 1
+    document["decisions"][0]["outcome"] = "maybe"
+    del document["title"]
+    found = problems_of(document)
+    assert ("$.inputs.ready", "unknown-field") in found
+    assert ("$.decisions[0].outcome", "not-allowed") in found
+    assert ("$", "missing-field") in found
+
+
+def test_unknown_names_type_mismatches_and_bad_enum_literals() -> None:
+    document = mini()
+    document["decisions"][0]["when"] = 'withdrawl >= "moderate"'
+    document["decisions"][1]["when"] = "ready == true"
+    document["domains"]["motivation"]["rules"][0]["when"] = 'withdrawal == "sevre"'
+    found = problems_of(document)
+    assert ("$.decisions[0].when", "unknown-input") in found
+    assert ("$.decisions[1].when", "type-mismatch") in found
+    assert ("$.domains.motivation.rules[0].when", "unknown-value") in found
+
+
+def test_unknown_name_message_suggests_the_declared_one() -> None:
+    document = mini()
+    document["decisions"][0]["when"] = 'withdrawl >= "moderate"'
+    with pytest.raises(RulesetError) as raised:
+        load_document(document, rulesets_dir=FIXTURE_RULESETS)
+    assert "withdrawal" in raised.value.problems[0].message
+
+
+def test_band_gap_overlap_and_coverage() -> None:
+    document = mini()
+    document["domains"]["motivation"]["bands"] = [
+        {"name": "low", "min": 0, "max": 0},
+        {"name": "high", "min": 2, "max": 3},
+    ]
+    document["domains"]["risk"]["bands"] = [
+        {"name": "none", "min": 0, "max": 1},
+        {"name": "some", "min": 1, "max": 3},
+    ]
+    found = problems_of(document)
+    assert ("$.domains.motivation.bands[1]", "band-gap") in found
+    assert ("$.domains.risk.bands[1]", "band-overlap") in found
+    short = mini()
+    short["domains"]["motivation"]["bands"] = [{"name": "all", "min": 0, "max": 2}]
+    assert problems_of(short) == [
+        ("$.domains.motivation.bands", "band-coverage"),
+        ("$.decisions[1].when", "unknown-value"),
+    ]
+
+
+def test_duplicate_rule_ids_and_unknown_referrals() -> None:
+    document = mini()
+    document["decisions"][1]["id"] = "refer-withdrawal"
+    document["decisions"][0]["referral"] = "nowhere"
+    found = problems_of(document)
+    assert ("$.decisions[1]", "duplicate-id") in found
+    assert ("$.decisions[0].referral", "unknown-referral") in found
+
+
+def test_domain_cycles_are_reported() -> None:
+    document = mini()
+    document["domains"]["motivation"]["rules"][0]["when"] = "risk.score >= 1"
+    document["domains"]["risk"]["rules"][0]["when"] = 'motivation.band == "high"'
+    found = problems_of(document)
+    assert any(code == "cycle" for _, code in found)
+
+
+def test_domains_may_read_earlier_domains_in_any_order() -> None:
+    document = mini()
+    document["domains"]["motivation"]["rules"][0]["when"] = "risk.score >= 1"
+    ruleset = load_document(document, rulesets_dir=FIXTURE_RULESETS)
+    decision = ruleset.evaluate({"violent": True, "attends": True, "withdrawal": "none"})
+    assert decision.domain("motivation").score == 3
+
+
+def test_missing_instrument_is_a_problem_not_a_crash() -> None:
+    document = mini(instruments={"scale": "mini-scale@9.9.9"})
+    found = problems_of(document)
+    assert ("$.instruments.scale", "unknown-instrument") in found
+
+
+def test_instrument_problems() -> None:
+    document = yaml.safe_load((FIXTURE_RULESETS / "mini-scale" / "1.0.0.yaml").read_text())
+    document["items"][0]["min"] = 5
+    document["bands"][1]["min"] = 4
+    document["flags"][0]["when"] = "q4 == 1"
+    found = problems_of(document)
+    assert ("$.items[0]", "bad-range") in found
+    assert ("$.flags[0].when", "unknown-input") in found
+
+
+def test_loading_by_id_and_version(tmp_path: Path) -> None:
+    ruleset = load_ruleset("mini@^1.0", rulesets_dir=FIXTURE_RULESETS)
+    assert (ruleset.id, ruleset.version) == ("mini", "1.0.0")
+    assert load_ruleset("mini", rulesets_dir=FIXTURE_RULESETS).version == "1.0.0"
+    from recovery_screening import RulesetNotFound
+
+    with pytest.raises(RulesetNotFound):
+        load_ruleset("mini@2.0.0", rulesets_dir=FIXTURE_RULESETS)
+    with pytest.raises(RulesetNotFound):
+        load_ruleset("nothing-here", rulesets_dir=tmp_path)
+
+
+def test_yaml_and_json_forms_have_one_hash(tmp_path: Path) -> None:
+    import json
+
+    folder = tmp_path / "mini"
+    folder.mkdir()
+    (folder / "1.0.0.json").write_text(json.dumps(MINI, indent=3))
+    from_json = load_ruleset(folder / "1.0.0.json", rulesets_dir=FIXTURE_RULESETS)
+    from_yaml = load_ruleset(FIXTURE_RULESETS / "mini" / "1.0.0.yaml")
+    assert from_json.content_hash == from_yaml.content_hash
