@@ -1,0 +1,5 @@
+import sys
+
+from recovery_screening.cli import main
+
+sys.exit(main())

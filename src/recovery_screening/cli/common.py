@@ -1,0 +1,94 @@
+"""What every verb shares: reading user files, printing errors without values or tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from recovery_screening.document.reader import MAX_DOCUMENT_BYTES, parse_document_bytes
+from recovery_screening.errors import DocumentError, Problem, ScreeningError
+from recovery_screening.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+Handler = Callable[[argparse.Namespace], int]
+
+
+def run_guarded(handler: Handler, arguments: argparse.Namespace) -> int:
+    """Run a verb; a user's mistake becomes a message on stderr and exit 2, never a traceback."""
+    try:
+        return handler(arguments)
+    except ScreeningError as error:
+        report_error(error, getattr(arguments, "format", "text"))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def report_error(error: ScreeningError, output_format: str) -> None:
+    if output_format == "json":
+        problems: list[Problem] = list(getattr(error, "problems", ()))
+        body = {
+            "error": type(error).__name__,
+            "message": str(error).splitlines()[0],
+            "problems": [{"path": p.path, "code": p.code, "message": p.message} for p in problems],
+        }
+        print(json.dumps(body, ensure_ascii=False), file=sys.stderr)
+    else:
+        print(f"error: {error}", file=sys.stderr)
+
+
+def read_input_document(name: str) -> Any:
+    """Read a JSON or YAML document from a path, or JSON from stdin when `name` is '-'."""
+    if name == "-":
+        data = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
+        return parse_document_bytes(data, "<stdin>", yaml_syntax=False)
+    path = Path(name)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_DOCUMENT_BYTES + 1)
+    except OSError as error:
+        raise DocumentError(
+            name, [Problem("$", "unreadable", error.strerror or "cannot open file")]
+        ) from None
+    return parse_document_bytes(data, name, yaml_syntax=path.suffix.lower() in (".yaml", ".yml"))
+
+
+def add_ruleset_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ruleset",
+        default=DEFAULT_RULESET,
+        metavar="ID[@VERSION]|PATH",
+        help=f"ruleset id, id@version, id@^version or file (default: newest {DEFAULT_RULESET})",
+    )
+    add_rulesets_dir_option(parser)
+
+
+def add_rulesets_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rulesets-dir",
+        metavar="DIR",
+        help="directory of rulesets (<id>/<version>.yaml); default: the shipped rulesets",
+    )
+
+
+def add_format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for a person (default) or json for a program",
+    )
+
+
+def open_ruleset(arguments: argparse.Namespace, reference: str | None = None) -> Ruleset:
+    return load_ruleset(
+        reference or arguments.ruleset,
+        rulesets_dir=getattr(arguments, "rulesets_dir", None),
+        backend=getattr(arguments, "backend", "native"),
+    )

@@ -1,0 +1,91 @@
+"""`evaluate`, `validate`, `schema`: screen an applicant, check rulesets, print its contract."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from recovery_screening.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_format_option,
+    add_ruleset_option,
+    add_rulesets_dir_option,
+    open_ruleset,
+    read_input_document,
+)
+from recovery_screening.errors import ScreeningError
+from recovery_screening.ruleset import load_ruleset
+
+
+def register(subparsers: Any) -> None:
+    evaluate = subparsers.add_parser(
+        "evaluate", help="screen one applicant and print the explained decision"
+    )
+    evaluate.add_argument(
+        "applicant", metavar="APPLICANT", help="applicant JSON file, or - for stdin"
+    )
+    add_ruleset_option(evaluate)
+    add_format_option(evaluate)
+    evaluate.set_defaults(handler=run_evaluate)
+
+    validate = subparsers.add_parser(
+        "validate", help="check ruleset files against the format and their meaning"
+    )
+    validate.add_argument("paths", metavar="PATH", nargs="+", help="ruleset files")
+    add_rulesets_dir_option(validate)
+    add_format_option(validate)
+    validate.set_defaults(handler=run_validate)
+
+    schema = subparsers.add_parser("schema", help="print a ruleset's applicant JSON Schema")
+    schema.add_argument("ruleset", metavar="RULESET", help="ruleset id[@version] or file")
+    add_rulesets_dir_option(schema)
+    schema.set_defaults(handler=run_schema)
+
+
+def run_evaluate(arguments: argparse.Namespace) -> int:
+    ruleset = open_ruleset(arguments)
+    applicant = read_input_document(arguments.applicant)
+    decision = ruleset.evaluate(applicant)
+    print(decision.to_json() if arguments.format == "json" else decision.explain())
+    return EXIT_OK
+
+
+def run_validate(arguments: argparse.Namespace) -> int:
+    results: list[dict[str, Any]] = []
+    for path in arguments.paths:
+        try:
+            ruleset = load_ruleset(path, rulesets_dir=arguments.rulesets_dir)
+        except ScreeningError as error:
+            problems = [
+                {"path": p.path, "code": p.code, "message": p.message}
+                for p in getattr(error, "problems", ())
+            ]
+            results.append(
+                {"file": path, "valid": False, "error": str(error).splitlines()[0],
+                 "problems": problems}
+            )  # fmt: skip
+        else:
+            results.append(
+                {"file": path, "valid": True, "id": ruleset.id, "version": ruleset.version,
+                 "content_hash": ruleset.content_hash}
+            )  # fmt: skip
+    if arguments.format == "json":
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+    else:
+        for result in results:
+            if result["valid"]:
+                print(f"ok       {result['file']}: {result['id']} {result['version']} "
+                      f"{result['content_hash']}")  # fmt: skip
+            else:
+                print(f"invalid  {result['file']}: {result['error']}")
+                for problem in result["problems"]:
+                    print(f"    {problem['path']}: {problem['message']} [{problem['code']}]")
+    return EXIT_OK if all(result["valid"] for result in results) else EXIT_USAGE
+
+
+def run_schema(arguments: argparse.Namespace) -> int:
+    ruleset = open_ruleset(arguments, arguments.ruleset)
+    print(json.dumps(ruleset.input_schema(), ensure_ascii=False, indent=2))
+    return EXIT_OK

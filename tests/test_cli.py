@@ -1,0 +1,120 @@
+"""The command line from the outside: exit codes, stdout for results, stderr for errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.conftest import FIXTURE_RULESETS, REPO
+
+from recovery_screening.cli import main
+
+EXAMPLES = REPO / "examples" / "applicants"
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "recovery_screening.cli", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_evaluate_default_ruleset_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(EXAMPLES / "admit.json")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Outcome: ADMIT")
+    assert "Ruleset peer-support-intake 1.0.0" in out
+
+
+def test_evaluate_json_from_stdin_is_the_decision_json() -> None:
+    applicant = (EXAMPLES / "refer-withdrawal.json").read_bytes()
+    result = run("evaluate", "-", "--format", "json", stdin=applicant)
+    assert result.returncode == 0, result.stderr
+    decision = json.loads(result.stdout)
+    assert decision["outcome"] == "refer"
+    assert decision["engine"]["backend"] == "native"
+
+
+def test_evaluate_an_instrument_on_its_own(capsys: pytest.CaptureFixture[str]) -> None:
+    ruleset = str(REPO / "rulesets" / "phq-9" / "1.0.0.yaml")
+    assert main(["evaluate", str(EXAMPLES / "phq-9-answers.json"), "--ruleset", ruleset]) == 0
+    out = capsys.readouterr().out
+    assert "Patient Health Questionnaire-9" in out
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"withdrawal_severity": "JaneSecretValue"}',
+        b'{"withdrawal_severity": "none", "withdrawal_severity": "JaneSecretValue"}',
+        b'{"days_abstinent": NaN, "x": "JaneSecretValue"}',
+        b"\xff\xfeJaneSecretValue",
+        b"[" * 100_000,
+        b'{"a": ' + b"9" * 5000 + b', "b": "JaneSecretValue"}',
+        b"JaneSecretValue",
+        b'["JaneSecretValue"]',
+    ],
+)
+def test_bad_applicants_exit_2_without_traceback_or_value(payload: bytes) -> None:
+    result = run("evaluate", "-", stdin=payload)
+    assert result.returncode == 2
+    assert b"Traceback" not in result.stderr
+    assert b"JaneSecretValue" not in result.stderr + result.stdout
+    assert result.stderr.startswith(b"error: ")
+
+
+def test_json_errors_for_programs() -> None:
+    result = run("evaluate", "-", "--format", "json", stdin=b'{"withdrawal_severity": 3}')
+    assert result.returncode == 2
+    body = json.loads(result.stderr)
+    assert body["problems"] == [
+        {
+            "path": "$.withdrawal_severity",
+            "code": "allowed-values",
+            "message": "allowed values are none, mild, moderate, severe",
+        }
+    ]
+
+
+def test_missing_file_and_unknown_ruleset_exit_2() -> None:
+    assert run("evaluate", "does-not-exist.json").returncode == 2
+    result = run("evaluate", str(EXAMPLES / "admit.json"), "--ruleset", "no-such-ruleset")
+    assert result.returncode == 2
+    assert b"no ruleset 'no-such-ruleset'" in result.stderr
+
+
+def test_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(FIXTURE_RULESETS / "mini" / "1.0.0.yaml")]) == 0
+    assert capsys.readouterr().out.startswith("ok ")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("format: recovery-screening/v1\nkind: screening\nid: x\n")
+    assert main(["validate", str(broken), "--format", "json"]) == 2
+    report = json.loads(capsys.readouterr().out)
+    assert report[-1]["valid"] is False
+    assert {"path": "$", "code": "missing-field"}.items() <= report[-1]["problems"][0].items()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a: &x [1]\nb: *x\n", "format: 1\nformat: 2\n", "- [" * 5000, "key: .nan\n"],
+)
+def test_validate_hostile_yaml(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text)
+    result = run("validate", str(path))
+    assert result.returncode == 2
+    assert b"Traceback" not in result.stderr + result.stdout
+
+
+def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "peer-support-intake"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["type"] == "object"
+    assert schema["additionalProperties"] is False
+    assert "phq9" in schema["properties"]
