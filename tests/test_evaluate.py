@@ -84,12 +84,23 @@ def test_unknown_band_blocks_admit_and_names_the_answers(mini: Ruleset) -> None:
     assert decision.needs == ("ready",)
 
 
-def test_instrument_missing_item_makes_total_unknown_and_needs_it(mini: Ruleset) -> None:
+def test_missing_item_that_cannot_change_the_outcome_still_admits(mini: Ruleset) -> None:
     decision = mini.evaluate(with_(scale={"q1": 3, "q3": 0}))
     scale = decision.instruments[0]
     assert scale.total is None
+    risk = decision.domain("risk")
+    assert (risk.score, risk.score_range, risk.band) == (None, [0, 1], None)
+    assert decision.outcome == "admit"
+    assert decision.needs == ()
+
+
+def test_missing_item_that_could_change_the_outcome_is_needed(mini: Ruleset) -> None:
+    decision = mini.evaluate(with_(scale={"q1": 3, "q3": 0}, violent=...))
     assert decision.outcome == "defer"
-    assert decision.needs == ("scale.q2",)
+    assert decision.needs == ("scale.q2", "violent")
+    assert [(u.rule, u.missing) for u in decision.undecided] == [
+        ("refer-risk", ["scale.q2", "violent"])
+    ]
 
 
 def test_instrument_scoring_reverse_and_choice(mini: Ruleset) -> None:

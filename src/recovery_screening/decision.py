@@ -145,6 +145,7 @@ class Trace:
     fail_safe: bool
     needs: tuple[str, ...]
     backend: str
+    undecided_missing: tuple[tuple[str, ...], ...] = ()
 
 
 def _json_value(value: object) -> JsonScalar:
@@ -417,9 +418,9 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
             "rule": rule.id,
             "outcome": rule.outcome,
             "code": rule.code,
-            "missing": [key for key in rule.needs_keys if facts[key] is None],
+            "missing": list(missing),
         }
-        for rule, truth in zip(rules, trace.truths, strict=True)
+        for rule, truth, missing in zip(rules, trace.truths, trace.undecided_missing, strict=True)
         if truth is None
     ]
     return {

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from recovery_screening.compiler import ADMIT, DEFER, REFER, CompiledRuleset
+from recovery_screening.compiler import ADMIT, DEFER, REFER, CompiledRuleset, Domain
 from recovery_screening.decision import Decision, Trace
 from recovery_screening.errors import InvalidApplicant, Problem
 from recovery_screening.fields import FieldViolation
 
 NATIVE = "native"
+MAX_SETTLE_COMBINATIONS = 64
+Truths = tuple[object, ...]
 
 
 def applicant_mapping(applicant: Any, ruleset_id: str) -> Mapping[str, Any]:
@@ -100,51 +103,164 @@ def decide(compiled: CompiledRuleset, facts: dict[str, object], backend: str = N
     """Score instruments and domains, apply the decision rules, and apply the fail-safe."""
     for instrument in compiled.instruments:
         instrument.score(facts)
-    domain_results: list[tuple[tuple[object, ...], int, int]] = []
+    domain_results: list[tuple[Truths, int, int]] = []
+    open_domains: list[tuple[Domain, int, int]] = []
+    open_missing: dict[str, frozenset[str]] = {}
     for domain in compiled.domains:
-        truths = tuple(rule.condition(facts) for rule in domain.rules)
-        if domain.aggregation == "sum":
-            low = high = 0
-            for rule, truth in zip(domain.rules, truths, strict=True):
-                if truth is True:
-                    low += rule.points
-                    high += rule.points
-                elif truth is None:
-                    if rule.points > 0:
-                        high += rule.points
-                    else:
-                        low += rule.points
-            if domain.cap is not None:
-                low, high = min(low, domain.cap), min(high, domain.cap)
-        else:
-            fired = [
-                rule.points
-                for rule, truth in zip(domain.rules, truths, strict=True)
-                if truth is True
-            ]
-            open_points = [
-                rule.points
-                for rule, truth in zip(domain.rules, truths, strict=True)
-                if truth is None
-            ]
-            low = max(fired, default=0)
-            high = max(low, *open_points) if open_points else low
-            if open_points and not fired:
-                low = min(0, *open_points)
+        rules = domain.rules
+        truths: Truths = tuple(rule.condition(facts) for rule in rules)
+        if open_domains and None in truths:
+            truths = settle(rules, truths, facts, open_domains, _closures(rules))
+        low, high = score_range(domain, truths)
         facts[domain.score_key] = low if low == high else None
         band_low = domain.bands.band_of(low)
         facts[domain.band_key] = band_low if band_low == domain.bands.band_of(high) else None
         domain_results.append((truths, low, high))
-    truths = tuple(rule.condition(facts) for rule in compiled.decisions)
+        if low != high:
+            open_domains.append((domain, low, high))
+            missing = frozenset().union(
+                *(
+                    missing_inputs(rule.references, facts, compiled.dependencies, open_missing)
+                    for rule, truth in zip(rules, truths, strict=True)
+                    if truth is None
+                )
+            )
+            open_missing[domain.score_key] = open_missing[domain.band_key] = missing
+    decisions = compiled.decisions
+    truths = tuple(rule.condition(facts) for rule in decisions)
+    if open_domains and None in truths:
+        truths = settle(decisions, truths, facts, open_domains, _closures(decisions))
     rank, deciding, blocking, fail_safe = outcome_of(compiled, facts, truths)
-    missing = {key for index in blocking for key in compiled.decisions[index].needs_keys}
+    undecided_missing = tuple(
+        tuple(sorted(missing_inputs(rule.references, facts, compiled.dependencies, open_missing)))
+        if truth is None
+        else ()
+        for rule, truth in zip(decisions, truths, strict=True)
+    )
+    needs: set[str] = set()
+    for index in blocking:
+        needs.update(undecided_missing[index])
     if rank != REFER:
-        missing.update(compiled.must_answer)
-    needs = tuple(sorted(key for key in missing if facts[key] is None))
+        needs.update(key for key in compiled.must_answer if facts[key] is None)
     trace = Trace(
-        compiled, facts, tuple(domain_results), truths, rank, deciding, fail_safe, needs, backend
+        compiled,
+        facts,
+        tuple(domain_results),
+        truths,
+        rank,
+        deciding,
+        fail_safe,
+        tuple(sorted(needs)),
+        backend,
+        undecided_missing,
     )
     return Decision(trace)
+
+
+def score_range(domain: Domain, truths: Truths) -> tuple[int, int]:
+    """The lowest and highest score the domain can have, whatever the undecided rules turn out."""
+    if domain.aggregation == "sum":
+        low = high = 0
+        for rule, truth in zip(domain.rules, truths, strict=True):
+            if truth is True:
+                low += rule.points
+                high += rule.points
+            elif truth is None:
+                if rule.points > 0:
+                    high += rule.points
+                else:
+                    low += rule.points
+        if domain.cap is not None:
+            low, high = min(low, domain.cap), min(high, domain.cap)
+        return low, high
+    fired = [rule.points for rule, truth in zip(domain.rules, truths, strict=True) if truth is True]
+    pending = [
+        rule.points for rule, truth in zip(domain.rules, truths, strict=True) if truth is None
+    ]
+    low = max(fired, default=0)
+    high = max(low, *pending) if pending else low
+    if pending and not fired:
+        low = min(0, *pending)
+    return low, high
+
+
+def _closures(rules: Sequence[Any]) -> Callable[[Mapping[str, object]], Truths]:
+    def judge(facts: Mapping[str, object]) -> Truths:
+        return tuple(rule.condition(facts) for rule in rules)
+
+    return judge
+
+
+def settle(
+    rules: Sequence[Any],
+    truths: Truths,
+    facts: Mapping[str, object],
+    open_domains: Sequence[tuple[Domain, int, int]],
+    judge: Callable[[Mapping[str, object]], Truths],
+) -> Truths:
+    """Decide conditions left unknown only because they read an unsettled domain score or band.
+
+    Each score the missing answers still allow is tried (with its band); a condition that comes
+    out the same for every one of them is decided. Beyond MAX_SETTLE_COMBINATIONS it stays unknown,
+    which is always the safe side.
+    """
+    ranges = {domain.name: (low, high) for domain, low, high in open_domains}
+    keys = {
+        key: domain for domain, _, _ in open_domains for key in (domain.score_key, domain.band_key)
+    }
+    pending = [
+        index
+        for index, truth in enumerate(truths)
+        if truth is None and any(reference in keys for reference in rules[index].references)
+    ]
+    involved = sorted(
+        {keys[ref].name: keys[ref] for i in pending for ref in rules[i].references if ref in keys}
+        .values(),
+        key=lambda domain: domain.name,
+    )  # fmt: skip
+    combinations = 1
+    for domain in involved:
+        low, high = ranges[domain.name]
+        combinations *= high - low + 1
+    if not pending or combinations > MAX_SETTLE_COMBINATIONS:
+        return truths
+    seen: dict[int, set[object]] = {index: set() for index in pending}
+    trial = dict(facts)
+    choices = [range(ranges[d.name][0], ranges[d.name][1] + 1) for d in involved]
+    for scores in itertools.product(*choices):
+        for domain, score in zip(involved, scores, strict=True):
+            trial[domain.score_key] = score
+            trial[domain.band_key] = domain.bands.band_of(score)
+        results = judge(trial)
+        for index in pending:
+            seen[index].add(results[index])
+    settled = list(truths)
+    for index, values in seen.items():
+        if len(values) == 1 and None not in values:
+            settled[index] = values.pop()
+    return tuple(settled)
+
+
+def missing_inputs(
+    references: Sequence[str],
+    facts: Mapping[str, object],
+    dependencies: Mapping[str, frozenset[str]],
+    open_missing: Mapping[str, frozenset[str]],
+) -> set[str]:
+    """The unanswered inputs behind the unknown values among `references`.
+
+    A known value needs nothing; an unsettled domain needs only what its undecided rules read;
+    anything else needs its unanswered inputs.
+    """
+    found: set[str] = set()
+    for reference in references:
+        if facts[reference] is not None:
+            continue
+        if reference in open_missing:
+            found |= open_missing[reference]
+        else:
+            found.update(key for key in dependencies.get(reference, ()) if facts[key] is None)
+    return found
 
 
 def outcome_of(
