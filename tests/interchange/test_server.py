@@ -91,7 +91,7 @@ def test_discovery_lists_each_screening_ruleset(client: Client) -> None:
     status, content_type, body = client.request("GET", "/cds-services")
     assert (status, content_type) == (200, "application/json")
     services = {service["id"]: service for service in body["services"]}
-    assert "peer-support-intake" in services
+    assert {"peer-support-intake", "group-leader-readiness", "continuing-support"} <= set(services)
     assert "phq-9" not in services  # instruments are not screening services
     intake = services["peer-support-intake"]
     assert intake["hook"] == "patient-view"
