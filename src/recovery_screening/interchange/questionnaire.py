@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from recovery_screening.document import plain_text
 from recovery_screening.errors import InvalidApplicant, Problem, RulesetError
 from recovery_screening.fields import InputField
 from recovery_screening.instruments import CompiledInstrument
@@ -207,7 +208,7 @@ def _item(spec: ItemSpec) -> dict[str, Any]:
     item: dict[str, Any] = {"linkId": spec.link_id}
     if field.loinc:
         item["code"] = [{"system": LOINC, "code": field.loinc}]
-    item["text"] = field.label
+    item["text"] = plain_text(field.label)
     item["type"] = spec.item_type
     item["required"] = field.must_answer
     if spec.options:
@@ -239,7 +240,7 @@ def to_fhir_questionnaire(ruleset: Ruleset) -> dict[str, Any]:
         "subjectType": ["Patient"],
     }
     if compiled.description:
-        questionnaire["description"] = compiled.description
+        questionnaire["description"] = plain_text(compiled.description)
     if compiled.kind == "instrument" and "panel" in compiled.instruments[0].loinc:
         questionnaire["code"] = [{"system": LOINC, "code": compiled.instruments[0].loinc["panel"]}]
     items = [_item(spec) for spec in form.items]
@@ -274,7 +275,8 @@ def _answer(spec: ItemSpec, value: Any) -> dict[str, Any]:
 
 
 def _response_item(spec: ItemSpec, value: Any) -> dict[str, Any]:
-    return {"linkId": spec.link_id, "text": spec.field.label, "answer": [_answer(spec, value)]}
+    text = plain_text(spec.field.label)
+    return {"linkId": spec.link_id, "text": text, "answer": [_answer(spec, value)]}
 
 
 def to_questionnaire_response(

@@ -206,7 +206,7 @@ def answer_hook(service: Service, data: bytes) -> dict[str, Any]:
             Problem(where + p.path.removeprefix("QuestionnaireResponse"), p.code, p.message)
             for p in error.problems
         ]
-        raise RequestProblem(400, str(error).splitlines()[0], problems) from None
+        raise RequestProblem(400, str(error).splitlines()[0].rstrip(":"), problems) from None
     patient = context.get("patientId")
     subject = f"Patient/{patient}" if isinstance(patient, str) and patient else None
     card = to_cds_card(decision, source=service.ruleset.title, subject=subject)
@@ -252,7 +252,7 @@ def create_app(
         except RequestProblem as problem:
             return problem_response(problem.status, problem.detail, problem.problems)
         except ScreeningError as error:
-            return problem_response(400, str(error).splitlines()[0])
+            return problem_response(400, str(error).splitlines()[0].rstrip(":"))
         except Exception as error:
             log.error("hook call failed with %s", type(error).__name__)
             return problem_response(500, "the service failed to screen this request")
