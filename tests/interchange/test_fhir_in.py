@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +226,37 @@ def test_evaluate_reports_a_bad_response_without_its_values(
     error = capsys.readouterr().err
     assert "linkId 'phq9.q9'" in error
     assert SECRET not in error
+
+
+@pytest.mark.parametrize(
+    ("response", "applicant"),
+    [("questionnaire-response-refer.json", "refer-safety.json"),
+     ("questionnaire-response-admit.json", "admit.json")],
+)  # fmt: skip
+def test_shipped_fhir_examples_match_their_applicants(
+    intake: Ruleset, response: str, applicant: str
+) -> None:
+    fhir = REPO / "examples" / "fhir"
+    plain = json.loads((REPO / "examples" / "applicants" / applicant).read_text())
+    _same_decision(intake, plain, json.loads((fhir / response).read_text()))
+    if response == "questionnaire-response-refer.json":
+        hook = json.loads((fhir / "hook-request.json").read_text())
+        assert hook["prefetch"]["questionnaireResponse"] == json.loads(
+            (fhir / response).read_text()
+        )
+
+
+def test_the_core_needs_no_interchange_dependency() -> None:
+    code = (
+        "import sys\n"
+        "for name in ('fhir', 'fhir.resources', 'starlette', 'uvicorn'): sys.modules[name] = None\n"
+        "from recovery_screening import load_ruleset\n"
+        "from recovery_screening.cli import main\n"
+        "decision = load_ruleset('peer-support-intake').evaluate({})\n"
+        "decision.explain(); decision.to_json()\n"
+        "sys.exit(main(['evaluate', 'examples/applicants/admit.json']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=REPO, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Outcome: ADMIT")
