@@ -22,4 +22,3 @@ CASES = [
     for path in SHIPPED
     for index, case in enumerate(ruleset_at(path).tests)
 ]
-SCREENING = [path for path in SHIPPED if ruleset_at(path).kind == "screening"]

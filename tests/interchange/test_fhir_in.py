@@ -14,7 +14,7 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import COMPLETE_MINI, REPO
-from tests.interchange.shared import CASES, SCREENING, ruleset_at
+from tests.interchange.shared import CASES, SHIPPED, ruleset_at
 
 from recovery_screening import InvalidApplicant, Ruleset, load_ruleset
 from recovery_screening.cli import main
@@ -77,8 +77,8 @@ def _rewrite_scored(response: dict[str, Any], choice: int) -> dict[str, Any]:
     return rewritten
 
 
-@pytest.mark.parametrize("path", SCREENING, ids=[p.parent.name for p in SCREENING])
-@settings(max_examples=25)
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.parent.name for p in SHIPPED])
+@settings(max_examples=15)
 @given(data=st.data())
 def test_generated_applicants_map_back(path: Path, data: st.DataObject) -> None:
     ruleset = ruleset_at(path)
