@@ -311,6 +311,32 @@ class Decision:
 
         return render_explanation(self.model)
 
+    def to_fhir_risk_assessment(
+        self,
+        *,
+        subject: str | Mapping[str, Any],
+        occurrence: str | datetime.date | None = None,
+        basis: Any = None,
+    ) -> dict[str, Any]:
+        """The decision as an R4 FHIR RiskAssessment (JSON-ready); needs the `fhir` extra.
+
+        See `recovery_screening.interchange.to_fhir_risk_assessment`.
+        """
+        from recovery_screening.interchange.fhir_out import to_fhir_risk_assessment
+
+        return to_fhir_risk_assessment(self, subject=subject, occurrence=occurrence, basis=basis)
+
+    def to_cds_card(
+        self, *, source: str | Mapping[str, Any] | None = None, subject: str | None = None
+    ) -> dict[str, Any]:
+        """The decision as a CDS Hooks card (JSON-ready); needs the `fhir` extra.
+
+        See `recovery_screening.interchange.to_cds_card`.
+        """
+        from recovery_screening.interchange.cds import to_cds_card
+
+        return to_cds_card(self, source=source, subject=subject)
+
     def __repr__(self) -> str:
         trace = self._trace
         return (

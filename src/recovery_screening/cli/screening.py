@@ -24,7 +24,9 @@ def register(subparsers: Any) -> None:
         "evaluate", help="screen one applicant and print the explained decision"
     )
     evaluate.add_argument(
-        "applicant", metavar="APPLICANT", help="applicant JSON file, or - for stdin"
+        "applicant",
+        metavar="APPLICANT",
+        help="applicant JSON file (or a FHIR QuestionnaireResponse), or - for stdin",
     )
     add_ruleset_option(evaluate)
     add_format_option(evaluate)
@@ -47,6 +49,10 @@ def register(subparsers: Any) -> None:
 def run_evaluate(arguments: argparse.Namespace) -> int:
     ruleset = open_ruleset(arguments)
     applicant = read_input_document(arguments.applicant)
+    if isinstance(applicant, dict) and "resourceType" in applicant:
+        from recovery_screening.interchange.fhir_in import from_questionnaire_response
+
+        applicant = from_questionnaire_response(applicant, ruleset)
     decision = ruleset.evaluate(applicant)
     print(decision.to_json() if arguments.format == "json" else decision.explain())
     return EXIT_OK

@@ -7,7 +7,7 @@ total, band, subscores and flags become names conditions can read.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from recovery_screening.document import plain_text
@@ -69,6 +69,8 @@ class CompiledInstrument:
     subscores: tuple[Subscore, ...]
     flags: tuple[Flag, ...]
     referral_targets: Mapping[str, Any]
+    option_labels: Mapping[str, Mapping[Any, str]] = field(default_factory=dict)
+    """For choice items: item input name -> option value -> the option's label (for forms)."""
 
     def symbols(self) -> dict[str, ValueType]:
         """The names this instrument adds to a ruleset, with their types."""
@@ -265,9 +267,19 @@ def compile_instrument(
         alias, prefix, document["id"], document["version"], document["title"], content_hash,
         document["licence"], document.get("loinc", {}), tuple(fields), tuple(points),
         f"{prefix}total", (low_total, high_total), f"{prefix}band", bands, tuple(subscores),
-        tuple(flags), targets,
+        tuple(flags), targets, _option_labels(items, prefix),
     )  # fmt: skip
     return instrument, problems
+
+
+def _option_labels(items: list[Mapping[str, Any]], prefix: str) -> dict[str, dict[Any, str]]:
+    return {
+        f"{prefix}{item['id']}": {
+            option["value"]: option["label"] for option in item["options"] if "label" in option
+        }
+        for item in items
+        if item["type"] == "choice"
+    }
 
 
 def _item_problems(item: Mapping[str, Any], where: str) -> list[Problem]:

@@ -1,0 +1,95 @@
+"""Median time per applicant of the FHIR and CDS Hooks steps, for the shipped intake ruleset.
+
+    python benchmarks/bench_interchange.py [--cohort examples/cohort-1000.jsonl] [--count 200]
+
+Needs the `server` extra. Prints medians in milliseconds per applicant for: QuestionnaireResponse
+→ applicant (R4B validation included), the RiskAssessment, the CDS Hooks card, and a whole hook
+call over HTTP on loopback (JSON parsing, screening, card, response).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from recovery_screening import load_ruleset
+from recovery_screening.interchange import from_questionnaire_response, to_questionnaire_response
+from recovery_screening.interchange.server import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def median_ms(step: Callable[[Any], object], items: list[Any]) -> float:
+    step(items[0])
+    samples = []
+    for item in items:
+        start = time.perf_counter()
+        step(item)
+        samples.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cohort", type=Path, default=ROOT / "examples" / "cohort-1000.jsonl")
+    parser.add_argument("--count", type=int, default=200)
+    arguments = parser.parse_args()
+    ruleset = load_ruleset("peer-support-intake")
+    with arguments.cohort.open() as lines:
+        applicants = [json.loads(line) for line in islice(lines, arguments.count)]
+    responses = [to_questionnaire_response(applicant, ruleset) for applicant in applicants]
+    decisions = [ruleset.evaluate(applicant) for applicant in applicants]
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    url = f"http://127.0.0.1:{port}/cds-services/peer-support-intake"
+    bodies = [
+        json.dumps({"hook": "patient-view", "hookInstance": "bench", "context": {"patientId": "p"},
+                    "prefetch": {"questionnaireResponse": response}}).encode()
+        for response in responses
+    ]  # fmt: skip
+
+    def hook_call(body: bytes) -> object:
+        request = urllib.request.Request(url, data=body, method="POST")
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.read()
+
+    results = {
+        "QuestionnaireResponse -> applicant": median_ms(
+            lambda response: from_questionnaire_response(response, ruleset), responses
+        ),
+        "RiskAssessment": median_ms(
+            lambda decision: decision.to_fhir_risk_assessment(subject="Patient/p"), decisions
+        ),
+        "CDS Hooks card": median_ms(
+            lambda decision: decision.to_cds_card(subject="Patient/p"), decisions
+        ),
+        "hook call over HTTP": median_ms(hook_call, bodies),
+    }
+    server.should_exit = True
+    thread.join(10)
+    print(f"{len(applicants)} applicants of {arguments.cohort.name}, median ms per applicant:")
+    for name, value in results.items():
+        print(f"  {name:<36} {value:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

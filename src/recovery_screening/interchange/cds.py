@@ -1,0 +1,171 @@
+"""A decision as a CDS Hooks card: summary, indicator, Markdown detail, one suggestion per referral.
+
+refer → `critical`, defer → `warning`, admit → `info`. With a subject (e.g. "Patient/123") each
+suggestion carries a `create` action for a draft ServiceRequest to that referral target. The
+card's uuid is derived from its content, so the same decision gives the same card.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from recovery_screening.decision import DecisionModel, JsonScalar
+from recovery_screening.interchange._extras import BASE_URL, validated
+
+if TYPE_CHECKING:
+    from recovery_screening.decision import Decision
+
+INDICATORS = {"refer": "critical", "defer": "warning", "admit": "info"}
+SUMMARY_LIMIT = 139
+_CARD_NAMESPACE = uuid.UUID("6c1b3f0e-9d0a-4d53-9a53-5a1f7c6e2b10")
+_MARKDOWN_SPECIAL = "\\`*_[]<>|~"
+REFERRAL_KIND_SYSTEM = f"{BASE_URL}/CodeSystem/referral-kind"
+REFERRAL_TARGET_SYSTEM = f"{BASE_URL}/CodeSystem/referral-target"
+
+
+def _escape(text: str) -> str:
+    """Make text from a ruleset or an answer render literally in Markdown."""
+    return "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIAL else ch for ch in " ".join(text.split()))
+
+
+def _value(value: JsonScalar) -> str:
+    if value is None:
+        return "not answered"
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return _escape(str(value))
+
+
+def summary_of(model: DecisionModel) -> str:
+    """One line under 140 characters: the outcome, its label and the first reason or referral."""
+    label = model.outcome_label or model.outcome
+    head = f"{model.outcome.capitalize()}: {label}" if model.outcome_label else label.capitalize()
+    if model.referrals:
+        tail = ", ".join(referral.title for referral in model.referrals)
+    elif model.needs:
+        tail = f"{len(model.needs)} answer{'s' if len(model.needs) != 1 else ''} needed"
+    else:
+        tail = next((reason.code for reason in model.reasons if reason.deciding), "")
+    summary = f"{head} — {tail}" if tail else head
+    return summary if len(summary) <= SUMMARY_LIMIT else summary[: SUMMARY_LIMIT - 1] + "…"
+
+
+def render_markdown(model: DecisionModel) -> str:
+    """The explanation as Markdown for the card's detail."""
+    label = f" ({_escape(model.outcome_label)})" if model.outcome_label else ""
+    lines = [f"**Outcome: {model.outcome}**{label}", "", "**Because**", ""]
+    for reason in model.reasons:
+        if not reason.deciding:
+            continue
+        lines.append(f"- {_escape(reason.text)} (`{reason.code}`)")
+        if reason.evidence and reason.rule != "incomplete":
+            evidence = ", ".join(f"`{name}` = {_value(v)}" for name, v in reason.evidence.items())
+            lines.append(f"  - based on {evidence}")
+    others = [reason for reason in model.reasons if not reason.deciding]
+    if others:
+        lines += ["", "**Also applies**", ""]
+        lines.extend(
+            f"- ({reason.outcome}) {_escape(reason.text)} (`{reason.code}`)" for reason in others
+        )
+    if model.referrals:
+        lines += ["", "**Referrals**", ""]
+        for referral in model.referrals:
+            text = f": {_escape(referral.text)}" if referral.text else ""
+            lines.append(f"- **{_escape(referral.title)}** ({referral.kind}){text}")
+    if model.needs:
+        lines += ["", "**Answers needed** (they could change the outcome)", ""]
+        lines.extend(f"- `{name}`" for name in model.needs)
+    if model.rescreen_after_days is not None:
+        lines += ["", f"Re-screen after {model.rescreen_after_days} days."]
+    if model.domains:
+        lines += ["", "| Domain | Score | Band |", "|---|---|---|"]
+        for domain in model.domains:
+            score = "unknown" if domain.score is None else str(domain.score)
+            lines.append(f"| {_escape(domain.title)} | {score} | {domain.band or 'unknown'} |")
+    if model.instruments:
+        lines += ["", "| Instrument | Total | Band |", "|---|---|---|"]
+        for instrument in model.instruments:
+            total = "incomplete" if instrument.total is None else str(instrument.total)
+            lines.append(f"| {_escape(instrument.title)} | {total} | {instrument.band or '—'} |")
+    ruleset = model.ruleset
+    lines += ["", f"Ruleset `{ruleset.id}` {ruleset.version} (`{ruleset.content_hash[:19]}…`)"]
+    return "\n".join(lines)
+
+
+def _source(source: str | Mapping[str, Any] | None, model: DecisionModel) -> dict[str, Any]:
+    if source is None:
+        return {"label": f"recovery-screening {model.ruleset.id} {model.ruleset.version}"}
+    if isinstance(source, str):
+        return {"label": source}
+    if not isinstance(source.get("label"), str) or not source["label"]:
+        raise ValueError("a CDS Hooks card source needs a non-empty 'label'")
+    return dict(source)
+
+
+def _service_request(subject: str, title: str, kind: str, target: str) -> dict[str, Any]:
+    return validated(
+        {
+            "resourceType": "ServiceRequest",
+            "status": "draft",
+            "intent": "proposal",
+            "category": [{"coding": [{"system": REFERRAL_KIND_SYSTEM, "code": kind}]}],
+            "code": {
+                "coding": [{"system": REFERRAL_TARGET_SYSTEM, "code": target, "display": title}],
+                "text": title,
+            },
+            "subject": {"reference": subject},
+        }
+    )
+
+
+def to_cds_card(
+    decision: Decision,
+    *,
+    source: str | Mapping[str, Any] | None = None,
+    subject: str | None = None,
+) -> dict[str, Any]:
+    """The decision as one CDS Hooks card (JSON-ready).
+
+    `source` is the card's source label (or a full source object: label, url, icon, topic).
+    With `subject` (e.g. "Patient/123"), suggestions carry draft ServiceRequests.
+    """
+    model = decision.model
+    card: dict[str, Any] = {
+        "summary": summary_of(model),
+        "indicator": INDICATORS[model.outcome],
+        "detail": render_markdown(model),
+        "source": _source(source, model),
+    }
+    suggestions = []
+    for referral in model.referrals:
+        suggestion: dict[str, Any] = {
+            "label": f"Refer: {referral.title}",
+            "uuid": str(
+                uuid.uuid5(_CARD_NAMESPACE, f"{decision.to_json()}|{subject}|{referral.target}")
+            ),
+            "isRecommended": model.outcome == "refer",
+        }
+        if subject is not None:
+            suggestion["actions"] = [
+                {
+                    "type": "create",
+                    "description": f"Propose a referral: {referral.title}",
+                    "resource": _service_request(
+                        subject, referral.title, referral.kind, referral.target
+                    ),
+                }
+            ]
+        suggestions.append(suggestion)
+    if suggestions:
+        card["suggestions"] = suggestions
+        card["selectionBehavior"] = "any"
+    identity = json.dumps([decision.to_json(), card["source"], subject], sort_keys=True)
+    return {"uuid": str(uuid.uuid5(_CARD_NAMESPACE, identity)), **card}
+
+
+__all__ = ["INDICATORS", "render_markdown", "summary_of", "to_cds_card"]

@@ -1,0 +1,295 @@
+"""A FHIR QuestionnaireResponse → the plain applicant a ruleset evaluates.
+
+Answers are found by `linkId` at any depth (groups, and items nested under answers). An item
+without an answer is missing, never false. Every problem names the item's place and linkId and
+never the answer: an unknown linkId, an answer of the wrong type, a code that is not one of the
+item's options, more than one answer, or an answer outside the input's declared range.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from recovery_screening.errors import InvalidApplicant, Problem
+from recovery_screening.fields import FieldViolation
+from recovery_screening.interchange._extras import (
+    BASE_URL,
+    WEIGHT_EXTENSIONS,
+    fhir_model,
+    require,
+    validation_problems,
+)
+from recovery_screening.interchange.questionnaire import AnswerOption, ItemSpec, form_spec
+
+if TYPE_CHECKING:
+    from recovery_screening.ruleset import Ruleset
+
+RESOURCE = "QuestionnaireResponse"
+_EXPECTED = {
+    "boolean": ("valueBoolean",),
+    "integer": ("valueInteger",),
+    "decimal": ("valueDecimal",),
+    "string": ("valueString",),
+    "date": ("valueDate",),
+    "choice": ("valueCoding",),
+}
+_QUESTIONNAIRE_PREFIX = f"{BASE_URL}/Questionnaire/"
+
+
+def _name(text: object) -> str:
+    shown = "".join(ch if ch.isprintable() else "?" for ch in str(text))
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+class _Reader:
+    """One mapping: walks the items, collects answers and problems."""
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.ruleset = ruleset
+        self.form = form_spec(ruleset)
+        self.problems: list[Problem] = []
+        self.values: dict[str, tuple[ItemSpec, Any]] = {}
+        self.seen: set[str] = set()
+
+    def problem(self, path: str, code: str, link_id: object, message: str) -> None:
+        self.problems.append(Problem(path, code, f"linkId '{_name(link_id)}': {message}"))
+
+    def walk(self, items: Any, path: str) -> None:
+        if not isinstance(items, Sequence) or isinstance(items, str):
+            return
+        for index, item in enumerate(items):
+            where = f"{path}[{index}]"
+            if not isinstance(item, Mapping):
+                continue
+            link_id = item.get("linkId")
+            answers = item.get("answer") or []
+            if link_id in self.form.group_link_ids:
+                if answers:
+                    self.problem(
+                        f"{where}.answer", "wrong-answer-type", link_id, "a group takes no answer"
+                    )
+                self.walk(item.get("item"), f"{where}.item")
+                continue
+            spec = self.form.by_link_id.get(link_id) if isinstance(link_id, str) else None
+            if spec is None:
+                self.problem(
+                    f"{where}.linkId",
+                    "unknown-link-id",
+                    link_id,
+                    f"not an item of the {self.ruleset.id} {self.ruleset.version} questionnaire",
+                )
+                continue
+            if spec.link_id in self.seen:
+                self.problem(where, "repeated-item", link_id, "the item appears more than once")
+                continue
+            self.seen.add(spec.link_id)
+            if item.get("item"):
+                self.problem(
+                    f"{where}.item", "unknown-link-id", link_id, "a question takes no nested items"
+                )
+            if len(answers) > 1:
+                self.problem(
+                    f"{where}.answer",
+                    "too-many-answers",
+                    link_id,
+                    "more answers than allowed (at most one)",
+                )
+                continue
+            for answer_index, answer in enumerate(answers):
+                answer_path = f"{where}.answer[{answer_index}]"
+                if isinstance(answer, Mapping) and answer.get("item"):
+                    self.problem(
+                        f"{answer_path}.item",
+                        "unknown-link-id",
+                        link_id,
+                        "this question takes no items nested under its answer",
+                    )
+                value = self.answer(spec, answer, answer_path)
+                if value is not None:
+                    self.values[spec.field.name] = (spec, value)
+
+    def answer(self, spec: ItemSpec, answer: Any, path: str) -> Any:
+        if not isinstance(answer, Mapping):
+            return None
+        kinds = [key for key in answer if key.startswith("value")]
+        expected = list(_EXPECTED[spec.item_type])
+        if spec.options and spec.field.kind in ("boolean", "integer"):
+            expected.append("valueBoolean" if spec.field.kind == "boolean" else "valueInteger")
+        if len(kinds) != 1 or kinds[0] not in expected:
+            found = kinds[0] if len(kinds) == 1 else "no single value[x]"
+            self.problem(
+                path,
+                "wrong-answer-type",
+                spec.link_id,
+                f"a {spec.item_type} item is answered with {_name(found)}; expected "
+                f"{' or '.join(expected)}",
+            )
+            return None
+        kind = kinds[0]
+        raw = answer[kind]
+        if kind == "valueCoding":
+            value = self.coded(spec, answer, raw, path)
+        elif kind == "valueInteger":
+            value = raw if type(raw) is int else self.mistyped(spec, path, kind)
+        elif kind == "valueDecimal":
+            value = raw if type(raw) in (int, float) else self.mistyped(spec, path, kind)
+        elif kind == "valueBoolean":
+            value = raw if type(raw) is bool else self.mistyped(spec, path, kind)
+        else:
+            value = raw if type(raw) is str else self.mistyped(spec, path, kind)
+        if value is None:
+            return None
+        try:
+            spec.field.convert(value)
+        except FieldViolation as violation:
+            self.problem(path, violation.code, spec.link_id, violation.message)
+            return None
+        return value
+
+    def mistyped(self, spec: ItemSpec, path: str, kind: str) -> Any:
+        self.problem(
+            f"{path}.{kind}",
+            "wrong-answer-type",
+            spec.link_id,
+            f"{kind} does not hold a value of that type",
+        )
+
+    def coded(self, spec: ItemSpec, answer: Mapping[str, Any], coding: Any, path: str) -> Any:
+        if not isinstance(coding, Mapping):
+            self.mistyped(spec, path, "valueCoding")
+            return None
+        weight = _weight(coding.get("extension"))
+        if weight is None:
+            weight = _weight(answer.get("extension"))
+        system, code = coding.get("system"), coding.get("code")
+        by_code: AnswerOption | None = next(
+            (
+                option
+                for option in spec.options
+                if option.code == code and system in (None, option.system)
+            ),
+            None,
+        )
+        if by_code is not None:
+            if weight is not None and by_code.weight is not None and weight != by_code.weight:
+                self.problem(
+                    f"{path}.valueCoding",
+                    "weight-mismatch",
+                    spec.link_id,
+                    "the answer's weight does not match its code",
+                )
+                return None
+            return by_code.value
+        if weight is not None and spec.scored:
+            weighted = [option for option in spec.options if option.weight == weight]
+            if len(weighted) == 1:
+                return weighted[0].value
+            self.problem(
+                f"{path}.valueCoding",
+                "unknown-weight",
+                spec.link_id,
+                "the answer's weight matches no single answer option",
+            )
+            return None
+        self.problem(
+            f"{path}.valueCoding",
+            "unknown-code",
+            spec.link_id,
+            "the coding is not one of the item's answer options"
+            + (" and carries no weight" if spec.scored else ""),
+        )
+        return None
+
+    def applicant(self) -> dict[str, Any]:
+        applicant: dict[str, Any] = {}
+        for spec, value in self.values.values():
+            group = self.form_alias(spec)
+            if group is None:
+                applicant[spec.key] = value
+            else:
+                applicant.setdefault(group, {})[spec.key] = value
+        return applicant
+
+    def form_alias(self, spec: ItemSpec) -> str | None:
+        return spec.group if self.ruleset.kind == "screening" else None
+
+
+def _weight(extensions: Any) -> float | None:
+    if not isinstance(extensions, Sequence) or isinstance(extensions, str):
+        return None
+    for extension in extensions:
+        if isinstance(extension, Mapping) and extension.get("url") in WEIGHT_EXTENSIONS:
+            for key in ("valueDecimal", "valueInteger"):
+                value = extension.get(key)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    return float(value)
+    return None
+
+
+def _as_json(response: Any) -> Any:
+    if isinstance(response, Mapping):
+        return response
+    dump = getattr(response, "model_dump_json", None)
+    if callable(dump):
+        return json.loads(dump())
+    return None
+
+
+def from_questionnaire_response(response: Any, ruleset: Ruleset) -> dict[str, Any]:
+    """Map a QuestionnaireResponse (parsed JSON or a fhir.resources model) to an applicant.
+
+    Raises InvalidApplicant naming each bad item by place and linkId, never by value.
+    Needs the `fhir` extra: the response is first checked against the R4B model.
+    """
+    subject = f"{ruleset.id} {ruleset.version}"
+    document = _as_json(response)
+    if not isinstance(document, Mapping):
+        raise InvalidApplicant(subject, [Problem("$", "type", "not a FHIR resource (JSON object)")])
+    if document.get("resourceType") != RESOURCE:
+        raise InvalidApplicant(
+            subject,
+            [
+                Problem(
+                    f"{RESOURCE}.resourceType",
+                    "wrong-resource-type",
+                    f"the resource must be a {RESOURCE}",
+                )
+            ],
+        )
+    model = fhir_model(RESOURCE)
+    pydantic = require("pydantic", "fhir")
+    try:
+        model.model_validate(document)
+    except pydantic.ValidationError as error:
+        raise InvalidApplicant(subject, validation_problems(error, RESOURCE, document)) from None
+    problems: list[Problem] = []
+    if document.get("status") == "entered-in-error":
+        problems.append(
+            Problem(
+                f"{RESOURCE}.status",
+                "entered-in-error",
+                "a response entered in error cannot be screened",
+            )
+        )
+    questionnaire = document.get("questionnaire")
+    if isinstance(questionnaire, str) and questionnaire.startswith(_QUESTIONNAIRE_PREFIX):
+        answered = questionnaire[len(_QUESTIONNAIRE_PREFIX) :].split("|")[0]
+        if answered != ruleset.id:
+            problems.append(
+                Problem(
+                    f"{RESOURCE}.questionnaire",
+                    "wrong-questionnaire",
+                    f"answers the questionnaire of another ruleset, not {ruleset.id}",
+                )
+            )
+    reader = _Reader(ruleset)
+    reader.walk(document.get("item"), f"{RESOURCE}.item")
+    problems.extend(reader.problems)
+    if problems:
+        raise InvalidApplicant(subject, problems)
+    return reader.applicant()
+
+
+__all__ = ["from_questionnaire_response"]

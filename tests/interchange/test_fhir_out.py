@@ -1,0 +1,137 @@
+"""RiskAssessment and CDS Hooks cards: valid resources and cards that say what the decision says."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from fhir.resources.R4B.riskassessment import RiskAssessment
+from fhir.resources.R4B.servicerequest import ServiceRequest
+from tests.conftest import FIXTURES, REPO
+from tests.interchange.shared import CASES, ruleset_at
+
+from recovery_screening import Decision, Ruleset
+from recovery_screening.interchange import to_cds_card, to_fhir_risk_assessment
+
+CARD_SCHEMA = json.loads((FIXTURES / "cds-hooks-card.schema.json").read_text())
+
+
+def _example(intake: Ruleset, name: str) -> Decision:
+    return intake.evaluate(json.loads((REPO / "examples" / "applicants" / name).read_text()))
+
+
+def _validate_card(card: dict[str, Any]) -> None:
+    jsonschema.validate(card, CARD_SCHEMA, format_checker=jsonschema.FormatChecker())
+    for suggestion in card.get("suggestions", []):
+        for action in suggestion.get("actions", []):
+            ServiceRequest.model_validate(action["resource"])
+
+
+@pytest.mark.parametrize(("path", "index"), CASES)
+def test_every_embedded_case_gives_a_valid_assessment_and_card(path: Path, index: int) -> None:
+    ruleset = ruleset_at(path)
+    decision = ruleset.evaluate(ruleset.tests[index]["applicant"])
+    assessment = decision.to_fhir_risk_assessment(subject="Patient/p1", occurrence="2026-11-25")
+    RiskAssessment.model_validate(assessment)
+    _validate_card(decision.to_cds_card(source="Peer program", subject="Patient/p1"))
+    _validate_card(decision.to_cds_card())
+
+
+def test_risk_assessment_maps_the_decision(intake: Ruleset) -> None:
+    decision = _example(intake, "refer-safety.json")
+    assessment = to_fhir_risk_assessment(
+        decision,
+        subject="Patient/p1",
+        occurrence=datetime.datetime(2026, 11, 25, 9, 30, tzinfo=datetime.timezone.utc),
+        basis="QuestionnaireResponse/qr-1",
+    )
+    assert assessment["status"] == "final"
+    assert assessment["subject"] == {"reference": "Patient/p1"}
+    assert assessment["occurrenceDateTime"] == "2026-11-25T09:30:00+00:00"
+    assert assessment["basis"] == [{"reference": "QuestionnaireResponse/qr-1"}]
+    assert {(s["system"].rsplit("/", 1)[1], s["code"]) for s in assessment["meta"]["security"]} == {
+        ("v3-ActCode", "42CFRPart2"), ("v3-Confidentiality", "R"),
+    }  # fmt: skip
+    assert assessment["method"]["coding"][0]["code"] == "peer-support-intake"
+    assert decision.ruleset_hash in assessment["method"]["text"]
+    outcome, *rest = assessment["prediction"]
+    assert outcome["outcome"]["coding"][0]["code"] == "refer"
+    assert outcome["rationale"].startswith("SELF_HARM_THOUGHTS: ")
+    domains = rest[: len(decision.domains)]
+    assert [p["outcome"]["coding"][0]["code"] for p in domains] == [
+        domain.name for domain in decision.domains
+    ]
+    assert [p["qualitativeRisk"]["coding"][0]["code"] for p in domains] == [
+        domain.band for domain in decision.domains
+    ]
+    assert "Same-day safety assessment" in assessment["mitigation"]
+
+
+def test_unknown_bands_and_needs_are_stated(intake: Ruleset) -> None:
+    decision = _example(intake, "defer-missing.json")
+    assessment = decision.to_fhir_risk_assessment(subject={"reference": "Patient/p2"})
+    assert "occurrenceDateTime" not in assessment
+    assert "Answers still needed" in assessment["note"][0]["text"]
+    unknown = [p for p in assessment["prediction"][1:] if "qualitativeRisk" not in p]
+    assert all("band unknown" in p["rationale"] for p in unknown if "score" in p["rationale"])
+
+
+def test_a_naive_datetime_is_refused(intake: Ruleset) -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        _example(intake, "admit.json").to_fhir_risk_assessment(
+            subject="Patient/p1", occurrence=datetime.datetime(2026, 11, 25, 9, 30)
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "indicator"),
+    [("admit.json", "info"), ("defer-motivation.json", "warning"),
+     ("defer-missing.json", "warning"), ("refer-withdrawal.json", "critical")],
+)  # fmt: skip
+def test_card_indicator_follows_the_outcome(intake: Ruleset, name: str, indicator: str) -> None:
+    card = to_cds_card(_example(intake, name), source="Peer program")
+    _validate_card(card)
+    assert card["indicator"] == indicator
+    assert len(card["summary"]) < 140
+    assert card["source"] == {"label": "Peer program"}
+
+
+def test_card_suggests_each_referral(intake: Ruleset) -> None:
+    decision = _example(intake, "refer-withdrawal.json")
+    card = decision.to_cds_card(source={"label": "Peer program", "url": "https://example.org"},
+                                subject="Patient/p1")  # fmt: skip
+    targets = [r.title for r in decision.referrals]
+    assert [s["label"] for s in card["suggestions"]] == [f"Refer: {t}" for t in targets]
+    assert card["selectionBehavior"] == "any"
+    request = card["suggestions"][0]["actions"][0]["resource"]
+    assert (request["resourceType"], request["status"], request["intent"]) == (
+        "ServiceRequest", "draft", "proposal",
+    )  # fmt: skip
+    assert request["subject"] == {"reference": "Patient/p1"}
+    assert card == decision.to_cds_card(
+        source={"label": "Peer program", "url": "https://example.org"}, subject="Patient/p1"
+    )
+
+
+def test_card_detail_is_the_explanation_in_markdown(intake: Ruleset) -> None:
+    decision = _example(intake, "refer-safety.json")
+    detail = decision.to_cds_card()["detail"]
+    assert detail.startswith("**Outcome: refer** (Another service first)")
+    for reason in decision.reasons:
+        if reason.deciding:
+            assert f"(`{reason.code}`)" in detail
+    assert "| Domain | Score | Band |" in detail
+    assert decision.to_cds_card()["source"]["label"].startswith("recovery-screening ")
+
+
+def test_summary_is_cut_below_140_characters(intake: Ruleset) -> None:
+    applicant = json.loads((REPO / "examples/applicants/refer-safety.json").read_text())
+    applicant.update(withdrawal_severity="severe", intoxicated_now=True, psychosis_symptoms=True,
+                     violence_last_12_months=True, current_suicidal_intent=True)  # fmt: skip
+    card = intake.evaluate(applicant).to_cds_card()
+    assert len(card["summary"]) == 139
+    assert card["summary"].endswith("…")

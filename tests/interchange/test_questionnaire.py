@@ -1,0 +1,100 @@
+"""Generated Questionnaires: valid R4B resources with the items, codes and weights a form needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.questionnaire import Questionnaire
+from tests.interchange.shared import SHIPPED, ruleset_at
+
+from recovery_screening import Ruleset, load_ruleset
+from recovery_screening.interchange import to_fhir_questionnaire
+from recovery_screening.interchange._extras import ITEM_WEIGHT, LOINC
+
+
+def _items(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for item in items:
+        found[item["linkId"]] = item
+        found.update(_items(item.get("item", [])))
+    return found
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.parent.name for p in SHIPPED])
+def test_every_shipped_ruleset_gives_a_valid_questionnaire(path: Path) -> None:
+    ruleset = ruleset_at(path)
+    questionnaire = ruleset.to_fhir_questionnaire()
+    parsed = Questionnaire.model_validate(questionnaire)
+    assert parsed.status == "active"
+    assert (questionnaire["id"], questionnaire["version"]) == (ruleset.id, ruleset.version)
+    items = _items(questionnaire["item"])
+    for field in ruleset.inputs:
+        assert field.link_id in items, field.name
+        assert items[field.link_id]["required"] is field.must_answer
+
+
+def test_one_item_per_input_and_a_group_per_instrument(intake: Ruleset) -> None:
+    questionnaire = to_fhir_questionnaire(intake)
+    top = [item["linkId"] for item in questionnaire["item"]]
+    groups = [item for item in questionnaire["item"] if item["type"] == "group"]
+    assert [group["linkId"] for group in groups] == ["audit", "dast10", "phq9", "gad7", "readiness"]
+    assert "withdrawal-severity" in top  # the ruleset's own linkId
+    assert "recovery_focus" in top  # the input's name by default
+    phq9 = next(group for group in groups if group["linkId"] == "phq9")
+    assert phq9["code"] == [{"system": LOINC, "code": "44249-1"}]
+    assert [item["linkId"] for item in phq9["item"]] == [f"phq9.q{i}" for i in range(1, 10)]
+    q9 = phq9["item"][8]
+    assert q9["code"] == [{"system": LOINC, "code": "44260-8"}]
+    assert q9["type"] == "choice"
+    weights = [
+        (option["valueCoding"]["code"], option["valueCoding"]["extension"][0])
+        for option in q9["answerOption"]
+    ]
+    assert weights == [(str(i), {"url": ITEM_WEIGHT, "valueDecimal": i}) for i in range(4)]
+
+
+def test_item_types_follow_the_input_types(mini: Ruleset) -> None:
+    items = _items(mini.to_fhir_questionnaire()["item"])
+    assert {name: items[name]["type"] for name in
+            ("withdrawal", "ready", "attends", "last_use", "note_code", "weight")} == {
+        "withdrawal": "choice", "ready": "integer", "attends": "boolean", "last_use": "date",
+        "note_code": "string", "weight": "decimal",
+    }  # fmt: skip
+    assert items["note_code"]["maxLength"] == 8
+    assert [e["valueInteger"] for e in items["ready"]["extension"]] == [0, 10]
+    assert [o["valueCoding"]["code"] for o in items["withdrawal"]["answerOption"]] == [
+        "none", "mild", "moderate", "severe",
+    ]  # fmt: skip
+    assert "extension" not in items["withdrawal"]["answerOption"][0]["valueCoding"]
+
+
+def test_scored_boolean_and_choice_items_carry_their_points(mini: Ruleset) -> None:
+    items = _items(mini.to_fhir_questionnaire()["item"])
+    reverse = items["scale.q2"]["answerOption"]
+    assert [(o["valueCoding"]["code"], o["valueCoding"]["extension"][0]["valueDecimal"])
+            for o in reverse] == [("Y", 0), ("N", 1)]  # fmt: skip
+    labelled = items["scale.q3"]["answerOption"]
+    assert [o["valueCoding"]["display"] for o in labelled] == ["No", "Not lately", "Lately"]
+
+
+def test_audit_options_keep_their_published_labels_and_points() -> None:
+    questionnaire = load_ruleset("audit").to_fhir_questionnaire()
+    assert questionnaire["code"] == [{"system": LOINC, "code": "72110-0"}]
+    q10 = _items(questionnaire["item"])["q10"]
+    options = [option["valueCoding"] for option in q10["answerOption"]]
+    assert [(option["code"], option["display"]) for option in options] == [
+        ("0", "No"), ("2", "Yes, but not in the last year"), ("4", "Yes, during the last year"),
+    ]  # fmt: skip
+
+
+def test_the_cli_prints_the_questionnaire(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from recovery_screening.cli import main
+
+    assert main(["questionnaire", "phq-9"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["resourceType"] == "Questionnaire"
+    assert printed["url"].endswith("/Questionnaire/phq-9")
