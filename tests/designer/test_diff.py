@@ -17,14 +17,21 @@ THRESHOLD = str(FIXTURES / "designer" / "audit-threshold-16.yaml")
 UNSAFE = str(FIXTURES / "designer" / "unsafe-withdrawal.yaml")
 
 
-def _json(*args: str) -> dict[str, object]:
+def _json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    assert main(["diff", *args, "--format", "json", "--workers", "1"]) == 0
+    data: dict[str, object] = json.loads(capsys.readouterr().out)
+    return data
+
+
+def test_diff_through_a_subprocess_with_two_workers() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "recovery_screening.cli", "diff", *args, "--format", "json"],
+        [sys.executable, "-m", "recovery_screening.cli", "diff", OLD, THRESHOLD,
+         "--cohort", COHORT, "--format", "json"],
         capture_output=True, check=False, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    data: dict[str, object] = json.loads(result.stdout)
-    return data
+    behaviour = json.loads(result.stdout)["behaviour"]
+    assert behaviour["compared"] == 1000 and behaviour["changed_count"] > 0
 
 
 def test_structural_diff_of_a_threshold_change(capsys: pytest.CaptureFixture[str]) -> None:
@@ -35,8 +42,8 @@ def test_structural_diff_of_a_threshold_change(capsys: pytest.CaptureFixture[str
     assert "Behaviour" not in out
 
 
-def test_behavioural_diff_of_a_threshold_change() -> None:
-    data = _json(OLD, THRESHOLD, "--cohort", COHORT)
+def test_behavioural_diff_of_a_threshold_change(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(capsys, OLD, THRESHOLD, "--cohort", COHORT)
     (change,) = [c for c in data["structural"] if c["section"] == "decisions"]  # type: ignore[attr-defined]
     assert change["id"] == "refer-level-of-care" and set(change["fields"]) == {"when"}
     behaviour = data["behaviour"]
@@ -54,7 +61,7 @@ def test_behavioural_diff_of_a_threshold_change() -> None:
 
 
 def test_diff_against_1_0_0_catches_the_unsafe_version(capsys: pytest.CaptureFixture[str]) -> None:
-    data = _json(OLD, UNSAFE, "--cohort", COHORT)
+    data = _json(capsys, OLD, UNSAFE, "--cohort", COHORT)
     (removed,) = [c for c in data["structural"] if c["change"] == "removed"]  # type: ignore[attr-defined]
     assert (removed["section"], removed["id"]) == ("decisions", "refer-withdrawal-emergency")
     behaviour = data["behaviour"]
@@ -69,9 +76,9 @@ def test_diff_against_1_0_0_catches_the_unsafe_version(capsys: pytest.CaptureFix
     assert "refer-withdrawal-emergency ->" in out
 
 
-def test_values_only_with_show_values() -> None:
-    hidden = _json(OLD, UNSAFE, "--cohort", COHORT, "--limit", "2")
-    shown = _json(OLD, UNSAFE, "--cohort", COHORT, "--limit", "2", "--show-values")
+def test_values_only_with_show_values(capsys: pytest.CaptureFixture[str]) -> None:
+    hidden = _json(capsys, OLD, UNSAFE, "--cohort", COHORT, "--limit", "2")
+    shown = _json(capsys, OLD, UNSAFE, "--cohort", COHORT, "--limit", "2", "--show-values")
     assert all("applicant" not in e for e in hidden["behaviour"]["changed"])  # type: ignore[index]
     changed = shown["behaviour"]["changed"]  # type: ignore[index]
     assert len(changed) == 2

@@ -10,7 +10,8 @@ from tests.conftest import FIXTURES, REPO
 
 from recovery_screening import load_ruleset
 from recovery_screening.cli import main
-from recovery_screening.designer.testing import assert_case, pytest_cases, read_case_file
+from recovery_screening.designer import assert_case, pytest_cases
+from recovery_screening.designer.testing import read_case_file
 from recovery_screening.errors import DocumentError
 
 UNSAFE = str(FIXTURES / "designer" / "unsafe-withdrawal.yaml")
