@@ -92,3 +92,8 @@ def test_assert_case_fails_with_the_explanation() -> None:
     (case,) = [c for c in ruleset.tests if c["id"] == "refer-withdrawal-severe"]
     with pytest.raises(AssertionError, match="outcome: expected refer, got admit"):
         assert_case(ruleset, case)
+
+
+def test_no_cases_at_all_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["test", str(FIXTURES / "lint" / "never-applies" / "good.yaml")]) == 1
+    assert "no test cases" in capsys.readouterr().out

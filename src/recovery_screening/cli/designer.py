@@ -154,6 +154,8 @@ def run_test(arguments: argparse.Namespace) -> int:
                 print()
         summary = f" {len(failed)} failed, {len(runs) - len(failed)} passed "
         print(summary.center(78, "="))
+        if not runs:
+            print("no test cases: add `tests:` to the ruleset or give --cases (exit 1)")
     return EXIT_FAILED if failed or not runs else EXIT_OK
 
 
