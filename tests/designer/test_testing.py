@@ -35,6 +35,7 @@ def test_a_broken_ruleset_fails_with_expected_actual_and_explanation(
     out = capsys.readouterr().out
     assert "FAILED  refer-withdrawal-severe" in out
     assert "outcome: expected refer, got admit" in out
+    assert "actual: outcome admit; reasons [ADMIT_READY]" in out
     assert "explanation:" in out and "Outcome: ADMIT" in out
     assert "4 failed" in out
     root = ElementTree.parse(junit).getroot()

@@ -125,9 +125,10 @@ def failure_text(run: CaseRun) -> str:
     lines = list(run.result.failures)
     decision = run.result.decision
     if decision is not None:
+        reasons = ", ".join(reason.code for reason in decision.reasons)
         lines.append(
-            f"actual: outcome {decision.outcome}; deciding {', '.join(decision.deciding)}; "
-            f"needs [{', '.join(decision.needs)}]; "
+            f"actual: outcome {decision.outcome}; reasons [{reasons}]; "
+            f"deciding {', '.join(decision.deciding)}; needs [{', '.join(decision.needs)}]; "
             f"referrals [{', '.join(decision.referral_targets)}]"
         )
         lines.append("explanation:")
