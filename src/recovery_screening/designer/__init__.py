@@ -1,1 +1,9 @@
-"""Tools for program designers: test cases, and (in later modules) lint, simulate, diff, check."""
+"""Tools for program designers: lint, test cases, simulate, diff and property checks.
+
+`check` and the hypothesis strategies need the `designer` extra; nothing here imports them
+until they are used.
+"""
+
+from recovery_screening.designer.testing import assert_case, pytest_cases
+
+__all__ = ["assert_case", "pytest_cases"]

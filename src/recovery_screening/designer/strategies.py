@@ -86,3 +86,47 @@ def answered_paths(applicant: dict[str, Any]) -> list[str]:
         else:
             paths.append(key)
     return sorted(paths)
+
+
+def variations(
+    ruleset: Ruleset,
+    seeds: list[dict[str, Any]],
+    *,
+    max_changes: int = 3,
+    focus: list[InputField] | None = None,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Applicants that differ from one of `seeds` (e.g. the ruleset's test cases) in at most
+    `max_changes` answers, each replaced by another valid answer or left unanswered. With
+    `focus`, the first change always answers one of those fields.
+
+    Rare combinations (everything fine except one safety answer) are far likelier here than
+    among independent random answers, and they shrink towards an unchanged seed.
+    """
+    fields = list(ruleset.inputs)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        seed = draw(st.sampled_from(seeds))
+        applicant = {k: dict(v) if isinstance(v, dict) else v for k, v in seed.items()}
+        changes = draw(st.integers(1 if focus else 0, max_changes))
+        for index in range(changes):
+            if focus and index == 0:
+                field = draw(st.sampled_from(focus))
+                value = draw(answers(field))
+            else:
+                field = draw(st.sampled_from(fields))
+                value = draw(st.one_of(st.none(), answers(field)))
+            if field.instrument:
+                item = field.name[len(field.instrument) + 1 :]
+                group = applicant.setdefault(field.instrument, {})
+                if value is None:
+                    group.pop(item, None)
+                else:
+                    group[item] = value
+            elif value is None:
+                applicant.pop(field.name, None)
+            else:
+                applicant[field.name] = value
+        return applicant
+
+    return build()

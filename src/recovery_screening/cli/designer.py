@@ -1,0 +1,235 @@
+"""`lint`, `test`, `simulate`, `diff`, `check`: the program designer's verbs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from recovery_screening.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_format_option,
+    add_rulesets_dir_option,
+)
+from recovery_screening.designer.check import DEFAULT_EXAMPLES, DEFAULT_SEED, check_properties
+from recovery_screening.designer.diff import DEFAULT_LIMIT, diff_rulesets, diff_text
+from recovery_screening.designer.lint import lint_path
+from recovery_screening.designer.report import html_report
+from recovery_screening.designer.simulate import simulate, summary_text
+from recovery_screening.designer.testing import (
+    CaseRun,
+    failure_text,
+    junit_xml,
+    read_case_file,
+    run_cases,
+)
+from recovery_screening.errors import DocumentError, Problem
+from recovery_screening.ruleset import load_ruleset
+
+
+def register(subparsers: Any) -> None:
+    lint = subparsers.add_parser(
+        "lint", help="static checks on rulesets: codes, severities, paths and fix hints"
+    )
+    lint.add_argument("rulesets", metavar="RULESET", nargs="+", help="ruleset files or ids")
+    add_rulesets_dir_option(lint)
+    add_format_option(lint)
+    lint.set_defaults(handler=run_lint)
+
+    test = subparsers.add_parser("test", help="run embedded and external test cases")
+    test.add_argument("rulesets", metavar="RULESET", nargs="+", help="ruleset files or ids")
+    test.add_argument(
+        "--cases", metavar="FILE", nargs="+", default=[], help="case files (YAML or JSON)"
+    )
+    test.add_argument("--junit-xml", metavar="PATH", help="also write JUnit XML for CI")
+    add_rulesets_dir_option(test)
+    add_format_option(test)
+    test.set_defaults(handler=run_test)
+
+    sim = subparsers.add_parser("simulate", help="evaluate a whole cohort and summarise it")
+    sim.add_argument("ruleset", metavar="RULESET", help="ruleset file or id")
+    sim.add_argument("--cohort", required=True, metavar="COHORT", help=".jsonl or .csv cohort")
+    sim.add_argument("--report", metavar="HTML", help="also write a self-contained HTML report")
+    sim.add_argument("--workers", type=int, metavar="N", help="worker processes (default: 2)")
+    add_rulesets_dir_option(sim)
+    add_format_option(sim)
+    sim.set_defaults(handler=run_simulate)
+
+    diff = subparsers.add_parser("diff", help="structural and behavioural diff of two versions")
+    diff.add_argument("old", metavar="OLD", help="old ruleset file or id@version")
+    diff.add_argument("new", metavar="NEW", help="new ruleset file or id@version")
+    diff.add_argument("--cohort", metavar="COHORT", help=".jsonl or .csv cohort")
+    diff.add_argument(
+        "--limit", type=int, default=DEFAULT_LIMIT, metavar="N",
+        help=f"changed applicants to list (default {DEFAULT_LIMIT})",
+    )  # fmt: skip
+    diff.add_argument(
+        "--show-values", action="store_true",
+        help="print the answers of changed applicants (off by default: they may be real people)",
+    )  # fmt: skip
+    diff.add_argument("--workers", type=int, metavar="N", help="worker processes (default: 2)")
+    add_rulesets_dir_option(diff)
+    add_format_option(diff)
+    diff.set_defaults(handler=run_diff)
+
+    check = subparsers.add_parser(
+        "check", help="search for applicants that break safety properties (hypothesis)"
+    )
+    check.add_argument("ruleset", metavar="RULESET", help="ruleset file or id")
+    check.add_argument(
+        "--examples", type=int, default=DEFAULT_EXAMPLES, metavar="N",
+        help=f"random applicants tried per property (default {DEFAULT_EXAMPLES})",
+    )  # fmt: skip
+    check.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, metavar="S",
+        help=f"random seed; the same seed gives the same result (default {DEFAULT_SEED})",
+    )  # fmt: skip
+    add_rulesets_dir_option(check)
+    add_format_option(check)
+    check.set_defaults(handler=run_check)
+
+
+def _dump(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def run_lint(arguments: argparse.Namespace) -> int:
+    reports = [lint_path(path, rulesets_dir=arguments.rulesets_dir) for path in arguments.rulesets]
+    if arguments.format == "json":
+        _dump([report.to_dict() for report in reports])
+    else:
+        for report in reports:
+            name = f" ({report.ruleset_id} {report.version})" if report.ruleset_id else ""
+            print(f"{report.source}{name}: {report.errors} error(s), "
+                  f"{report.warnings} warning(s)")  # fmt: skip
+            for finding in report.findings:
+                rule = f" rule {finding.rule}" if finding.rule else ""
+                print(f"  {finding.severity:<8}{finding.code:<24}{finding.path}{rule}")
+                print(f"          {finding.message}")
+                print(f"          fix: {finding.hint}")
+    return EXIT_FAILED if any(report.errors for report in reports) else EXIT_OK
+
+
+def run_test(arguments: argparse.Namespace) -> int:
+    case_files = [read_case_file(path) for path in arguments.cases]
+    rulesets = [load_ruleset(r, rulesets_dir=arguments.rulesets_dir) for r in arguments.rulesets]
+    unused = [f for f in case_files if not any(f.applies_to(r) for r in rulesets)]
+    if unused:
+        raise DocumentError(
+            unused[0].source,
+            [Problem("$.ruleset", "no-ruleset", "the case file names a ruleset not being tested")],
+        )
+    runs: list[CaseRun] = []
+    for ruleset in rulesets:
+        mine = run_cases(ruleset, case_files)
+        runs.extend(mine)
+        if arguments.format == "text":
+            print(f"{ruleset.id} {ruleset.version} ({ruleset.source}): {len(mine)} case(s)")
+            for run in mine:
+                print(f"  {'PASSED' if run.result.passed else 'FAILED'}  {run.name}"
+                      + ("" if run.source == ruleset.source else f"  [{run.source}]"))  # fmt: skip
+    failed = [run for run in runs if not run.result.passed]
+    if arguments.junit_xml:
+        Path(arguments.junit_xml).write_bytes(junit_xml(runs))
+    if arguments.format == "json":
+        _dump(
+            [
+                {"ruleset": run.ruleset, "source": run.source, "case": run.name,
+                 "passed": run.result.passed, "failures": list(run.result.failures),
+                 "decision": run.result.decision.to_dict() if run.result.decision else None}
+                for run in runs
+            ]
+        )  # fmt: skip
+    else:
+        if failed:
+            print("\n" + " FAILURES ".center(78, "="))
+            for run in failed:
+                print(f" {run.ruleset} :: {run.name} [{run.source}] ".center(78, "_"))
+                print(failure_text(run))
+                print()
+        summary = f" {len(failed)} failed, {len(runs) - len(failed)} passed "
+        print(summary.center(78, "="))
+        if not runs:
+            print("no test cases: add `tests:` to the ruleset or give --cases (exit 1)")
+    return EXIT_FAILED if failed or not runs else EXIT_OK
+
+
+def _progress_bar(total_hint: str) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
+    """A tqdm bar on stderr when tqdm is installed and stderr is a terminal; else nothing."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    try:
+        tqdm = importlib.import_module("tqdm").tqdm
+    except ImportError:
+        return None, lambda: None
+    bar = tqdm(desc=total_hint, unit=" applicants", file=sys.stderr, unit_scale=True)
+    return bar.update, bar.close
+
+
+def run_simulate(arguments: argparse.Namespace) -> int:
+    ruleset = load_ruleset(arguments.ruleset, rulesets_dir=arguments.rulesets_dir)
+    update, close = _progress_bar("simulating")
+    try:
+        result = simulate(
+            ruleset, arguments.cohort, workers=arguments.workers,
+            rulesets_dir=arguments.rulesets_dir, progress=update,
+        )  # fmt: skip
+    finally:
+        close()
+    if arguments.report:
+        Path(arguments.report).write_text(html_report(result), encoding="utf-8")
+    if arguments.format == "json":
+        _dump(result.to_dict())
+    else:
+        print(summary_text(result))
+        if arguments.report:
+            print(f"\nReport written to {arguments.report}")
+    return EXIT_OK
+
+
+def run_diff(arguments: argparse.Namespace) -> int:
+    old = load_ruleset(arguments.old, rulesets_dir=arguments.rulesets_dir)
+    new = load_ruleset(arguments.new, rulesets_dir=arguments.rulesets_dir)
+    result = diff_rulesets(
+        old, new, arguments.cohort, limit=arguments.limit, show_values=arguments.show_values,
+        workers=arguments.workers, old_rulesets_dir=arguments.rulesets_dir,
+        new_rulesets_dir=arguments.rulesets_dir,
+    )  # fmt: skip
+    if arguments.format == "json":
+        _dump(result.to_dict())
+    else:
+        print(diff_text(result))
+    return EXIT_OK
+
+
+def run_check(arguments: argparse.Namespace) -> int:
+    ruleset = load_ruleset(arguments.ruleset, rulesets_dir=arguments.rulesets_dir)
+    results = check_properties(ruleset, examples=arguments.examples, seed=arguments.seed)
+    if arguments.format == "json":
+        _dump(
+            {"ruleset": {"id": ruleset.id, "version": ruleset.version},
+             "examples": arguments.examples, "seed": arguments.seed,
+             "properties": [result.to_dict() for result in results]}
+        )  # fmt: skip
+    else:
+        print(f"Checking {ruleset.id} {ruleset.version} "
+              f"(seed {arguments.seed}, {arguments.examples} examples per property)")  # fmt: skip
+        for result in results:
+            print(f"  {'ok    ' if result.passed else 'BROKEN'}  {result.id}: {result.text}")
+        for result in results:
+            example = result.counterexample
+            if example is None:
+                continue
+            print(f"\nCounterexample for {result.id}:")
+            print(f"  {example.detail}")
+            print(f"  outcome {example.outcome} (deciding: {', '.join(example.deciding)})")
+            print("  applicant: " + json.dumps(example.applicant, ensure_ascii=False,
+                                               sort_keys=True))  # fmt: skip
+        broken = sum(1 for result in results if not result.passed)
+        print(f"\n{len(results) - broken} held, {broken} broken")
+    return EXIT_FAILED if any(not result.passed for result in results) else EXIT_OK

@@ -1,0 +1,231 @@
+"""Cohort files read as a stream of chunks, and a pool of worker processes that handle them.
+
+A cohort is JSON Lines (one applicant object a line) or CSV (a header of applicant paths such
+as `phq9.q9`; an empty cell is a missing answer; cells are converted by the input's declared
+type: `true`/`false` (or `1`/`0`) for booleans, whole numbers for integers, decimals for
+numbers, the text itself for enums, strings and dates). The main process only splits the file
+into chunks of raw lines; each worker parses, evaluates and returns a small aggregate, and the
+aggregates are merged in file order, so the result does not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from recovery_screening.errors import DocumentError, Problem
+from recovery_screening.fields import InputField
+from recovery_screening.ruleset import Ruleset, load_ruleset
+
+CHUNK_SIZE = 2000
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Raw rows of a cohort: (line number, JSON line bytes) or (line number, CSV cells)."""
+
+    kind: str  # "jsonl" or "csv"
+    header: tuple[str, ...]
+    rows: tuple[tuple[int, Any], ...]
+
+
+@dataclass(frozen=True)
+class RulesetSpec:
+    """How a worker process loads the ruleset again: a path or id, and the rulesets directory."""
+
+    reference: str
+    rulesets_dir: str | None
+
+    def load(self) -> Ruleset:
+        return load_ruleset(self.reference, rulesets_dir=self.rulesets_dir)
+
+
+def ruleset_spec(ruleset: Ruleset, rulesets_dir: str | Path | None = None) -> RulesetSpec:
+    reference = ruleset.source or f"{ruleset.id}@{ruleset.version}"
+    return RulesetSpec(reference, str(rulesets_dir) if rulesets_dir is not None else None)
+
+
+def cohort_kind(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    raise DocumentError(
+        str(path), [Problem("$", "bad-format", "a cohort file must end in .jsonl or .csv")]
+    )
+
+
+def read_chunks(path: str | Path, chunk_size: int = CHUNK_SIZE) -> Iterator[Chunk]:
+    """Split a cohort file into chunks of raw rows, reading it once, in constant memory."""
+    kind = cohort_kind(path)
+    try:
+        handle = Path(path).open("rb")  # noqa: SIM115 - closed by the `with` below
+    except OSError as error:
+        raise DocumentError(
+            str(path), [Problem("$", "unreadable", error.strerror or "cannot open file")]
+        ) from None
+    with handle:
+        if kind == "jsonl":
+            rows: list[tuple[int, Any]] = []
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    rows.append((number, line))
+                    if len(rows) >= chunk_size:
+                        yield Chunk(kind, (), tuple(rows))
+                        rows = []
+            if rows:
+                yield Chunk(kind, (), tuple(rows))
+            return
+        text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+        reader = csv.reader(text)
+        try:
+            header = tuple(next(reader))
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError):
+            raise DocumentError(
+                str(path), [Problem("line 1", "bad-csv", "the header row cannot be read")]
+            ) from None
+        rows = []
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except (csv.Error, UnicodeDecodeError):
+                raise DocumentError(
+                    str(path),
+                    [Problem(f"line {reader.line_num}", "bad-csv", "this row cannot be read")],
+                ) from None
+            if any(cell.strip() for cell in cells):
+                rows.append((reader.line_num, tuple(cells)))
+                if len(rows) >= chunk_size:
+                    yield Chunk(kind, header, tuple(rows))
+                    rows = []
+        if rows:
+            yield Chunk(kind, header, tuple(rows))
+
+
+def csv_header_problems(ruleset: Ruleset, header: Sequence[str]) -> list[Problem]:
+    """Columns that are not applicant paths of the ruleset (checked once, before any row)."""
+    known = {field.name for field in ruleset.inputs}
+    problems = []
+    for index, column in enumerate(header, start=1):
+        if column not in known:
+            problems.append(
+                Problem(f"column {index} ({column})", "unknown-field",
+                        f"not an input of ruleset {ruleset.id} {ruleset.version}")
+            )  # fmt: skip
+    return problems
+
+
+class CellError(Exception):
+    """A CSV cell cannot be converted to its input's type; names the column, not the value."""
+
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+        self.message = message
+
+
+def _convert_cell(field: InputField, cell: str) -> Any:
+    text = cell.strip()
+    if field.kind == "boolean":
+        lowered = text.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise CellError(field.name, "must be true or false")
+    if field.kind == "integer":
+        try:
+            return int(text)
+        except ValueError:
+            raise CellError(field.name, "must be a whole number") from None
+    if field.kind == "number":
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            return float(text)
+        except ValueError:
+            raise CellError(field.name, "must be a number") from None
+    return text
+
+
+def csv_applicant(
+    fields: Mapping[str, InputField], header: Sequence[str], cells: Sequence[str]
+) -> dict[str, Any]:
+    """One CSV row as an applicant object; raises CellError for a cell of the wrong type."""
+    applicant: dict[str, Any] = {}
+    if len(cells) > len(header):
+        raise CellError("$", "the row has more cells than the header")
+    for column, cell in zip(header, cells, strict=False):
+        if not cell.strip():
+            continue
+        field = fields[column]
+        value = _convert_cell(field, cell)
+        if field.instrument:
+            item = column[len(field.instrument) + 1 :]
+            applicant.setdefault(field.instrument, {})[item] = value
+        else:
+            applicant[column] = value
+    return applicant
+
+
+class ChunkWorker(Protocol[R_co]):
+    def __call__(self, chunk: Chunk) -> R_co: ...
+
+
+_WORKER: Any = None
+
+
+def _initialise(factory: Callable[..., Any], arguments: tuple[Any, ...]) -> None:
+    global _WORKER
+    _WORKER = factory(*arguments)
+
+
+def _run_chunk(chunk: Chunk) -> Any:
+    return _WORKER(chunk)
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 2))
+
+
+def map_chunks(
+    chunks: Iterator[Chunk],
+    factory: Callable[..., ChunkWorker[R]],
+    arguments: tuple[Any, ...],
+    workers: int,
+) -> Iterator[R]:
+    """Each chunk's result, in file order. `factory(*arguments)` builds the per-process worker;
+    at most two chunks per worker are in flight, so memory does not grow with the cohort."""
+    if workers <= 1:
+        worker = factory(*arguments)
+        for chunk in chunks:
+            yield worker(chunk)
+        return
+    context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
+    with context.Pool(workers, initializer=_initialise, initargs=(factory, arguments)) as pool:
+        pending: deque[Any] = deque()
+        for chunk in chunks:
+            pending.append(pool.apply_async(_run_chunk, (chunk,)))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()

@@ -1,0 +1,85 @@
+"""`diff`: structural changes, and over a cohort who changed, how, and which rules did it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from tests.conftest import FIXTURES, REPO
+
+from recovery_screening.cli import main
+
+COHORT = str(REPO / "examples" / "cohort-1000.jsonl")
+OLD = "peer-support-intake@1.0.0"
+THRESHOLD = str(FIXTURES / "designer" / "audit-threshold-16.yaml")
+UNSAFE = str(FIXTURES / "designer" / "unsafe-withdrawal.yaml")
+
+
+def _json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    assert main(["diff", *args, "--format", "json", "--workers", "1"]) == 0
+    data: dict[str, object] = json.loads(capsys.readouterr().out)
+    return data
+
+
+def test_diff_through_a_subprocess_with_two_workers() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "recovery_screening.cli", "diff", OLD, THRESHOLD,
+         "--cohort", COHORT, "--format", "json"],
+        capture_output=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    behaviour = json.loads(result.stdout)["behaviour"]
+    assert behaviour["compared"] == 1000 and behaviour["changed_count"] > 0
+
+
+def test_structural_diff_of_a_threshold_change(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", OLD, THRESHOLD]) == 0
+    out = capsys.readouterr().out
+    assert "~ decisions: refer-level-of-care changed" in out
+    assert "when: 'audit.total >= 20 or" in out or "when: audit.total >= 20 or" in out
+    assert "Behaviour" not in out
+
+
+def test_behavioural_diff_of_a_threshold_change(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(capsys, OLD, THRESHOLD, "--cohort", COHORT)
+    (change,) = [c for c in data["structural"] if c["section"] == "decisions"]  # type: ignore[attr-defined]
+    assert change["id"] == "refer-level-of-care" and set(change["fields"]) == {"when"}
+    behaviour = data["behaviour"]
+    assert isinstance(behaviour, dict)
+    matrix = behaviour["transitions"]
+    assert sum(sum(row.values()) for row in matrix.values()) == 1000
+    # a lower threshold only refers more people: nobody moves away from refer
+    assert matrix["refer"]["admit"] == 0 and matrix["refer"]["defer"] == 0
+    moved = matrix["admit"]["refer"] + matrix["defer"]["refer"]
+    assert moved > 0
+    for entry in behaviour["changed"]:
+        assert "refer-level-of-care" in entry["new"]["deciding"]
+        assert "applicant" not in entry
+        assert isinstance(entry["line"], int)
+
+
+def test_diff_against_1_0_0_catches_the_unsafe_version(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(capsys, OLD, UNSAFE, "--cohort", COHORT)
+    (removed,) = [c for c in data["structural"] if c["change"] == "removed"]  # type: ignore[attr-defined]
+    assert (removed["section"], removed["id"]) == ("decisions", "refer-withdrawal-emergency")
+    behaviour = data["behaviour"]
+    assert isinstance(behaviour, dict)
+    left_refer = [e for e in behaviour["changed"] if e["old"]["outcome"] == "refer"
+                  and e["new"]["outcome"] != "refer"]  # fmt: skip
+    assert left_refer
+    assert all(e["old"]["deciding"] == ["refer-withdrawal-emergency"] for e in left_refer)
+    assert main(["diff", OLD, UNSAFE, "--cohort", COHORT, "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "- decisions: refer-withdrawal-emergency removed" in out
+    assert "refer-withdrawal-emergency ->" in out
+
+
+def test_values_only_with_show_values(capsys: pytest.CaptureFixture[str]) -> None:
+    hidden = _json(capsys, OLD, UNSAFE, "--cohort", COHORT, "--limit", "2")
+    shown = _json(capsys, OLD, UNSAFE, "--cohort", COHORT, "--limit", "2", "--show-values")
+    assert all("applicant" not in e for e in hidden["behaviour"]["changed"])  # type: ignore[index]
+    changed = shown["behaviour"]["changed"]  # type: ignore[index]
+    assert len(changed) == 2
+    assert all(e["applicant"]["withdrawal_severity"] == "severe" for e in changed)
