@@ -45,6 +45,8 @@ def test_counts_add_up(cohort_json: dict[str, object]) -> None:
     assert reasons["ADMIT_READY"] == outcomes["admit"]
     for domain in data["domains"]:  # type: ignore[attr-defined]
         assert sum(domain["scores"].values()) + domain["undecided"] == 1000
+        assert sum(domain["bands"].values()) + domain["band_unknown"] == 1000
+        assert domain["band_unknown"] <= domain["undecided"]
     assert data["never_fired"] == []
 
 
@@ -93,7 +95,7 @@ def test_html_report_numbers_match_the_json(cohort_json: dict[str, object]) -> N
     assert parser.cells["coverage"] == coverage
     for domain in cohort_json["domains"]:  # type: ignore[attr-defined]
         bands = parser.cells[f"bands-{domain['name']}"]
-        assert bands == {**domain["bands"], "undecided": domain["undecided"]}
+        assert bands == {**domain["bands"], "band unknown": domain["band_unknown"]}
     assert re.search(r'<span id="applicants">1000</span>', html)
     assert html.count("<svg") >= 4 + len(cohort_json["domains"])  # type: ignore[arg-type]
 

@@ -126,7 +126,7 @@ def html_report(simulation: Simulation) -> str:
     for domain in data["domains"]:
         out.append(f"<h3>{escape(domain['title'])} (<code>{escape(domain['name'])}</code>)</h3>")
         out.append(_histogram(domain["scores"]))
-        bands = [*domain["bands"].items(), ("undecided", domain["undecided"])]
+        bands = [*domain["bands"].items(), ("band unknown", domain["band_unknown"])]
         out.append(_table(bands, f"bands-{domain['name']}", "band"))
     out.append("<h2>Missing answers that deferred people (needs)</h2>")
     out.append(_bars(_ranked(data["needs"][:20])))

@@ -190,6 +190,7 @@ class Simulation:
                     },
                     "undecided": scores[None],
                     "bands": {b: bands[b] for b in domain.bands.names},
+                    "band_unknown": bands[None],
                 }
             )
         return {
@@ -283,10 +284,17 @@ def summary_text(simulation: Simulation) -> str:
         lines.append(f"  {entry['kind']:<9}{entry['rule']:<40}{entry['fired']:>9}")
     never = data["never_fired"]
     lines += ["", f"Rules that never fired: {', '.join(never) if never else '(none)'}"]
-    lines += ["", "Domain scores (undecided = missing answers):"]
+    lines += [
+        "",
+        "Domain bands, and how many had an unknown band or exact score (missing answers; a band",
+        "can be known while the exact score is not):",
+    ]
     for domain in data["domains"]:
         bands = ", ".join(f"{band} {count}" for band, count in domain["bands"].items())
-        lines.append(f"  {domain['name']}: {bands}; undecided {domain['undecided']}")
+        lines.append(
+            f"  {domain['name']}: {bands}, band unknown {domain['band_unknown']}; "
+            f"exact score unknown {domain['undecided']}"
+        )
         scores = " ".join(f"{score}:{count}" for score, count in domain["scores"].items())
         lines.append(f"    scores {scores}")
     lines += ["", "Missing answers that were needed (needs), most frequent first:"]
