@@ -18,8 +18,11 @@ from recovery_screening.document import plain_text
 from recovery_screening.document.schema import json_path, schema_problems
 from recovery_screening.errors import Problem, RulesetError
 from recovery_screening.expressions import (
+    BOOLEAN,
     INTEGER,
     ExpressionError,
+    Name,
+    Node,
     ValueType,
     compile_expression,
     enum_type,
@@ -63,6 +66,7 @@ class ScoringRule:
     points: int
     condition: Condition
     references: tuple[str, ...]
+    expression: Node = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class DecisionRule:
     references: tuple[str, ...]
     needs_keys: tuple[str, ...]
     source: str
+    expression: Node = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,7 @@ def _compile_instrument_ruleset(
             references=(flag.key,),
             needs_keys=tuple(sorted(instrument.dependencies()[flag.key])),
             source=flag.key,
+            expression=Name(flag.key, column=1, type=BOOLEAN),
         )
         for flag in instrument.flags
         if flag.referral is not None
@@ -394,13 +400,13 @@ class _Compiler:
 
     # --- conditions ---------------------------------------------------------------------
 
-    def _condition(self, source: str, path: str) -> tuple[Condition, tuple[str, ...]] | None:
+    def _condition(self, source: str, path: str) -> tuple[Condition, tuple[str, ...], Node] | None:
         try:
             compiled = compile_expression(source, self.symbols)
         except ExpressionError as error:
             self.problems.extend(expression_problems(error, path))
             return None
-        return compiled.evaluate, tuple(sorted(compiled.references))
+        return compiled.evaluate, tuple(sorted(compiled.references)), compiled.ast
 
     def _rule_id(self, rule_id: str, path: str) -> None:
         if rule_id in self.rule_ids:
@@ -445,10 +451,10 @@ class _Compiler:
             self._rule_id(rule["id"], where)
             compiled = self._condition(rule["when"], f"{where}.when")
             if compiled is not None:
-                condition, references = compiled
+                condition, references, expression = compiled
                 rules.append(
                     ScoringRule(rule["id"], rule["code"], plain_text(rule["text"]), rule["points"],
-                                condition, references)
+                                condition, references, expression)
                 )  # fmt: skip
         return rules
 
@@ -536,7 +542,7 @@ class _Compiler:
             compiled = self._condition(rule["when"], f"{where}.when")
             if compiled is None:
                 continue
-            condition, references = compiled
+            condition, references, expression = compiled
             needs: set[str] = set()
             for reference in references:
                 needs |= self.dependencies.get(reference, frozenset())
@@ -553,6 +559,7 @@ class _Compiler:
                     references=references,
                     needs_keys=tuple(sorted(needs)),
                     source=rule["when"],
+                    expression=expression,
                 )
             )
         return decisions

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from recovery_screening.compiler import ADMIT, DEFER, REFER, CompiledRuleset
@@ -12,6 +12,11 @@ from recovery_screening.errors import InvalidApplicant, Problem
 from recovery_screening.fields import FieldViolation
 
 NATIVE = "native"
+
+Judge = Callable[[int, Mapping[str, object]], tuple[object, ...]]
+"""Decides one stage's conditions three-valued (True / False / None for unknown): stage `i` is
+the rules of `compiled.domains[i]`, stage `len(compiled.domains)` the decision rules. The
+native evaluator calls the compiled closures; another backend (durable-rules) supplies its own."""
 
 
 def applicant_mapping(applicant: Any, ruleset_id: str) -> Mapping[str, Any]:
@@ -96,13 +101,24 @@ def check_applicant(compiled: CompiledRuleset, applicant: Any) -> dict[str, obje
     return facts
 
 
-def decide(compiled: CompiledRuleset, facts: dict[str, object], backend: str = NATIVE) -> Decision:
-    """Score instruments and domains, apply the decision rules, and apply the fail-safe."""
+def decide(
+    compiled: CompiledRuleset,
+    facts: dict[str, object],
+    backend: str = NATIVE,
+    judge: Judge | None = None,
+) -> Decision:
+    """Score instruments and domains, apply the decision rules, and apply the fail-safe.
+
+    Only `judge` — how a stage's conditions are decided — differs between backends; scoring,
+    aggregation, the hit policy and the fail-safe are this one code path for all of them."""
     for instrument in compiled.instruments:
         instrument.score(facts)
     domain_results: list[tuple[tuple[object, ...], int, int]] = []
-    for domain in compiled.domains:
-        truths = tuple(rule.condition(facts) for rule in domain.rules)
+    for stage, domain in enumerate(compiled.domains):
+        if judge is None:
+            truths = tuple(rule.condition(facts) for rule in domain.rules)
+        else:
+            truths = judge(stage, facts)
         if domain.aggregation == "sum":
             low = high = 0
             for rule, truth in zip(domain.rules, truths, strict=True):
@@ -135,7 +151,10 @@ def decide(compiled: CompiledRuleset, facts: dict[str, object], backend: str = N
         band_low = domain.bands.band_of(low)
         facts[domain.band_key] = band_low if band_low == domain.bands.band_of(high) else None
         domain_results.append((truths, low, high))
-    truths = tuple(rule.condition(facts) for rule in compiled.decisions)
+    if judge is None:
+        truths = tuple(rule.condition(facts) for rule in compiled.decisions)
+    else:
+        truths = judge(len(compiled.domains), facts)
     rank, deciding, blocking, fail_safe = outcome_of(compiled, facts, truths)
     missing = {key for index in blocking for key in compiled.decisions[index].needs_keys}
     if rank != REFER:
@@ -171,4 +190,4 @@ def outcome_of(
     return rank, deciding, blocking, fail_safe
 
 
-__all__ = ["ADMIT", "DEFER", "NATIVE", "REFER", "check_applicant", "decide", "outcome_of"]
+__all__ = ["ADMIT", "DEFER", "NATIVE", "REFER", "Judge", "check_applicant", "decide", "outcome_of"]
