@@ -80,6 +80,13 @@ class Domain:
     score_key: str
     band_key: str
     reachable: tuple[int, int]
+    conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
+    points: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the hot path reads these tuples instead of walking rule objects
+        object.__setattr__(self, "conditions", tuple(rule.condition for rule in self.rules))
+        object.__setattr__(self, "points", tuple(rule.points for rule in self.rules))
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,14 @@ class CompiledRuleset:
     dependencies: Mapping[str, frozenset[str]]
     properties: tuple[PropertySpec, ...]
     blank_facts: Mapping[str, None] = field(repr=False)
+    decision_conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
+    date_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        conditions = tuple(rule.condition for rule in self.decisions)
+        object.__setattr__(self, "decision_conditions", conditions)
+        dates = frozenset(name for name, kind in self.symbols.items() if kind.kind == "date")
+        object.__setattr__(self, "date_keys", dates)
 
 
 def content_hash(document: Any) -> str:

@@ -116,32 +116,28 @@ def decide(
     domain_results: list[tuple[tuple[object, ...], int, int]] = []
     for stage, domain in enumerate(compiled.domains):
         if judge is None:
-            truths = tuple(rule.condition(facts) for rule in domain.rules)
+            truths = tuple([condition(facts) for condition in domain.conditions])
         else:
             truths = judge(stage, facts)
         if domain.aggregation == "sum":
             low = high = 0
-            for rule, truth in zip(domain.rules, truths, strict=True):
+            for points, truth in zip(domain.points, truths, strict=True):
                 if truth is True:
-                    low += rule.points
-                    high += rule.points
+                    low += points
+                    high += points
                 elif truth is None:
-                    if rule.points > 0:
-                        high += rule.points
+                    if points > 0:
+                        high += points
                     else:
-                        low += rule.points
+                        low += points
             if domain.cap is not None:
                 low, high = min(low, domain.cap), min(high, domain.cap)
         else:
             fired = [
-                rule.points
-                for rule, truth in zip(domain.rules, truths, strict=True)
-                if truth is True
+                points for points, truth in zip(domain.points, truths, strict=True) if truth is True
             ]
             open_points = [
-                rule.points
-                for rule, truth in zip(domain.rules, truths, strict=True)
-                if truth is None
+                points for points, truth in zip(domain.points, truths, strict=True) if truth is None
             ]
             low = max(fired, default=0)
             high = max(low, *open_points) if open_points else low
@@ -152,7 +148,7 @@ def decide(
         facts[domain.band_key] = band_low if band_low == domain.bands.band_of(high) else None
         domain_results.append((truths, low, high))
     if judge is None:
-        truths = tuple(rule.condition(facts) for rule in compiled.decisions)
+        truths = tuple([condition(facts) for condition in compiled.decision_conditions])
     else:
         truths = judge(len(compiled.domains), facts)
     rank, deciding, blocking, fail_safe = outcome_of(compiled, facts, truths)
