@@ -155,12 +155,24 @@ class CompiledRuleset:
     blank_facts: Mapping[str, None] = field(repr=False)
     decision_conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
     date_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+    converters: Mapping[str, Callable[[Any], Any]] = field(init=False, repr=False, compare=False)
+    item_converters: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         conditions = tuple(rule.condition for rule in self.decisions)
         object.__setattr__(self, "decision_conditions", conditions)
         dates = frozenset(name for name, kind in self.symbols.items() if kind.kind == "date")
         object.__setattr__(self, "date_keys", dates)
+        # plain dicts for the applicant check: faster lookups than the public mapping proxies
+        converters = {name: f.convert for name, f in self.top_fields.items()}
+        object.__setattr__(self, "converters", converters)
+        items = {
+            alias: {item: (f.name, f.convert) for item, f in group.items()}
+            for alias, group in self.groups.items()
+        }
+        object.__setattr__(self, "item_converters", items)
 
 
 def content_hash(document: Any) -> str:

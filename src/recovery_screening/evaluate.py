@@ -49,8 +49,39 @@ def _path(*parts: object) -> str:
 
 
 def check_applicant(compiled: CompiledRuleset, applicant: Any) -> dict[str, object]:
-    """Validate an applicant against the declared inputs; return its facts (None = missing)."""
-    answers = applicant_mapping(applicant, compiled.id)
+    """Validate an applicant against the declared inputs; return its facts (None = missing).
+
+    The fast path converts a valid applicant; at the first problem it hands over to
+    `_check_thoroughly`, which reports every problem."""
+    answers = applicant if type(applicant) is dict else applicant_mapping(applicant, compiled.id)
+    facts: dict[str, object] = dict(compiled.blank_facts)
+    converters = compiled.converters
+    groups = compiled.item_converters
+    try:
+        for key, answer in answers.items():
+            convert = converters.get(key)
+            if convert is not None:
+                if answer is not None:
+                    facts[key] = convert(answer)
+                continue
+            group = groups.get(key)
+            if group is None or (answer is not None and not isinstance(answer, Mapping)):
+                return _check_thoroughly(compiled, answers)
+            if answer is None:
+                continue
+            for item, item_answer in answer.items():
+                entry = group.get(item)
+                if entry is None:
+                    return _check_thoroughly(compiled, answers)
+                if item_answer is not None:
+                    facts[entry[0]] = entry[1](item_answer)
+    except FieldViolation:
+        return _check_thoroughly(compiled, answers)
+    return facts
+
+
+def _check_thoroughly(compiled: CompiledRuleset, answers: Mapping[str, Any]) -> dict[str, object]:
+    """Check every answer, collecting every problem; raise InvalidApplicant listing them."""
     facts: dict[str, object] = dict(compiled.blank_facts)
     problems: list[Problem] | None = None
     top_fields = compiled.top_fields
