@@ -27,6 +27,8 @@ durable-rules' nature, handled here:
 - a condition that only tests that a field is absent (`$nex`) would also match the engine's own
   session-state fact (and `assert_fact` then loops forever): every condition is AND-ed with a
   marker field only the applicant's fact carries;
+- the C engine keeps every ruleset ever created until it is deleted explicitly: a judge deletes
+  its rulesets when it is garbage-collected, so loading many rulesets does not leak;
 - a Host is not safe to drive from several threads: one lock per compiled ruleset serialises
   the assert / collect / delete sequence.
 """
@@ -36,10 +38,12 @@ from __future__ import annotations
 import datetime
 import itertools
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+import durable_rules_engine  # type: ignore[import-not-found,unused-ignore]
 from durable import engine  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 from recovery_screening.compiler import CompiledRuleset
@@ -207,6 +211,11 @@ class _Translator:
         return is_true, is_false
 
 
+def _delete_rulesets(handles: list[Any]) -> None:
+    for handle in handles:
+        durable_rules_engine.delete_ruleset(handle)
+
+
 def _ignore(closure: Any) -> None:
     return None
 
@@ -268,6 +277,9 @@ class DurableJudge:
         self._host = _PrivateHost()
         if definitions:
             self._host.set_rulesets(definitions)
+            handles = [self._host.get_ruleset(name)._handle for name in definitions]
+            # the C engine keeps a ruleset until it is deleted: free it with this judge
+            weakref.finalize(self, _delete_rulesets, handles)
         self._lock = threading.Lock()
         self._sessions = itertools.count(1)
 
