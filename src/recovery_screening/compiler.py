@@ -18,8 +18,11 @@ from recovery_screening.document import plain_text
 from recovery_screening.document.schema import json_path, schema_problems
 from recovery_screening.errors import Problem, RulesetError
 from recovery_screening.expressions import (
+    BOOLEAN,
     INTEGER,
     ExpressionError,
+    Name,
+    Node,
     ValueType,
     compile_expression,
     enum_type,
@@ -63,6 +66,7 @@ class ScoringRule:
     points: int
     condition: Condition
     references: tuple[str, ...]
+    expression: Node = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,13 @@ class Domain:
     score_key: str
     band_key: str
     reachable: tuple[int, int]
+    conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
+    points: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the hot path reads these tuples instead of walking rule objects
+        object.__setattr__(self, "conditions", tuple(rule.condition for rule in self.rules))
+        object.__setattr__(self, "points", tuple(rule.points for rule in self.rules))
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,7 @@ class DecisionRule:
     references: tuple[str, ...]
     needs_keys: tuple[str, ...]
     source: str
+    expression: Node = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -141,6 +153,26 @@ class CompiledRuleset:
     dependencies: Mapping[str, frozenset[str]]
     properties: tuple[PropertySpec, ...]
     blank_facts: Mapping[str, None] = field(repr=False)
+    decision_conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
+    date_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+    converters: Mapping[str, Callable[[Any], Any]] = field(init=False, repr=False, compare=False)
+    item_converters: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        conditions = tuple(rule.condition for rule in self.decisions)
+        object.__setattr__(self, "decision_conditions", conditions)
+        dates = frozenset(name for name, kind in self.symbols.items() if kind.kind == "date")
+        object.__setattr__(self, "date_keys", dates)
+        # plain dicts for the applicant check: faster lookups than the public mapping proxies
+        converters = {name: f.convert for name, f in self.top_fields.items()}
+        object.__setattr__(self, "converters", converters)
+        items = {
+            alias: {item: (f.name, f.convert) for item, f in group.items()}
+            for alias, group in self.groups.items()
+        }
+        object.__setattr__(self, "item_converters", items)
 
 
 def content_hash(document: Any) -> str:
@@ -188,6 +220,7 @@ def _compile_instrument_ruleset(
             references=(flag.key,),
             needs_keys=tuple(sorted(instrument.dependencies()[flag.key])),
             source=flag.key,
+            expression=Name(flag.key, column=1, type=BOOLEAN),
         )
         for flag in instrument.flags
         if flag.referral is not None
@@ -394,13 +427,13 @@ class _Compiler:
 
     # --- conditions ---------------------------------------------------------------------
 
-    def _condition(self, source: str, path: str) -> tuple[Condition, tuple[str, ...]] | None:
+    def _condition(self, source: str, path: str) -> tuple[Condition, tuple[str, ...], Node] | None:
         try:
             compiled = compile_expression(source, self.symbols)
         except ExpressionError as error:
             self.problems.extend(expression_problems(error, path))
             return None
-        return compiled.evaluate, tuple(sorted(compiled.references))
+        return compiled.evaluate, tuple(sorted(compiled.references)), compiled.ast
 
     def _rule_id(self, rule_id: str, path: str) -> None:
         if rule_id in self.rule_ids:
@@ -445,10 +478,10 @@ class _Compiler:
             self._rule_id(rule["id"], where)
             compiled = self._condition(rule["when"], f"{where}.when")
             if compiled is not None:
-                condition, references = compiled
+                condition, references, expression = compiled
                 rules.append(
                     ScoringRule(rule["id"], rule["code"], plain_text(rule["text"]), rule["points"],
-                                condition, references)
+                                condition, references, expression)
                 )  # fmt: skip
         return rules
 
@@ -536,7 +569,7 @@ class _Compiler:
             compiled = self._condition(rule["when"], f"{where}.when")
             if compiled is None:
                 continue
-            condition, references = compiled
+            condition, references, expression = compiled
             needs: set[str] = set()
             for reference in references:
                 needs |= self.dependencies.get(reference, frozenset())
@@ -553,6 +586,7 @@ class _Compiler:
                     references=references,
                     needs_keys=tuple(sorted(needs)),
                     source=rule["when"],
+                    expression=expression,
                 )
             )
         return decisions

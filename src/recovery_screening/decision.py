@@ -154,8 +154,12 @@ def _json_value(value: object) -> JsonScalar:
     return value  # type: ignore[return-value]
 
 
-def _evidence(facts: Mapping[str, object], references: tuple[str, ...]) -> dict[str, JsonScalar]:
-    return {name: _json_value(facts[name]) for name in references}
+def _evidence(
+    facts: Mapping[str, object], references: tuple[str, ...], date_keys: frozenset[str]
+) -> dict[str, JsonScalar]:
+    if date_keys and not date_keys.isdisjoint(references):
+        return {name: _json_value(facts[name]) for name in references}
+    return {name: facts[name] for name in references}  # type: ignore[misc]
 
 
 class Decision:
@@ -359,6 +363,7 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
     facts = trace.facts
     rules = ruleset.decisions
     deciding = set(trace.deciding)
+    dates = ruleset.date_keys
     reasons: list[dict[str, Any]] = [
         {
             "rule": rule.id,
@@ -366,7 +371,7 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
             "code": rule.code,
             "text": rule.text,
             "deciding": index in deciding,
-            "evidence": _evidence(facts, rule.references),
+            "evidence": _evidence(facts, rule.references, dates),
         }
         for index, (rule, truth) in enumerate(zip(rules, trace.truths, strict=True))
         if truth is True
@@ -409,7 +414,7 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
                         "code": rule.code,
                         "text": rule.text,
                         "points": rule.points,
-                        "evidence": _evidence(facts, rule.references),
+                        "evidence": _evidence(facts, rule.references, dates),
                     }
                     for rule, truth in zip(domain.rules, truths, strict=True)
                     if truth is True

@@ -16,6 +16,11 @@ NATIVE = "native"
 MAX_SETTLE_COMBINATIONS = 64
 Truths = tuple[object, ...]
 
+Judge = Callable[[int, Mapping[str, object]], tuple[object, ...]]
+"""Decides one stage's conditions three-valued (True / False / None for unknown): stage `i` is
+the rules of `compiled.domains[i]`, stage `len(compiled.domains)` the decision rules. The
+native evaluator calls the compiled closures; another backend (durable-rules) supplies its own."""
+
 
 def applicant_mapping(applicant: Any, ruleset_id: str) -> Mapping[str, Any]:
     """Accept a mapping, a pydantic model or a dataclass instance as an applicant."""
@@ -47,8 +52,39 @@ def _path(*parts: object) -> str:
 
 
 def check_applicant(compiled: CompiledRuleset, applicant: Any) -> dict[str, object]:
-    """Validate an applicant against the declared inputs; return its facts (None = missing)."""
-    answers = applicant_mapping(applicant, compiled.id)
+    """Validate an applicant against the declared inputs; return its facts (None = missing).
+
+    The fast path converts a valid applicant; at the first problem it hands over to
+    `_check_thoroughly`, which reports every problem."""
+    answers = applicant if type(applicant) is dict else applicant_mapping(applicant, compiled.id)
+    facts: dict[str, object] = dict(compiled.blank_facts)
+    converters = compiled.converters
+    groups = compiled.item_converters
+    try:
+        for key, answer in answers.items():
+            convert = converters.get(key)
+            if convert is not None:
+                if answer is not None:
+                    facts[key] = convert(answer)
+                continue
+            group = groups.get(key)
+            if group is None or (answer is not None and not isinstance(answer, Mapping)):
+                return _check_thoroughly(compiled, answers)
+            if answer is None:
+                continue
+            for item, item_answer in answer.items():
+                entry = group.get(item)
+                if entry is None:
+                    return _check_thoroughly(compiled, answers)
+                if item_answer is not None:
+                    facts[entry[0]] = entry[1](item_answer)
+    except FieldViolation:
+        return _check_thoroughly(compiled, answers)
+    return facts
+
+
+def _check_thoroughly(compiled: CompiledRuleset, answers: Mapping[str, Any]) -> dict[str, object]:
+    """Check every answer, collecting every problem; raise InvalidApplicant listing them."""
     facts: dict[str, object] = dict(compiled.blank_facts)
     problems: list[Problem] | None = None
     top_fields = compiled.top_fields
@@ -99,18 +135,30 @@ def check_applicant(compiled: CompiledRuleset, applicant: Any) -> dict[str, obje
     return facts
 
 
-def decide(compiled: CompiledRuleset, facts: dict[str, object], backend: str = NATIVE) -> Decision:
-    """Score instruments and domains, apply the decision rules, and apply the fail-safe."""
+def decide(
+    compiled: CompiledRuleset,
+    facts: dict[str, object],
+    backend: str = NATIVE,
+    judge: Judge | None = None,
+) -> Decision:
+    """Score instruments and domains, apply the decision rules, and apply the fail-safe.
+
+    Only `judge` — how a stage's conditions are decided — differs between backends; scoring,
+    aggregation, the hit policy and the fail-safe are this one code path for all of them."""
     for instrument in compiled.instruments:
         instrument.score(facts)
     domain_results: list[tuple[Truths, int, int]] = []
     open_domains: list[tuple[Domain, int, int]] = []
     open_missing: dict[str, frozenset[str]] = {}
-    for domain in compiled.domains:
-        rules = domain.rules
-        truths: Truths = tuple(rule.condition(facts) for rule in rules)
+    for stage, domain in enumerate(compiled.domains):
+        if judge is None:
+            truths: Truths = tuple([condition(facts) for condition in domain.conditions])
+        else:
+            truths = judge(stage, facts)
         if open_domains and None in truths:
-            truths = settle(rules, truths, facts, open_domains, _closures(rules))
+            truths = settle(
+                domain.rules, truths, facts, open_domains, _stage_judge(compiled, judge, stage)
+            )
         low, high = score_range(domain, truths)
         facts[domain.score_key] = low if low == high else None
         band_low = domain.bands.band_of(low)
@@ -121,22 +169,33 @@ def decide(compiled: CompiledRuleset, facts: dict[str, object], backend: str = N
             missing = frozenset().union(
                 *(
                     missing_inputs(rule.references, facts, compiled.dependencies, open_missing)
-                    for rule, truth in zip(rules, truths, strict=True)
+                    for rule, truth in zip(domain.rules, truths, strict=True)
                     if truth is None
                 )
             )
             open_missing[domain.score_key] = open_missing[domain.band_key] = missing
     decisions = compiled.decisions
-    truths = tuple(rule.condition(facts) for rule in decisions)
+    if judge is None:
+        truths = tuple([condition(facts) for condition in compiled.decision_conditions])
+    else:
+        truths = judge(len(compiled.domains), facts)
     if open_domains and None in truths:
-        truths = settle(decisions, truths, facts, open_domains, _closures(decisions))
+        truths = settle(
+            decisions, truths, facts, open_domains,
+            _stage_judge(compiled, judge, len(compiled.domains)),
+        )  # fmt: skip
     rank, deciding, blocking, fail_safe = outcome_of(compiled, facts, truths)
-    undecided_missing = tuple(
-        tuple(sorted(missing_inputs(rule.references, facts, compiled.dependencies, open_missing)))
-        if truth is None
-        else ()
-        for rule, truth in zip(decisions, truths, strict=True)
-    )
+    if None in truths:
+        undecided_missing = tuple(
+            tuple(
+                sorted(missing_inputs(rule.references, facts, compiled.dependencies, open_missing))
+            )
+            if truth is None
+            else ()
+            for rule, truth in zip(decisions, truths, strict=True)
+        )
+    else:
+        undecided_missing = ((),) * len(truths)
     needs: set[str] = set()
     for index in blocking:
         needs.update(undecided_missing[index])
@@ -161,22 +220,20 @@ def score_range(domain: Domain, truths: Truths) -> tuple[int, int]:
     """The lowest and highest score the domain can have, whatever the undecided rules turn out."""
     if domain.aggregation == "sum":
         low = high = 0
-        for rule, truth in zip(domain.rules, truths, strict=True):
+        for points, truth in zip(domain.points, truths, strict=True):
             if truth is True:
-                low += rule.points
-                high += rule.points
+                low += points
+                high += points
             elif truth is None:
-                if rule.points > 0:
-                    high += rule.points
+                if points > 0:
+                    high += points
                 else:
-                    low += rule.points
+                    low += points
         if domain.cap is not None:
             low, high = min(low, domain.cap), min(high, domain.cap)
         return low, high
-    fired = [rule.points for rule, truth in zip(domain.rules, truths, strict=True) if truth is True]
-    pending = [
-        rule.points for rule, truth in zip(domain.rules, truths, strict=True) if truth is None
-    ]
+    fired = [points for points, truth in zip(domain.points, truths, strict=True) if truth is True]
+    pending = [points for points, truth in zip(domain.points, truths, strict=True) if truth is None]
     low = max(fired, default=0)
     high = max(low, *pending) if pending else low
     if pending and not fired:
@@ -184,11 +241,17 @@ def score_range(domain: Domain, truths: Truths) -> tuple[int, int]:
     return low, high
 
 
-def _closures(rules: Sequence[Any]) -> Callable[[Mapping[str, object]], Truths]:
-    def judge(facts: Mapping[str, object]) -> Truths:
-        return tuple(rule.condition(facts) for rule in rules)
-
-    return judge
+def _stage_judge(
+    compiled: CompiledRuleset, judge: Judge | None, stage: int
+) -> Callable[[Mapping[str, object]], Truths]:
+    """Decide one stage's conditions on other facts (used only while settling)."""
+    if judge is not None:
+        return lambda facts: judge(stage, facts)
+    if stage < len(compiled.domains):
+        conditions = compiled.domains[stage].conditions
+    else:
+        conditions = compiled.decision_conditions
+    return lambda facts: tuple([condition(facts) for condition in conditions])
 
 
 def settle(
@@ -287,4 +350,4 @@ def outcome_of(
     return rank, deciding, blocking, fail_safe
 
 
-__all__ = ["ADMIT", "DEFER", "NATIVE", "REFER", "check_applicant", "decide", "outcome_of"]
+__all__ = ["ADMIT", "DEFER", "NATIVE", "REFER", "Judge", "check_applicant", "decide", "outcome_of"]

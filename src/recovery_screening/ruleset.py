@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from recovery_screening.backends import select_backend
 from recovery_screening.compiler import CompiledRuleset, compile_document, content_hash
 from recovery_screening.decision import Decision
 from recovery_screening.document.paths import data_directory
 from recovery_screening.document.reader import read_document
 from recovery_screening.document.registry import Version, resolve_path, split_reference
 from recovery_screening.errors import BackendUnavailable, InvalidApplicant, Problem, RulesetError
-from recovery_screening.evaluate import NATIVE, check_applicant, decide
+from recovery_screening.evaluate import NATIVE, Judge, check_applicant, decide
 from recovery_screening.fields import InputField
 
 DEFAULT_RULESET = "peer-support-intake"
@@ -29,11 +30,13 @@ class Ruleset:
         document: Mapping[str, Any],
         source: str | None,
         backend: str = NATIVE,
+        judge: Judge | None = None,
     ) -> None:
         self._compiled = compiled
         self._document = document
         self._source = source
         self._backend = backend
+        self._judge = judge
 
     @property
     def id(self) -> str:
@@ -90,7 +93,9 @@ class Ruleset:
 
         Raises InvalidApplicant, naming every field that breaks the input contract.
         """
-        return decide(self._compiled, check_applicant(self._compiled, applicant), self._backend)
+        return decide(
+            self._compiled, check_applicant(self._compiled, applicant), self._backend, self._judge
+        )
 
     def applicant_problems(self, applicant: Any) -> list[Problem]:
         """Every way `applicant` breaks the input contract (empty when it is valid)."""
@@ -218,12 +223,11 @@ def _unique(directories: list[Path]) -> list[Path]:
 
 
 def _build(document: Any, source: str, directories: list[Path], backend: str) -> Ruleset:
-    if backend != NATIVE:
-        raise BackendUnavailable(f"unknown backend '{backend}': the available backend is native")
+    prepare = select_backend(backend)
     if not isinstance(document, Mapping):
         raise RulesetError(source, [Problem("$", "wrong-type", "a ruleset must be an object")])
     compiled, _ = compile_document(document, source, _InstrumentResolver(directories))
-    return Ruleset(compiled, document, source, backend)
+    return Ruleset(compiled, document, source, backend, prepare(compiled))
 
 
 __all__ = [

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from recovery_screening.backends import BACKENDS
 from recovery_screening.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
@@ -30,6 +31,12 @@ def register(subparsers: Any) -> None:
     )
     add_ruleset_option(evaluate)
     add_format_option(evaluate)
+    evaluate.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="native",
+        help="native compiled evaluator (default) or durable-rules (needs the durable extra)",
+    )
     evaluate.set_defaults(handler=run_evaluate)
 
     validate = subparsers.add_parser(
