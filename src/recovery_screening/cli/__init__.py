@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 
 from recovery_screening._version import __version__
-from recovery_screening.cli import screening
+from recovery_screening.cli import audit, screening
 from recovery_screening.cli.common import run_guarded
 
-COMMANDS = [screening]
+COMMANDS = [screening, audit]
 
 
 def build_parser() -> argparse.ArgumentParser:
