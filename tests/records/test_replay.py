@@ -190,3 +190,9 @@ def test_reports_on_records_without_input_hold_no_answer(tmp_path: Path) -> None
     assert any(".evidence" in change.path for change in reports[0].diff)
     text = json.dumps([r.to_dict() for r in reports])
     assert SECRET_DATE not in text and SECRET_NOTE not in text and "2001-01-01" not in text
+
+
+def test_the_committed_example_log_verifies(capsys: pytest.CaptureFixture[str]) -> None:
+    log = Path(__file__).parent.parent.parent / "examples" / "audit" / "records.jsonl"
+    assert main(["replay", str(log), "--problems-only"]) == 0
+    assert capsys.readouterr().out.strip().endswith("every record verified")
