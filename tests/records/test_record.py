@@ -71,11 +71,23 @@ def test_subject_ref_must_be_opaque(intake: Ruleset, subject: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "when", ["yesterday", "2026-03-01", "2026-03-01T09:30:00", "2026-02-30T09:30:00Z"]
+    "when",
+    [
+        "yesterday",
+        "2026-03-01",
+        "2026-03-01T09:30:00",
+        "2026-02-30T09:30:00Z",
+        "2026-03-01T09:30:00.5Z",
+    ],
 )
 def test_evaluated_at_must_be_an_iso_timestamp_with_offset(intake: Ruleset, when: str) -> None:
     with pytest.raises(RecordError):
         intake.evaluate({}).to_record(subject_ref="s", evaluated_at=when)
+
+
+@pytest.mark.parametrize("when", ["2026-03-01T09:30:00.123+01:00", "2026-03-01T09:30-05:00"])
+def test_timestamps_every_python_reads_alike_are_accepted(intake: Ruleset, when: str) -> None:
+    assert intake.evaluate({}).to_record(subject_ref="s", evaluated_at=when).evaluated_at == when
 
 
 def test_signing_and_verifying(small_log: list[DecisionRecord], intake: Ruleset) -> None:

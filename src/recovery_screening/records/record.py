@@ -32,7 +32,9 @@ UNHASHED = ("record_hash", "signature")
 _HASH_PATTERN = r"^sha256:[0-9a-f]{64}$"
 _SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}$"
 _RECORD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
+_TIMESTAMP = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{3}|\.\d{6})?)?(Z|[+-]\d{2}:\d{2})$"
+)
 
 
 class RecordError(ScreeningError):
@@ -48,7 +50,7 @@ class DecisionRecord(BaseModel):
     record_format: Literal["recovery-screening/record/v1"]
     record_id: str = Field(pattern=_RECORD_ID_PATTERN)
     subject_ref: str = Field(pattern=_SUBJECT_PATTERN)
-    evaluated_at: str
+    evaluated_at: str = Field(pattern=_TIMESTAMP.pattern)
     ruleset: RulesetRef
     engine: EngineRef
     input_hash: str = Field(pattern=_HASH_PATTERN)
