@@ -196,3 +196,15 @@ def test_the_committed_example_log_verifies(capsys: pytest.CaptureFixture[str]) 
     log = Path(__file__).parent.parent.parent / "examples" / "audit" / "records.jsonl"
     assert main(["replay", str(log), "--problems-only"]) == 0
     assert capsys.readouterr().out.strip().endswith("every record verified")
+
+
+def test_a_line_that_is_not_a_record_breaks_the_chain_there(
+    small_log: list[DecisionRecord],
+) -> None:
+    lines = _line_bytes(small_log)
+    lines[2] = b'{"record_id": "Jane\\nDoe", "subject_ref": 7}\n'
+    reports = list(replay(io.BytesIO(b"".join(lines))))
+    assert reports[2].status == "chain-broken" and reports[2].record_id is None
+    assert reports[2].subject_ref is None
+    assert reports[3].status == "chain-broken"  # cannot be linked to an unreadable record
+    assert all(r.identical for r in reports[4:])

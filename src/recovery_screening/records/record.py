@@ -30,8 +30,8 @@ MIN_KEY_BYTES = 16
 UNHASHED = ("record_hash", "signature")
 
 _HASH_PATTERN = r"^sha256:[0-9a-f]{64}$"
-_SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}$"
-_RECORD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}$"
+RECORD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 _TIMESTAMP = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{3}|\.\d{6})?)?(Z|[+-]\d{2}:\d{2})$"
 )
@@ -48,8 +48,8 @@ class DecisionRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     record_format: Literal["recovery-screening/record/v1"]
-    record_id: str = Field(pattern=_RECORD_ID_PATTERN)
-    subject_ref: str = Field(pattern=_SUBJECT_PATTERN)
+    record_id: str = Field(pattern=RECORD_ID_PATTERN)
+    subject_ref: str = Field(pattern=SUBJECT_PATTERN)
     evaluated_at: str = Field(pattern=_TIMESTAMP.pattern)
     ruleset: RulesetRef
     engine: EngineRef
@@ -168,7 +168,7 @@ def make_record(
     With `include_input=False` the input is left out and every evidence value in the decision is
     replaced by "[redacted]", so the record carries no answer at all (only the input's hash).
     """
-    if not isinstance(subject_ref, str) or not re.match(_SUBJECT_PATTERN, subject_ref):
+    if not isinstance(subject_ref, str) or not re.match(SUBJECT_PATTERN, subject_ref):
         raise RecordError(
             "subject_ref must be an opaque reference (1-128 letters, digits and ._:/#-, "
             "no spaces), never a person's name"
@@ -190,7 +190,7 @@ def make_record(
         previous_hash = previous
     else:
         raise RecordError("previous must be a DecisionRecord, a 'sha256:<hex>' hash or None")
-    if record_id is not None and not re.match(_RECORD_ID_PATTERN, record_id):
+    if record_id is not None and not re.match(RECORD_ID_PATTERN, record_id):
         raise RecordError("record_id must be 1-128 letters, digits and ._:-")
     applicant = decision.applicant()
     decision_body = decision.to_dict()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +29,9 @@ from recovery_screening.errors import (
 )
 from recovery_screening.records.canonical import NotCanonical, canonical_hash, canonical_json
 from recovery_screening.records.record import (
+    RECORD_ID_PATTERN,
     REDACTED,
+    SUBJECT_PATTERN,
     DecisionRecord,
     record_hash,
     redact_evidence,
@@ -513,11 +516,15 @@ def _report(
 ) -> RecordReport:
     record_id = subject_ref = None
     if isinstance(body, Mapping):
-        record_id = body.get("record_id") if isinstance(body.get("record_id"), str) else None
-        subject = body.get("subject_ref")
-        subject_ref = subject if isinstance(subject, str) else None
+        record_id = _printable(body.get("record_id"), RECORD_ID_PATTERN)
+        subject_ref = _printable(body.get("subject_ref"), SUBJECT_PATTERN)
     status = min((f.status for f in findings), key=_SEVERITY.__getitem__, default=IDENTICAL)
     return RecordReport(number, record_id, subject_ref, status, tuple(findings), diff)
+
+
+def _printable(value: object, pattern: str) -> str | None:
+    """An id from a record, only if it is well formed (a broken record may hold anything)."""
+    return value if isinstance(value, str) and re.match(pattern, value) else None
 
 
 _ABSENT = "(absent)"
