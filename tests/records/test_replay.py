@@ -208,3 +208,13 @@ def test_a_line_that_is_not_a_record_breaks_the_chain_there(
     assert reports[2].subject_ref is None
     assert reports[3].status == "chain-broken"  # cannot be linked to an unreadable record
     assert all(r.identical for r in reports[4:])
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"{not json", b'{"a": 1, "a": 2}', b'{"a": NaN}', b"\xff\xfe", b"[" * 5000 + b"]" * 5000],
+)
+def test_unreadable_lines_are_reported_not_raised(line: bytes) -> None:
+    (report,) = replay(io.BytesIO(line + b"\n"))
+    assert report.status == "chain-broken"
+    assert report.findings[0].detail.startswith("not a readable decision record")

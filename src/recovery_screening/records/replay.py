@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
-from recovery_screening.document.reader import iter_json_lines, parse_document_bytes
+from recovery_screening.document.reader import MAX_DOCUMENT_BYTES, iter_json_lines
 from recovery_screening.errors import (
     DocumentError,
     InvalidApplicant,
@@ -240,10 +240,34 @@ def _record_bodies(records: RecordSource) -> Iterator[tuple[int, Any]]:
 
 
 def _parse(raw: bytes, source: str) -> Any:
+    """One record line: strict UTF-8 and JSON, no duplicate keys, no NaN; errors name no value.
+
+    Records are parsed here rather than by `document.reader`, whose nesting pre-scan of the text
+    costs more than the parse itself; a record nested too deeply fails as a RecursionError.
+    """
     try:
-        return parse_document_bytes(raw, source, yaml_syntax=False)
+        if len(raw) > MAX_DOCUMENT_BYTES:
+            raise DocumentError(source, [Problem("$", "too-large", "the line is too long")])
+        return json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_unique_members, parse_constant=_no_constant
+        )
     except DocumentError as error:
         return error
+    except UnicodeDecodeError:
+        return DocumentError(source, [Problem("$", "encoding", "not valid UTF-8")])
+    except (ValueError, RecursionError):
+        return DocumentError(source, [Problem("$", "syntax", "not valid JSON")])
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("duplicate key")
+    return members
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError("NaN and Infinity are not JSON")
 
 
 def replay(
