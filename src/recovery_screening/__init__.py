@@ -13,10 +13,14 @@ from recovery_screening.errors import (
     DocumentError,
     InvalidApplicant,
     Problem,
+    RulesetAltered,
     RulesetError,
     RulesetNotFound,
     ScreeningError,
 )
+from recovery_screening.records.record import DecisionRecord
+from recovery_screening.records.registry import RulesetRegistry
+from recovery_screening.records.replay import replay
 from recovery_screening.ruleset import (
     DEFAULT_RULESET,
     Ruleset,
@@ -30,15 +34,19 @@ __all__ = [
     "BackendUnavailable",
     "Decision",
     "DecisionModel",
+    "DecisionRecord",
     "DocumentError",
     "InvalidApplicant",
     "Problem",
     "Ruleset",
+    "RulesetAltered",
     "RulesetError",
     "RulesetNotFound",
+    "RulesetRegistry",
     "ScreeningError",
     "__version__",
     "load_document",
     "load_ruleset",
+    "replay",
     "shipped_rulesets_directory",
 ]

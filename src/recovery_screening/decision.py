@@ -12,12 +12,15 @@ import datetime
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from recovery_screening._version import __version__
 from recovery_screening.compiler import OUTCOMES, CompiledRuleset
+
+if TYPE_CHECKING:
+    from recovery_screening.records.record import DecisionRecord
 
 ENGINE_NAME = "recovery-screening"
 Outcome = Literal["admit", "defer", "refer"]
@@ -308,6 +311,52 @@ class Decision:
     def model_dump(self) -> dict[str, Any]:
         """Same as `to_dict()`, under pydantic's name."""
         return self.to_dict()
+
+    def applicant(self) -> dict[str, Any]:
+        """The answers this decision was made from, in canonical form.
+
+        Only answered declared inputs, instrument items nested under their alias, dates as
+        ISO strings; an unanswered input is left out (missing and null are the same answer).
+        """
+        trace = self._trace
+        facts = trace.facts
+        answers: dict[str, Any] = {
+            name: _json_value(facts[name])
+            for name in trace.ruleset.top_fields
+            if facts[name] is not None
+        }
+        for alias, items in trace.ruleset.groups.items():
+            group = {
+                item: _json_value(facts[field.name])
+                for item, field in items.items()
+                if facts[field.name] is not None
+            }
+            if group:
+                answers[alias] = group
+        return answers
+
+    def to_record(
+        self,
+        *,
+        subject_ref: str,
+        evaluated_at: str | datetime.datetime,
+        previous: DecisionRecord | str | None = None,
+        include_input: bool = True,
+        key: bytes | None = None,
+        record_id: str | None = None,
+    ) -> DecisionRecord:
+        """A tamper-evident `DecisionRecord` of this decision (see records.record.make_record)."""
+        from recovery_screening.records.record import make_record
+
+        return make_record(
+            self,
+            subject_ref=subject_ref,
+            evaluated_at=evaluated_at,
+            previous=previous,
+            include_input=include_input,
+            key=key,
+            record_id=record_id,
+        )
 
     def explain(self) -> str:
         """The decision as plain text for a person."""

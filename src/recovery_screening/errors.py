@@ -84,3 +84,18 @@ class RulesetNotFound(ScreeningError, LookupError):
 
 class BackendUnavailable(ScreeningError):
     """The requested evaluation backend cannot run here (missing extra or unsupported Python)."""
+
+
+class RulesetAltered(ScreeningError):
+    """A published ruleset version no longer matches the content hash pinned in its lock file."""
+
+    def __init__(self, ruleset: str, version: str, locked: str, found: str) -> None:
+        self.ruleset = ruleset
+        self.version = version
+        self.locked = locked
+        self.found = found
+        super().__init__(
+            f"ruleset {ruleset} version {version} was changed after it was published: "
+            f"the lock pins {locked} but the file hashes to {found}; "
+            "publish the change as a new version instead"
+        )

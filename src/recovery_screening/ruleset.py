@@ -16,6 +16,7 @@ from recovery_screening.document.registry import Version, resolve_path, split_re
 from recovery_screening.errors import BackendUnavailable, InvalidApplicant, Problem, RulesetError
 from recovery_screening.evaluate import NATIVE, Judge, check_applicant, decide
 from recovery_screening.fields import InputField
+from recovery_screening.records.lock import check_locked
 
 DEFAULT_RULESET = "peer-support-intake"
 _SUFFIXES = (".yaml", ".yml", ".json")
@@ -170,9 +171,11 @@ class _InstrumentResolver:
                 continue
             document = read_document(path)
             try:
-                return document, content_hash(document)
+                digest = content_hash(document)
             except ValueError:
                 break
+            check_locked(path.resolve(), document, digest)
+            return document, digest
         searched = ", ".join(str(d) for d in self.directories)
         raise LookupError(f"instrument '{reference}' was not found in {searched}")
 
@@ -200,6 +203,8 @@ def load_ruleset(
 
     Ids are looked up in `rulesets_dir`, else in the rulesets shipped with the library.
     Instruments a ruleset uses are found beside it, in `rulesets_dir`, or among the shipped ones.
+    A file published in its directory's `rulesets.lock` whose content changed since is refused
+    with `RulesetAltered`; a version absent from the lock is a draft and loads as it is.
     """
     shipped = shipped_rulesets_directory()
     if _looks_like_path(reference):
@@ -211,6 +216,7 @@ def load_ruleset(
         path = resolve_path(directory, str(reference))
         directories = [directory, shipped]
     document = read_document(path)
+    check_locked(path.resolve(), document)
     return _build(document, str(path), _unique(directories), backend)
 
 

@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 
 from recovery_screening._version import __version__
-from recovery_screening.cli import designer, interchange, screening
+from recovery_screening.cli import audit, designer, interchange, screening
 from recovery_screening.cli.common import run_guarded
 
-COMMANDS = [screening, designer, interchange]
+COMMANDS = [screening, designer, audit, interchange]
 
 
 def build_parser() -> argparse.ArgumentParser:

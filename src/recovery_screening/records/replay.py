@@ -1,0 +1,589 @@
+"""Replay: prove (or disprove) that each recorded decision is what its ruleset version gives.
+
+`replay()` streams: it reads one record (and one input) at a time, keeps compiled rulesets in a
+cache keyed by (id, version), and holds at most `INPUT_WINDOW` unmatched inputs, so memory does
+not grow with the log. Each record gets a `RecordReport`; the run keeps a `ReplaySummary`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from pydantic import ValidationError
+
+from recovery_screening.document.reader import MAX_DOCUMENT_BYTES, iter_json_lines
+from recovery_screening.errors import (
+    DocumentError,
+    InvalidApplicant,
+    Problem,
+    RulesetAltered,
+    RulesetNotFound,
+    ScreeningError,
+)
+from recovery_screening.records.canonical import NotCanonical, canonical_hash, canonical_json
+from recovery_screening.records.record import (
+    RECORD_ID_PATTERN,
+    REDACTED,
+    SUBJECT_PATTERN,
+    DecisionRecord,
+    record_hash,
+    redact_evidence,
+    signature_valid,
+)
+from recovery_screening.records.registry import RulesetRegistry
+from recovery_screening.ruleset import Ruleset
+
+IDENTICAL = "identical"
+DIFFERENT = "different"
+RULESET_MISSING = "ruleset-missing"
+RULESET_ALTERED = "ruleset-altered"
+INPUT_ALTERED = "input-altered"
+INPUT_MISSING = "input-missing"
+SIGNATURE_INVALID = "signature-invalid"
+CHAIN_BROKEN = "chain-broken"
+#: Every status, most severe first: a record's `status` is the most severe of its findings.
+STATUSES = (
+    SIGNATURE_INVALID,
+    CHAIN_BROKEN,
+    RULESET_ALTERED,
+    INPUT_ALTERED,
+    DIFFERENT,
+    RULESET_MISSING,
+    INPUT_MISSING,
+    IDENTICAL,
+)
+_SEVERITY = {status: rank for rank, status in enumerate(STATUSES)}
+INPUT_WINDOW = 4096
+_COMPARED_OUT = ("engine",)
+_QUICK = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with a record: a status and a sentence that names no applicant value."""
+
+    status: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between the recorded and the replayed decision, at a JSON path."""
+
+    path: str
+    recorded: Any
+    replayed: Any
+
+
+@dataclass(frozen=True)
+class RecordReport:
+    """The verdict on one record. `status` is the most severe of `findings` (or identical)."""
+
+    line: int
+    record_id: str | None
+    subject_ref: str | None
+    status: str
+    findings: tuple[Finding, ...] = ()
+    diff: tuple[Change, ...] = ()
+
+    @property
+    def identical(self) -> bool:
+        return self.status == IDENTICAL
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "record_id": self.record_id,
+            "subject_ref": self.subject_ref,
+            "status": self.status,
+            "findings": [{"status": f.status, "detail": f.detail} for f in self.findings],
+            "diff": [
+                {"path": c.path, "recorded": c.recorded, "replayed": c.replayed} for c in self.diff
+            ],
+        }
+
+
+@dataclass
+class ReplaySummary:
+    """Counts by status, whether the chain is whole, and the hash of the last record (the head:
+    keep it elsewhere to detect removal of records from the end of the log)."""
+
+    records: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    chain_whole: bool = True
+    first_break: int | None = None
+    head_hash: str | None = None
+    signatures_checked: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Every record identical and the chain whole."""
+        return self.chain_whole and self.counts[IDENTICAL] == self.records
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "counts": dict(self.counts),
+            "chain_whole": self.chain_whole,
+            "first_break_line": self.first_break,
+            "head_hash": self.head_hash,
+            "signatures_checked": self.signatures_checked,
+            "ok": self.ok,
+        }
+
+
+class _Inputs:
+    """Inputs for records kept without them, matched by `record_id`, read in step with the log.
+
+    Entries are expected in the records' order; an entry out of place is found if it is within
+    `window` entries, and at most `window` unmatched entries are held.
+    """
+
+    def __init__(self, entries: Iterator[tuple[str, Any]], window: int = INPUT_WINDOW) -> None:
+        self._entries = entries
+        self._pending: OrderedDict[str, Any] = OrderedDict()
+        self._window = window
+
+    def take(self, record_id: str) -> Any | None:
+        if record_id in self._pending:
+            return self._pending.pop(record_id)
+        for entry_id, answers in self._entries:
+            if entry_id == record_id:
+                return answers
+            self._pending[entry_id] = answers
+            if len(self._pending) > self._window:
+                self._pending.popitem(last=False)
+                return None
+        return None
+
+
+class _Lookup:
+    """A mapping of record_id → input, for callers that already hold the inputs."""
+
+    def __init__(self, inputs: Mapping[str, Any]) -> None:
+        self._inputs = inputs
+
+    def take(self, record_id: str) -> Any | None:
+        return self._inputs.get(record_id)
+
+
+def read_lines(path: str | Path | BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) for each non-blank line of a JSON Lines file, read lazily."""
+    if isinstance(path, (str, Path)):
+        try:
+            handle: BinaryIO = Path(path).open("rb")  # noqa: SIM115 - closed below; open errors
+        except OSError as error:  # must be reported as a DocumentError, not a traceback
+            raise DocumentError(
+                str(path), [Problem("$", "unreadable", error.strerror or "cannot open file")]
+            ) from None
+        with handle:
+            yield from _numbered(handle)
+    else:
+        yield from _numbered(path)
+
+
+def _numbered(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    for number, raw in enumerate(handle, start=1):
+        if raw.strip():
+            yield number, raw
+
+
+def iter_input_entries(
+    source: str | Path | BinaryIO | Iterable[Mapping[str, Any]],
+) -> Iterator[tuple[str, Any]]:
+    """(record_id, input) from `{"record_id": ..., "input": {...}}` lines or mappings."""
+    if isinstance(source, (str, Path)) or hasattr(source, "read"):
+        name = str(source) if isinstance(source, (str, Path)) else "<inputs>"
+        lines = (raw for _, raw in read_lines(source))  # type: ignore[arg-type]
+        entries: Iterable[tuple[int, Any]] = iter_json_lines(lines, name)
+    else:
+        name = "<inputs>"
+        entries = enumerate(source, start=1)
+    for number, entry in entries:
+        if (
+            not isinstance(entry, Mapping)
+            or not isinstance(entry.get("record_id"), str)
+            or not isinstance(entry.get("input"), Mapping)
+        ):
+            raise DocumentError(
+                f"{name}, entry {number}",
+                [Problem("$", "input-entry", 'expected {"record_id": "...", "input": {...}}')],
+            )
+        yield entry["record_id"], entry["input"]
+
+
+RecordSource = str | Path | BinaryIO | Iterable[DecisionRecord | Mapping[str, Any] | str | bytes]
+
+
+def _record_bodies(records: RecordSource) -> Iterator[tuple[int, Any]]:
+    """(line or position, parsed record or a DocumentError) for each record."""
+    if isinstance(records, (str, Path)) or hasattr(records, "read"):
+        name = str(records) if isinstance(records, (str, Path)) else "<records>"
+        for number, raw in read_lines(records):  # type: ignore[arg-type]
+            yield number, _parse(raw, f"{name}, line {number}")
+        return
+    for number, item in enumerate(records, start=1):
+        if isinstance(item, DecisionRecord):
+            yield number, item.to_dict()
+        elif isinstance(item, (str, bytes)):
+            raw = item.encode("utf-8") if isinstance(item, str) else item
+            yield number, _parse(raw, f"record {number}")
+        else:
+            yield number, item
+
+
+def _parse(raw: bytes, source: str) -> Any:
+    """One record line: strict UTF-8 and JSON, no duplicate keys, no NaN; errors name no value.
+
+    Records are parsed here rather than by `document.reader`, whose nesting pre-scan of the text
+    costs more than the parse itself; a record nested too deeply fails as a RecursionError.
+    """
+    try:
+        if len(raw) > MAX_DOCUMENT_BYTES:
+            raise DocumentError(source, [Problem("$", "too-large", "the line is too long")])
+        return json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_unique_members, parse_constant=_no_constant
+        )
+    except DocumentError as error:
+        return error
+    except UnicodeDecodeError:
+        return DocumentError(source, [Problem("$", "encoding", "not valid UTF-8")])
+    except (ValueError, RecursionError):
+        return DocumentError(source, [Problem("$", "syntax", "not valid JSON")])
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("duplicate key")
+    return members
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+def replay(
+    records: RecordSource,
+    registry: RulesetRegistry | str | Path | None = None,
+    inputs: str | Path | BinaryIO | Iterable[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+    *,
+    key: bytes | None = None,
+    chain_start: str | None = None,
+) -> ReplayRun:
+    """Re-evaluate every record against its exact ruleset version and report on each, lazily.
+
+    `records`: a JSON Lines path or binary file, or an iterable of `DecisionRecord`s, dicts or
+    lines. `registry`: where the rulesets are (default: the shipped ones). `inputs`, for
+    records kept without their input: a JSON Lines path of `{"record_id", "input"}` entries in
+    the records' order, an iterable of such entries, or a mapping record_id → input. `key`: the
+    HMAC key; with it every record must carry a valid signature. `chain_start`: the
+    `previous_hash` the first record must have (default: none, the log starts the chain).
+    """
+    if not isinstance(registry, RulesetRegistry):
+        registry = RulesetRegistry(registry)
+    source: _Inputs | _Lookup | None
+    if inputs is None:
+        source = None
+    elif isinstance(inputs, Mapping):
+        source = _Lookup(inputs)
+    else:
+        source = _Inputs(iter_input_entries(inputs))
+    return ReplayRun(_record_bodies(records), registry, source, key, chain_start)
+
+
+class ReplayRun(Iterator[RecordReport]):
+    """The reports of a replay, produced one at a time; `summary` is complete once exhausted."""
+
+    def __init__(
+        self,
+        bodies: Iterator[tuple[int, Any]],
+        registry: RulesetRegistry,
+        inputs: _Inputs | _Lookup | None,
+        key: bytes | None,
+        chain_start: str | None,
+    ) -> None:
+        self.summary = ReplaySummary(signatures_checked=key is not None)
+        self._bodies = bodies
+        self._registry = registry
+        self._inputs = inputs
+        self._key = key
+        self._previous: str | None = chain_start
+        self._previous_line: int | None = None
+        self._previous_readable = True
+        self._rulesets: dict[tuple[str, str], Ruleset | Finding] = {}
+
+    def __iter__(self) -> ReplayRun:
+        return self
+
+    def __next__(self) -> RecordReport:
+        number, body = next(self._bodies)
+        report = self._check(number, body)
+        summary = self.summary
+        summary.records += 1
+        summary.counts[report.status] += 1
+        if summary.chain_whole and any(f.status == CHAIN_BROKEN for f in report.findings):
+            summary.chain_whole = False
+            summary.first_break = number
+        return report
+
+    def run(self) -> ReplaySummary:
+        """Consume every report and return the summary."""
+        for _ in self:
+            continue
+        return self.summary
+
+    # --- one record -----------------------------------------------------------------------
+
+    def _check(self, number: int, body: Any) -> RecordReport:
+        findings: list[Finding] = []
+        record, unreadable = _validated(body)
+        if record is None:
+            findings.append(Finding(CHAIN_BROKEN, f"not a readable decision record: {unreadable}"))
+            self._link(number, body, findings, readable=False)
+            return _report(number, body, findings)
+        self._link(number, body, findings, readable=True)
+        if self._key is not None and not signature_valid(body, self._key):
+            detail = "the signature does not match" if "signature" in body else "no signature"
+            findings.append(Finding(SIGNATURE_INVALID, detail))
+        ruleset = self._ruleset(record, findings)
+        answers = self._input(record, body, findings)
+        diff: tuple[Change, ...] = ()
+        if ruleset is not None and answers is not None:
+            diff = self._compare(ruleset, answers, body, record.includes_input, findings)
+        return _report(number, body, findings, diff)
+
+    def _link(self, number: int, body: Any, findings: list[Finding], *, readable: bool) -> None:
+        stored = body.get("record_hash") if isinstance(body, Mapping) else None
+        if readable:
+            if record_hash(body) != stored:
+                findings.append(
+                    Finding(
+                        CHAIN_BROKEN,
+                        "record_hash does not match the record's content: "
+                        "the record was changed after it was written",
+                    )
+                )
+            claimed = body["previous_hash"]
+            if not self._previous_readable:
+                findings.append(
+                    Finding(
+                        CHAIN_BROKEN,
+                        f"cannot be linked: the record before it (line {self._previous_line}) "
+                        "is unreadable",
+                    )
+                )
+            elif claimed != self._previous:
+                where = (
+                    f"the record_hash of the record before it (line {self._previous_line})"
+                    if self._previous_line is not None
+                    else "the start of the chain"
+                )
+                findings.append(
+                    Finding(
+                        CHAIN_BROKEN,
+                        f"previous_hash does not match {where}: "
+                        "a record was removed, inserted or reordered here",
+                    )
+                )
+        self._previous = stored if isinstance(stored, str) else None
+        self._previous_readable = readable or isinstance(stored, str)
+        self._previous_line = number
+        self.summary.head_hash = self._previous
+
+    def _ruleset(self, record: DecisionRecord, findings: list[Finding]) -> Ruleset | None:
+        reference = record.ruleset
+        key = (reference.id, reference.version)
+        found = self._rulesets.get(key)
+        if found is None:
+            found = self._load(*key)
+            self._rulesets[key] = found
+        if isinstance(found, Finding):
+            findings.append(found)
+            return None
+        if found.content_hash != reference.content_hash:
+            findings.append(
+                Finding(
+                    RULESET_ALTERED,
+                    f"ruleset {reference.id} {reference.version} hashes to "
+                    f"{found.content_hash}, the record names {reference.content_hash}",
+                )
+            )
+            return None
+        used = {
+            (i.alias, i.id, i.version, i.content_hash)
+            for i in found.compiled.instruments
+            if i.alias
+        }
+        named = {(i.alias, i.id, i.version, i.content_hash) for i in reference.instruments}
+        if used != named:
+            changed = sorted(f"{entry[0]} ({entry[1]} {entry[2]})" for entry in named - used)
+            findings.append(
+                Finding(
+                    RULESET_ALTERED,
+                    "the instruments differ from those the record names: "
+                    + (", ".join(changed) or "an instrument was added"),
+                )
+            )
+            return None
+        return found
+
+    def _load(self, ruleset_id: str, version: str) -> Ruleset | Finding:
+        try:
+            return self._registry.load(f"{ruleset_id}@{version}")
+        except RulesetNotFound:
+            return Finding(
+                RULESET_MISSING,
+                f"ruleset {ruleset_id} {version} is not in {self._registry.directory}",
+            )
+        except RulesetAltered as error:
+            return Finding(RULESET_ALTERED, str(error))
+        except ScreeningError as error:
+            return Finding(
+                RULESET_MISSING,
+                f"ruleset {ruleset_id} {version} cannot be loaded: {str(error).splitlines()[0]}",
+            )
+
+    def _input(
+        self, record: DecisionRecord, body: Mapping[str, Any], findings: list[Finding]
+    ) -> Any:
+        if "input" in body:
+            answers = body["input"]
+        else:
+            answers = self._inputs.take(record.record_id) if self._inputs is not None else None
+            if answers is None:
+                findings.append(
+                    Finding(INPUT_MISSING, "the record keeps only the input's hash; no input given")
+                )
+                return None
+        try:
+            digest = canonical_hash(answers)
+        except NotCanonical:
+            digest = None
+        if digest != record.input_hash:
+            findings.append(
+                Finding(
+                    INPUT_ALTERED,
+                    "the input does not match the record's input_hash "
+                    f"({record.input_hash}): it was changed or belongs to another record",
+                )
+            )
+            return None
+        return answers
+
+    def _compare(
+        self,
+        ruleset: Ruleset,
+        answers: Any,
+        body: Mapping[str, Any],
+        includes_input: bool,
+        findings: list[Finding],
+    ) -> tuple[Change, ...]:
+        try:
+            replayed = ruleset.evaluate(answers).to_dict()
+        except InvalidApplicant as error:
+            fields = ", ".join(problem.path for problem in error.problems)
+            findings.append(
+                Finding(DIFFERENT, f"the input no longer meets the ruleset's contract: {fields}")
+            )
+            return ()
+        if not includes_input:
+            replayed = redact_evidence(replayed)
+        recorded = body["decision"]
+        if _same_decision(recorded, replayed):
+            return ()
+        changes = tuple(_diff(recorded, replayed, "$", redact=not includes_input))
+        findings.append(
+            Finding(DIFFERENT, f"the replayed decision differs in {len(changes)} place(s)")
+        )
+        return changes
+
+
+def _same_decision(recorded: Mapping[str, Any], replayed: Mapping[str, Any]) -> bool:
+    """Equal canonical JSON, `engine` left out; the C-speed encoder settles the usual case."""
+    left = {k: v for k, v in recorded.items() if k not in _COMPARED_OUT}
+    right = {k: v for k, v in replayed.items() if k not in _COMPARED_OUT}
+    if _QUICK.encode(left) == _QUICK.encode(right):
+        return True
+    try:
+        return canonical_json(left) == canonical_json(right)
+    except NotCanonical:
+        return False
+
+
+def _validated(body: Any) -> tuple[DecisionRecord | None, str]:
+    if isinstance(body, DocumentError):
+        return None, "; ".join(f"{p.message} [{p.code}]" for p in body.problems)
+    if not isinstance(body, Mapping):
+        return None, "not a JSON object"
+    try:
+        return DecisionRecord.model_validate(body), ""
+    except ValidationError as error:
+        places = [
+            "$"
+            + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
+            + f" ({e['type']})"
+            for e in error.errors(include_input=False, include_url=False)
+        ]
+        return None, "invalid " + ", ".join(places[:5]) + (" …" if len(places) > 5 else "")
+
+
+def _report(
+    number: int, body: Any, findings: list[Finding], diff: tuple[Change, ...] = ()
+) -> RecordReport:
+    record_id = subject_ref = None
+    if isinstance(body, Mapping):
+        record_id = _printable(body.get("record_id"), RECORD_ID_PATTERN)
+        subject_ref = _printable(body.get("subject_ref"), SUBJECT_PATTERN)
+    status = min((f.status for f in findings), key=_SEVERITY.__getitem__, default=IDENTICAL)
+    return RecordReport(number, record_id, subject_ref, status, tuple(findings), diff)
+
+
+def _printable(value: object, pattern: str) -> str | None:
+    """An id from a record, only if it is well formed (a broken record may hold anything)."""
+    return value if isinstance(value, str) and re.match(pattern, value) else None
+
+
+_ABSENT = "(absent)"
+
+
+def _diff(recorded: Any, replayed: Any, path: str, *, redact: bool) -> Iterator[Change]:
+    if isinstance(recorded, Mapping) and isinstance(replayed, Mapping):
+        for name in sorted(set(recorded) | set(replayed)):
+            if name in _COMPARED_OUT and path == "$":
+                continue
+            child = f"{path}.{name}" if name.isidentifier() else f"{path}[{name!r}]"
+            yield from _diff(
+                recorded.get(name, _ABSENT), replayed.get(name, _ABSENT), child, redact=redact
+            )
+        return
+    if isinstance(recorded, list) and isinstance(replayed, list):
+        for index, (old, new) in enumerate(
+            itertools.zip_longest(recorded, replayed, fillvalue=_ABSENT)
+        ):
+            yield from _diff(old, new, f"{path}[{index}]", redact=redact)
+        return
+    if type(recorded) is type(replayed) and recorded == replayed:
+        return
+    if redact and ".evidence" in path:
+        recorded, replayed = REDACTED, REDACTED
+    yield Change(path, recorded, replayed)
+
+
+__all__ = [
+    "STATUSES",
+    "Change",
+    "Finding",
+    "RecordReport",
+    "ReplayRun",
+    "ReplaySummary",
+    "iter_input_entries",
+    "replay",
+]

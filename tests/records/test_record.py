@@ -1,0 +1,128 @@
+"""Decision records: schema, hashing, signing, privacy of records kept without input."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+from tests.conftest import FIXTURE_RULESETS, REPO
+from tests.records.conftest import WHEN
+
+from recovery_screening import DecisionRecord, Ruleset, load_ruleset
+from recovery_screening.records.canonical import canonical_hash
+from recovery_screening.records.record import REDACTED, RecordError, record_json_schema
+
+SECRET_NOTE = "ZQX7"
+SECRET_DATE = "2019-07-13"
+
+
+def test_record_schema_matches_the_model() -> None:
+    on_disk = json.loads((REPO / "schemas" / "decision-record.schema.json").read_text())
+    assert on_disk == record_json_schema(), "regenerate it with record_json_schema()"
+
+
+def test_records_validate_against_the_schema(small_log: list[DecisionRecord]) -> None:
+    validator = jsonschema.Draft202012Validator(record_json_schema())
+    for record in small_log:
+        validator.validate(json.loads(record.to_json()))
+
+
+def test_a_record_names_everything_needed_to_replay_it(
+    intake: Ruleset, small_log: list[DecisionRecord]
+) -> None:
+    first, second = small_log[0], small_log[1]
+    assert first.record_format == "recovery-screening/record/v1"
+    assert first.previous_hash is None and second.previous_hash == first.record_hash
+    assert first.ruleset.id == intake.id and first.ruleset.content_hash == intake.content_hash
+    assert first.engine.backend == "native"
+    assert first.input is not None and canonical_hash(first.input) == first.input_hash
+    assert intake.evaluate(first.input).to_dict()["outcome"] == first.decision.outcome
+    for record in small_log:
+        assert record.verify_hash()
+        again = DecisionRecord.model_validate_json(record.to_json())
+        assert again == record and again.to_json() == record.to_json()
+
+
+def test_record_ids_are_deterministic(intake: Ruleset) -> None:
+    decision = intake.evaluate(json.loads((REPO / "examples/applicants/admit.json").read_text()))
+    one = decision.to_record(subject_ref="s-1", evaluated_at=WHEN)
+    assert one.record_id == decision.to_record(subject_ref="s-1", evaluated_at=WHEN).record_id
+    assert one.record_id != decision.to_record(subject_ref="s-2", evaluated_at=WHEN).record_id
+    chosen = decision.to_record(subject_ref="s-1", evaluated_at=WHEN, record_id="visit-42")
+    assert chosen.record_id == "visit-42" and chosen.verify_hash()
+
+
+def test_missing_and_null_answers_hash_the_same(intake: Ruleset) -> None:
+    applicant = json.loads((REPO / "examples/applicants/defer-missing.json").read_text())
+    with_nulls = dict(applicant, days_since_last_use=None, phq9=None)
+    without = {k: v for k, v in applicant.items() if k not in ("days_since_last_use", "phq9")}
+    left = intake.evaluate(with_nulls).to_record(subject_ref="s", evaluated_at=WHEN)
+    right = intake.evaluate(without).to_record(subject_ref="s", evaluated_at=WHEN)
+    assert left.input_hash == right.input_hash
+
+
+@pytest.mark.parametrize("subject", ["Jane Doe", "", "x" * 200])
+def test_subject_ref_must_be_opaque(intake: Ruleset, subject: str) -> None:
+    decision = intake.evaluate({})
+    with pytest.raises(RecordError) as error:
+        decision.to_record(subject_ref=subject, evaluated_at=WHEN)
+    assert subject not in str(error.value) or not subject
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "yesterday",
+        "2026-03-01",
+        "2026-03-01T09:30:00",
+        "2026-02-30T09:30:00Z",
+        "2026-03-01T09:30:00.5Z",
+    ],
+)
+def test_evaluated_at_must_be_an_iso_timestamp_with_offset(intake: Ruleset, when: str) -> None:
+    with pytest.raises(RecordError):
+        intake.evaluate({}).to_record(subject_ref="s", evaluated_at=when)
+
+
+@pytest.mark.parametrize("when", ["2026-03-01T09:30:00.123+01:00", "2026-03-01T09:30-05:00"])
+def test_timestamps_every_python_reads_alike_are_accepted(intake: Ruleset, when: str) -> None:
+    assert intake.evaluate({}).to_record(subject_ref="s", evaluated_at=when).evaluated_at == when
+
+
+def test_signing_and_verifying(small_log: list[DecisionRecord], intake: Ruleset) -> None:
+    key = b"k" * 32
+    record = intake.evaluate({}).to_record(subject_ref="s", evaluated_at=WHEN, key=key)
+    assert record.signature is not None and record.verify_signature(key)
+    assert not record.verify_signature(b"x" * 32)
+    with pytest.raises(RecordError):
+        intake.evaluate({}).to_record(subject_ref="s", evaluated_at=WHEN, key=b"short")
+
+
+def _mini_applicant() -> dict[str, object]:
+    return {
+        "withdrawal": "none",
+        "ready": 8,
+        "attends": True,
+        "violent": False,
+        "last_use": SECRET_DATE,
+        "screened_on": "2019-07-14",
+        "note_code": SECRET_NOTE,
+        "weight": 1.25,
+        "scale": {"q1": 0, "q2": True, "q3": 0},
+    }
+
+
+def test_a_record_without_input_holds_no_answer() -> None:
+    mini = load_ruleset(FIXTURE_RULESETS / "mini" / "1.0.0.yaml")
+    decision = mini.evaluate(_mini_applicant())
+    assert SECRET_DATE in decision.to_json()  # the rule on days since last use applied
+    shared = decision.to_record(subject_ref="s", evaluated_at=WHEN, include_input=False)
+    text = shared.to_json()
+    assert "input" not in json.loads(text)
+    assert SECRET_DATE not in text and SECRET_NOTE not in text and "1.25" not in text
+    for reason in shared.decision.reasons:
+        assert set(reason.evidence.values()) <= {REDACTED}
+    kept = decision.to_record(subject_ref="s", evaluated_at=WHEN)
+    assert kept.input is not None and kept.input["note_code"] == SECRET_NOTE
+    assert shared.input_hash == kept.input_hash
