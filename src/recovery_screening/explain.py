@@ -5,7 +5,8 @@ from __future__ import annotations
 from recovery_screening.decision import DecisionModel, JsonScalar
 
 
-def _value(value: JsonScalar) -> str:
+def describe_value(value: JsonScalar) -> str:
+    """An answer as words: yes / no / not answered, or the value itself."""
     if value is None:
         return "not answered"
     if value is True:
@@ -16,7 +17,7 @@ def _value(value: JsonScalar) -> str:
 
 
 def _evidence(evidence: dict[str, JsonScalar]) -> str:
-    return ", ".join(f"{name} = {_value(value)}" for name, value in evidence.items())
+    return ", ".join(f"{name} = {describe_value(value)}" for name, value in evidence.items())
 
 
 def render_explanation(decision: DecisionModel) -> str:

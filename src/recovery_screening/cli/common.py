@@ -6,11 +6,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from recovery_screening.document.reader import MAX_DOCUMENT_BYTES, parse_document_bytes
-from recovery_screening.errors import DocumentError, Problem, ScreeningError
+from recovery_screening.document.reader import (
+    MAX_DOCUMENT_BYTES,
+    parse_document_bytes,
+    read_document,
+)
+from recovery_screening.errors import Problem, ScreeningError
 from recovery_screening.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -48,15 +51,7 @@ def read_input_document(name: str) -> Any:
     if name == "-":
         data = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
         return parse_document_bytes(data, "<stdin>", yaml_syntax=False)
-    path = Path(name)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_DOCUMENT_BYTES + 1)
-    except OSError as error:
-        raise DocumentError(
-            name, [Problem("$", "unreadable", error.strerror or "cannot open file")]
-        ) from None
-    return parse_document_bytes(data, name, yaml_syntax=path.suffix.lower() in (".yaml", ".yml"))
+    return read_document(name)
 
 
 def add_ruleset_option(parser: argparse.ArgumentParser) -> None:

@@ -211,7 +211,7 @@ def decode_bytes(data: bytes, source: str, *, limit: int = MAX_DOCUMENT_BYTES) -
 
 
 def read_document(path: str | Path, *, limit: int = MAX_DOCUMENT_BYTES) -> Any:
-    """Read a .json, .yaml or .yml file (or '-' is not accepted here: see read_stream)."""
+    """Read a .json, .yaml or .yml file with every limit applied (YAML by suffix, else JSON)."""
     path = Path(path)
     source = str(path)
     try:

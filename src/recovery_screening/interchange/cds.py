@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from recovery_screening.decision import DecisionModel, JsonScalar
+from recovery_screening.explain import describe_value
 from recovery_screening.interchange._extras import BASE_URL, validated
 
 if TYPE_CHECKING:
@@ -32,13 +33,7 @@ def _escape(text: str) -> str:
 
 
 def _value(value: JsonScalar) -> str:
-    if value is None:
-        return "not answered"
-    if value is True:
-        return "yes"
-    if value is False:
-        return "no"
-    return _escape(str(value))
+    return _escape(describe_value(value))
 
 
 def summary_of(model: DecisionModel) -> str:
