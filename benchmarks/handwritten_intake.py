@@ -114,13 +114,15 @@ def _domain(
     )
 
 
-MOTIVATION_BANDS = (("low", -2, 2), ("moderate", 3, 5), ("high", 6, 8))
-PARTICIPATION_BANDS = (("low", 0, 4), ("adequate", 5, 6), ("good", 7, 8))
-RISK_BANDS = (("low", 0, 2), ("elevated", 3, 4), ("high", 5, 12))
-DEPENDENCE_BANDS = (("low", 0, 2), ("moderate", 3, 6), ("high", 7, 12))
-SOBRIETY_BANDS = (("unstable", -2, 1), ("developing", 2, 3), ("stable", 4, 6))
-INSIGHT_BANDS = (("low", 0, 1), ("partial", 2, 3), ("good", 4, 7))
-HEALTH_BANDS = (("few_concerns", 0, 2), ("some_concerns", 3, 5), ("many_concerns", 6, 8))
+MOTIVATION_BANDS = (("low", -2, 2), ("ready", 3, 8))
+PARTICIPATION_BANDS = (("low", 0, 4), ("able", 5, 8))
+RISK_BANDS = (("below_threshold", 0, 4), ("high", 5, 12))
+DEPENDENCE_BANDS = (("low_to_moderate", 0, 6), ("high", 7, 12))
+SOBRIETY_BANDS = (("unstable", -2, 1), ("supported", 2, 6))
+INSIGHT_BANDS = (("low", 0, 1), ("some_insight", 2, 7))
+HEALTH_BANDS = (("manageable", 0, 5), ("many_concerns", 6, 8))
+# With two bands per domain, a band test on an unsettled score is undecided exactly when the
+# engine's settling leaves it undecided, so no settling is needed here.
 
 REFER, DEFER, ADMIT = 2, 1, 0
 
