@@ -150,3 +150,9 @@ def test_yaml_and_json_forms_have_one_hash(tmp_path: Path) -> None:
     from_json = load_ruleset(folder / "1.0.0.json", rulesets_dir=FIXTURE_RULESETS)
     from_yaml = load_ruleset(FIXTURE_RULESETS / "mini" / "1.0.0.yaml")
     assert from_json.content_hash == from_yaml.content_hash
+
+
+def test_a_document_that_cannot_be_hashed_exactly_is_refused() -> None:
+    document = mini()
+    document["inputs"]["ready"]["maximum"] = 2**60
+    assert problems_of(document) == [("$", "not-canonical")]

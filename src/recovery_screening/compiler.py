@@ -6,15 +6,13 @@ ids, cycles between domains, undeclared referral targets) and reported together.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-import rfc8785
-
 from recovery_screening.document import plain_text
+from recovery_screening.document.canonical import NotCanonical, canonical_hash
 from recovery_screening.document.schema import json_path, schema_problems
 from recovery_screening.errors import Problem, RulesetError
 from recovery_screening.expressions import (
@@ -177,7 +175,7 @@ class CompiledRuleset:
 
 def content_hash(document: Any) -> str:
     """SHA-256 of the document's RFC 8785 canonical JSON: formatting and key order do not count."""
-    return "sha256:" + hashlib.sha256(rfc8785.dumps(document)).hexdigest()
+    return canonical_hash(document)
 
 
 def compile_document(
@@ -189,10 +187,8 @@ def compile_document(
         raise RulesetError(source, problems)
     try:
         digest = content_hash(document)
-    except (rfc8785.CanonicalizationError, ValueError, OverflowError):
-        raise RulesetError(
-            source, [Problem("$", "not-canonical", "a number cannot be represented exactly")]
-        ) from None
+    except NotCanonical as error:
+        raise RulesetError(source, [Problem("$", "not-canonical", str(error))]) from None
     if document["kind"] == "instrument":
         compiled = _compile_instrument_ruleset(document, source, digest)
     else:

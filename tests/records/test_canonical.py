@@ -11,8 +11,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recovery_screening.document.canonical import NotCanonical, canonical_hash, canonical_json
 from recovery_screening.document.reader import parse_document_bytes
-from recovery_screening.records.canonical import NotCanonical, canonical_hash, canonical_json
 
 scalars = (
     st.none()

@@ -10,7 +10,7 @@ from tests.conftest import FIXTURE_RULESETS, REPO
 from tests.records.conftest import WHEN
 
 from recovery_screening import DecisionRecord, Ruleset, load_ruleset
-from recovery_screening.records.canonical import canonical_hash
+from recovery_screening.document.canonical import canonical_hash
 from recovery_screening.records.record import REDACTED, RecordError, record_json_schema
 
 SECRET_NOTE = "ZQX7"

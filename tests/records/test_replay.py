@@ -15,7 +15,7 @@ from tests.records.test_record import SECRET_DATE, SECRET_NOTE, _mini_applicant
 
 from recovery_screening import DecisionRecord, Ruleset, RulesetRegistry, load_ruleset, replay
 from recovery_screening.cli import main
-from recovery_screening.records.canonical import canonical_json
+from recovery_screening.document.canonical import canonical_json
 from recovery_screening.records.record import record_hash
 
 KEY = b"an-audit-key-of-32-bytes-length!"

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recovery_screening.document.canonical import NotCanonical, canonical_hash
 from recovery_screening.document.registry import Version
 from recovery_screening.errors import DocumentError, Problem, RulesetAltered, ScreeningError
-from recovery_screening.records.canonical import NotCanonical, canonical_hash
 
 LOCK_FILE = "rulesets.lock"
 LOCK_FORMAT = "recovery-screening/lock/v1"

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from recovery_screening.decision import DecisionModel, EngineRef, RulesetRef
+from recovery_screening.document.canonical import HASH_PREFIX, canonical_hash, canonical_json
 from recovery_screening.errors import ScreeningError
-from recovery_screening.records.canonical import HASH_PREFIX, canonical_hash, canonical_json
 
 if TYPE_CHECKING:
     from recovery_screening.decision import Decision

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
+from recovery_screening.document.canonical import NotCanonical, canonical_hash, canonical_json
 from recovery_screening.document.reader import MAX_DOCUMENT_BYTES, iter_json_lines
 from recovery_screening.errors import (
     DocumentError,
@@ -27,7 +28,6 @@ from recovery_screening.errors import (
     RulesetNotFound,
     ScreeningError,
 )
-from recovery_screening.records.canonical import NotCanonical, canonical_hash, canonical_json
 from recovery_screening.records.record import (
     RECORD_ID_PATTERN,
     REDACTED,
