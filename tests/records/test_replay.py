@@ -218,3 +218,28 @@ def test_unreadable_lines_are_reported_not_raised(line: bytes) -> None:
     (report,) = replay(io.BytesIO(line + b"\n"))
     assert report.status == "chain-broken"
     assert report.findings[0].detail.startswith("not a readable decision record")
+
+
+def test_expected_head_detects_records_removed_from_the_end(
+    small_log: list[DecisionRecord], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = small_log[-1].record_hash
+    whole = _write(tmp_path / "whole.jsonl", small_log)
+    truncated = _write(tmp_path / "truncated.jsonl", small_log[:-2])
+
+    run = replay(truncated, RulesetRegistry(), expect_head=head)
+    assert all(report.identical for report in run)
+    assert run.summary.chain_whole and run.summary.head_matches is False and not run.summary.ok
+
+    assert main(["replay", str(whole), "--expect-head", head]) == 0
+    assert "ends at the expected head" in capsys.readouterr().out
+    assert main(["replay", str(truncated), "--expect-head", head]) == 1
+    out = capsys.readouterr().out
+    assert "DOES NOT end at the expected head" in out and "VERIFICATION FAILED" in out
+    assert main(["replay", str(truncated), "--expect-head", head, "--format", "jsonl"]) == 1
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])["summary"]
+    assert (summary["head_matches"], summary["expected_head"], summary["ok"]) == (
+        False,
+        head,
+        False,
+    )

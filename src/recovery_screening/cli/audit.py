@@ -50,6 +50,12 @@ def register(subparsers: Any) -> None:
         help="previous_hash of the first record, when the log continues an earlier one",
     )
     replay_parser.add_argument(
+        "--expect-head",
+        metavar="HASH",
+        help="record_hash the last record must have (kept apart from the log): detects "
+        "records removed from the end",
+    )
+    replay_parser.add_argument(
         "--problems-only", action="store_true", help="text: list only records that fail"
     )
     replay_parser.add_argument(
@@ -95,6 +101,7 @@ def run_replay(arguments: argparse.Namespace) -> int:
         arguments.inputs,
         key=key,
         chain_start=arguments.chain_start,
+        expect_head=arguments.expect_head,
     )
     jsonl = arguments.format == "jsonl"
     for report in run:
@@ -132,6 +139,13 @@ def _summary_text(summary: ReplaySummary) -> str:
     chain = (
         "whole" if summary.chain_whole else f"BROKEN (first break at line {summary.first_break})"
     )
+    if summary.expected_head is not None:
+        chain += (
+            "; ends at the expected head"
+            if summary.head_matches
+            else f"; DOES NOT end at the expected head {summary.expected_head} "
+            "(records removed from the end, or another log)"
+        )
     signatures = "checked" if summary.signatures_checked else "not checked (no --key-file)"
     verdict = "every record verified" if summary.ok else "VERIFICATION FAILED"
     return (

@@ -121,11 +121,21 @@ class ReplaySummary:
     first_break: int | None = None
     head_hash: str | None = None
     signatures_checked: bool = False
+    expected_head: str | None = None
+
+    @property
+    def head_matches(self) -> bool | None:
+        """Whether the log ends at the expected head (None when no head was expected)."""
+        return None if self.expected_head is None else self.head_hash == self.expected_head
 
     @property
     def ok(self) -> bool:
-        """Every record identical and the chain whole."""
-        return self.chain_whole and self.counts[IDENTICAL] == self.records
+        """Every record identical, the chain whole, and it ends at the expected head, if any."""
+        return (
+            self.chain_whole
+            and self.counts[IDENTICAL] == self.records
+            and self.head_matches is not False
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,6 +144,8 @@ class ReplaySummary:
             "chain_whole": self.chain_whole,
             "first_break_line": self.first_break,
             "head_hash": self.head_hash,
+            "expected_head": self.expected_head,
+            "head_matches": self.head_matches,
             "signatures_checked": self.signatures_checked,
             "ok": self.ok,
         }
@@ -277,6 +289,7 @@ def replay(
     *,
     key: bytes | None = None,
     chain_start: str | None = None,
+    expect_head: str | None = None,
 ) -> ReplayRun:
     """Re-evaluate every record against its exact ruleset version and report on each, lazily.
 
@@ -286,6 +299,8 @@ def replay(
     the records' order, an iterable of such entries, or a mapping record_id → input. `key`: the
     HMAC key; with it every record must carry a valid signature. `chain_start`: the
     `previous_hash` the first record must have (default: none, the log starts the chain).
+    `expect_head`: the `record_hash` the last record must have, kept apart from the log; without
+    it, records removed from the end of a log leave a whole chain.
     """
     if not isinstance(registry, RulesetRegistry):
         registry = RulesetRegistry(registry)
@@ -296,7 +311,9 @@ def replay(
         source = _Lookup(inputs)
     else:
         source = _Inputs(iter_input_entries(inputs))
-    return ReplayRun(_record_bodies(records), registry, source, key, chain_start)
+    run = ReplayRun(_record_bodies(records), registry, source, key, chain_start)
+    run.summary.expected_head = expect_head
+    return run
 
 
 class ReplayRun(Iterator[RecordReport]):
