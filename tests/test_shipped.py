@@ -39,17 +39,24 @@ def test_embedded_case_passes(loaded: dict[Path, Ruleset], path: Path, index: in
     assert result.passed, "\n".join(result.failures)
 
 
-def test_intake_cases_cover_every_outcome_and_every_decision_rule(intake: Ruleset) -> None:
+@pytest.mark.parametrize(
+    "ruleset_id", ["peer-support-intake", "group-leader-readiness", "continuing-support"]
+)
+def test_cases_cover_every_outcome_and_every_decision_rule(ruleset_id: str) -> None:
+    ruleset = load_ruleset(ruleset_id)
     outcomes: set[str] = set()
     fired: set[str] = set()
-    for case in intake.tests:
-        decision = intake.evaluate(case["applicant"])
+    for case in ruleset.tests:
+        decision = ruleset.evaluate(case["applicant"])
         outcomes.add(decision.outcome)
         fired.update(reason.rule for reason in decision.reasons)
     assert outcomes == {"admit", "defer", "refer"}
-    rules = {rule.id for rule in intake.compiled.decisions}
+    rules = {rule.id for rule in ruleset.compiled.decisions}
     assert rules - fired == set()
     assert {"default", "incomplete"} <= fired
+
+
+def test_intake_has_at_least_25_cases(intake: Ruleset) -> None:
     assert len(intake.tests) >= 25
 
 

@@ -98,7 +98,6 @@ class DecisionRule:
     rescreen_after_days: int | None
     condition: Condition
     references: tuple[str, ...]
-    needs_keys: tuple[str, ...]
     source: str
     expression: Node = field(repr=False, compare=False)
 
@@ -214,7 +213,6 @@ def _compile_instrument_ruleset(
             rescreen_after_days=None,
             condition=_fact_reader(flag.key),
             references=(flag.key,),
-            needs_keys=tuple(sorted(instrument.dependencies()[flag.key])),
             source=flag.key,
             expression=Name(flag.key, column=1, type=BOOLEAN),
         )
@@ -566,9 +564,6 @@ class _Compiler:
             if compiled is None:
                 continue
             condition, references, expression = compiled
-            needs: set[str] = set()
-            for reference in references:
-                needs |= self.dependencies.get(reference, frozenset())
             decisions.append(
                 DecisionRule(
                     id=rule["id"],
@@ -580,7 +575,6 @@ class _Compiler:
                     rescreen_after_days=rule.get("rescreen_after_days"),
                     condition=condition,
                     references=references,
-                    needs_keys=tuple(sorted(needs)),
                     source=rule["when"],
                     expression=expression,
                 )
