@@ -23,7 +23,7 @@ def problems_of(document: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def mini(**changes: Any) -> dict[str, Any]:
-    document = copy.deepcopy(MINI)
+    document: dict[str, Any] = copy.deepcopy(MINI)
     document.update(changes)
     return document
 

@@ -14,7 +14,7 @@ from recovery_screening import DecisionModel, InvalidApplicant, Ruleset
 
 
 def with_(**changes: object) -> dict[str, object]:
-    applicant = json.loads(json.dumps(COMPLETE_MINI))
+    applicant: dict[str, object] = json.loads(json.dumps(COMPLETE_MINI))
     for key, value in changes.items():
         if value is ...:
             applicant.pop(key, None)

@@ -125,7 +125,7 @@ MINI = read_document(FIXTURES / "mini" / "1.0.0.yaml")
 
 
 def with_conditions(conditions: list[str]) -> dict[str, Any]:
-    document = copy.deepcopy(MINI)
+    document: dict[str, Any] = copy.deepcopy(MINI)
     document.pop("tests", None)
     document["decisions"] = [
         {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import subprocess
 import sys
@@ -196,12 +197,10 @@ def test_status_and_questionnaire_are_checked(mini: Ruleset) -> None:
 def test_missing_fhir_extra_is_a_clear_error(
     mini: Ruleset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import recovery_screening.interchange._extras as extras
-
     def unavailable(name: str) -> Any:
         raise ImportError(name)
 
-    monkeypatch.setattr(extras.importlib, "import_module", unavailable)
+    monkeypatch.setattr(importlib, "import_module", unavailable)
     with pytest.raises(MissingExtra, match=r'pip install "recovery-screening\[fhir\]"'):
         from_questionnaire_response(_response(), mini)
 

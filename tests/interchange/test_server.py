@@ -71,7 +71,8 @@ def client() -> Iterator[Client]:
 
 
 def _applicant(name: str) -> dict[str, Any]:
-    return json.loads((REPO / "examples" / "applicants" / name).read_text())
+    applicant: dict[str, Any] = json.loads((REPO / "examples" / "applicants" / name).read_text())
+    return applicant
 
 
 def _hook_request(response: Any, *, where: str = "prefetch") -> dict[str, Any]:
