@@ -16,9 +16,16 @@ from recovery_screening.document.schema import ruleset_schema
 SCHEMAS = REPO / "schemas"
 
 
-@pytest.mark.parametrize("path", sorted(SCHEMAS.glob("*.schema.json")), ids=lambda p: p.name)
-def test_schema_files_are_valid_json_schema(path: object) -> None:
-    schema = json.loads(SCHEMAS.joinpath(str(path)).read_text())
+SCHEMA_FILES = ("decision-record.schema.json", "decision.schema.json", "ruleset.schema.json")
+
+
+def test_the_schema_directory_holds_exactly_the_published_schemas() -> None:
+    assert sorted(path.name for path in SCHEMAS.glob("*.schema.json")) == list(SCHEMA_FILES)
+
+
+@pytest.mark.parametrize("name", SCHEMA_FILES)
+def test_schema_files_are_valid_json_schema(name: str) -> None:
+    schema = json.loads((SCHEMAS / name).read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
 
 
@@ -40,5 +47,9 @@ def test_decisions_validate_against_the_decision_schema(intake: Ruleset) -> None
 def test_shipped_rulesets_validate_against_the_ruleset_schema() -> None:
     validator = jsonschema.Draft202012Validator(ruleset_schema())
 
-    for path in (REPO / "rulesets").glob("*/*.yaml"):
+    paths = sorted((REPO / "rulesets").glob("*/*.yaml"))
+    directories = sorted(entry.name for entry in (REPO / "rulesets").iterdir() if entry.is_dir())
+    assert "peer-support-intake" in directories
+    assert sorted({path.parent.name for path in paths}) == directories
+    for path in paths:
         validator.validate(yaml.safe_load(path.read_text()))

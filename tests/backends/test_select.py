@@ -1,9 +1,13 @@
-"""Backend selection: clear errors for an unknown or unavailable backend (runs on every Python)."""
+"""Backend selection: clear errors for an unknown or unavailable backend (runs on every Python).
+
+The tests of a missing durable-rules hide the package from the import system, so they run (and
+can fail) whether or not the extra is installed here."""
 
 from __future__ import annotations
 
-import importlib.util
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -12,7 +16,18 @@ from recovery_screening import load_ruleset
 from recovery_screening.backends import select_backend
 from recovery_screening.errors import BackendUnavailable
 
-DURABLE_IMPORTS = sys.version_info < (3, 13) and importlib.util.find_spec("durable") is not None
+DURABLE_MODULES = ("durable", "durable_rules_engine")
+
+
+@pytest.fixture
+def without_durable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make durable-rules (and our module that imports it) unimportable for one test."""
+    for name in list(sys.modules):
+        if name.split(".")[0] in DURABLE_MODULES:
+            monkeypatch.setitem(sys.modules, name, None)
+    for name in DURABLE_MODULES:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, "recovery_screening.backends.durable", raising=False)
 
 
 def test_native_is_the_default() -> None:
@@ -26,17 +41,31 @@ def test_unknown_backend_names_the_available_ones() -> None:
         load_ruleset("peer-support-intake", backend="drools")
 
 
-@pytest.mark.skipif(DURABLE_IMPORTS, reason="durable-rules is installed here")
+@pytest.mark.usefixtures("without_durable")
 def test_missing_durable_says_how_to_install_it() -> None:
     with pytest.raises(BackendUnavailable, match=r"recovery-screening\[durable\]"):
         select_backend("durable")
 
 
 def test_only_the_durable_module_imports_durable_rules() -> None:
-    load_ruleset("peer-support-intake")
-    assert "recovery_screening.backends.durable" not in sys.modules or DURABLE_IMPORTS
-    if not DURABLE_IMPORTS:
-        assert "durable" not in sys.modules
+    program = textwrap.dedent(
+        """
+        import sys
+        from recovery_screening import load_ruleset
+        load_ruleset("peer-support-intake").evaluate({})
+        loaded = sorted(
+            name for name in sys.modules
+            if name.split(".")[0] in ("durable", "durable_rules_engine")
+            or name == "recovery_screening.backends.durable"
+        )
+        print(loaded)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_cli_backend_choice_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,7 +77,7 @@ def test_cli_backend_choice_is_checked(capsys: pytest.CaptureFixture[str]) -> No
     assert "invalid choice" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(DURABLE_IMPORTS, reason="durable-rules is installed here")
+@pytest.mark.usefixtures("without_durable")
 def test_cli_durable_without_the_extra_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     from recovery_screening.cli import main
 

@@ -38,7 +38,10 @@ def test_structural_diff_of_a_threshold_change(capsys: pytest.CaptureFixture[str
     assert main(["diff", OLD, THRESHOLD]) == 0
     out = capsys.readouterr().out
     assert "~ decisions: refer-level-of-care changed" in out
-    assert "when: 'audit.total >= 20 or" in out or "when: audit.total >= 20 or" in out
+    assert (
+        '      when: audit.total >= 20 or dast10.total >= 6 or substance_dependence.band == "high"'
+        ' -> audit.total >= 16 or dast10.total >= 6 or substance_dependence.band == "high"'
+    ) in out.splitlines()
     assert "Behaviour" not in out
 
 
