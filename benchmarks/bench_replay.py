@@ -23,10 +23,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("records", type=Path)
     parser.add_argument("--inputs", type=Path)
-    parser.add_argument("--rulesets", type=Path)
+    parser.add_argument("--rulesets-dir", type=Path)
     arguments = parser.parse_args()
     start = time.perf_counter()
-    run = replay(arguments.records, RulesetRegistry(arguments.rulesets), arguments.inputs)
+    run = replay(arguments.records, RulesetRegistry(arguments.rulesets_dir), arguments.inputs)
     summary = run.run()
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

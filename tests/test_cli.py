@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import FIXTURE_RULESETS, REPO
 
-from recovery_screening.cli import main
+from recovery_screening.cli import build_parser, main
 
 EXAMPLES = REPO / "examples" / "applicants"
 
@@ -118,3 +118,27 @@ def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert schema["type"] == "object"
     assert schema["additionalProperties"] is False
     assert "phq9" in schema["properties"]
+
+
+@pytest.mark.parametrize("verb", [["publish", "ruleset.yaml"], ["replay", "log.jsonl"], ["serve"]])
+def test_rulesets_dir_is_the_option_and_rulesets_a_deprecated_alias(
+    verb: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    parsed = build_parser().parse_args([*verb, "--rulesets-dir", "mine"])
+    assert parsed.rulesets_dir == "mine"
+    assert capsys.readouterr().err == ""
+    parsed = build_parser().parse_args([*verb, "--rulesets", "old"])
+    assert parsed.rulesets_dir == "old"
+    assert capsys.readouterr().err == "warning: --rulesets is deprecated; use --rulesets-dir\n"
+    assert build_parser().parse_args(verb).rulesets_dir is None
+
+
+def test_replay_with_the_deprecated_rulesets_option_still_verifies(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    log = REPO / "examples" / "audit" / "records.jsonl"
+    shipped = REPO / "rulesets"
+    assert main(["replay", str(log), "--rulesets", str(shipped), "--problems-only"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.rstrip().endswith("every record verified")
+    assert "--rulesets is deprecated" in captured.err

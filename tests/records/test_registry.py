@@ -126,7 +126,7 @@ def test_publishing_a_new_version_pins_it(rulesets: Path, tmp_path: Path) -> Non
         .read_text()
         .replace("version: 1.0.0", "version: 1.1.0", 1)
     )
-    assert main(["publish", str(new), "--rulesets", str(rulesets)]) == 0
+    assert main(["publish", str(new), "--rulesets-dir", str(rulesets)]) == 0
     registry = RulesetRegistry(rulesets)
     assert registry.versions("gad-7") == ["1.0.0", "1.1.0"]
     pinned = registry.locked_hash("gad-7", "1.1.0")

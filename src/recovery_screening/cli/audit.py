@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from recovery_screening.cli.common import EXIT_FAILED, EXIT_OK
+from recovery_screening.cli.common import EXIT_FAILED, EXIT_OK, add_rulesets_dir_option
 from recovery_screening.errors import DocumentError, Problem
 from recovery_screening.records.record import check_key
 from recovery_screening.records.registry import RulesetRegistry
@@ -20,11 +20,11 @@ def register(subparsers: Any) -> None:
         "publish", help="pin a ruleset version's content hash in the rulesets lock"
     )
     publish.add_argument("path", metavar="PATH", help="ruleset file (YAML or JSON)")
-    publish.add_argument(
-        "--rulesets",
-        metavar="DIR",
-        help="rulesets directory to publish into (default: the directory PATH is in, "
+    add_rulesets_dir_option(
+        publish,
+        help_text="rulesets directory to publish into (default: the directory PATH is in, "
         "<dir>/<id>/<version>.yaml)",
+        old_name=True,
     )
     publish.add_argument("--format", choices=("text", "json"), default="text")
     publish.set_defaults(handler=run_publish)
@@ -38,9 +38,7 @@ def register(subparsers: Any) -> None:
         metavar="INPUTS.jsonl",
         help='inputs for records kept without them: {"record_id": ..., "input": {...}} lines',
     )
-    replay_parser.add_argument(
-        "--rulesets", metavar="DIR", help="rulesets directory (default: the shipped rulesets)"
-    )
+    add_rulesets_dir_option(replay_parser, old_name=True)
     replay_parser.add_argument(
         "--key-file", metavar="K", help="HMAC key file: every record must carry a valid signature"
     )
@@ -69,7 +67,7 @@ def register(subparsers: Any) -> None:
 
 def run_publish(arguments: argparse.Namespace) -> int:
     path = Path(arguments.path)
-    directory = arguments.rulesets or path.resolve().parent.parent
+    directory = arguments.rulesets_dir or path.resolve().parent.parent
     entry = RulesetRegistry(directory).publish(path)
     if arguments.format == "json":
         print(json.dumps({"id": entry.id, "version": entry.version,
@@ -97,7 +95,7 @@ def run_replay(arguments: argparse.Namespace) -> int:
     records = sys.stdin.buffer if arguments.records == "-" else arguments.records
     run = replay(
         records,
-        RulesetRegistry(arguments.rulesets),
+        RulesetRegistry(arguments.rulesets_dir),
         arguments.inputs,
         key=key,
         chain_start=arguments.chain_start,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from recovery_screening.document.reader import (
@@ -64,12 +64,41 @@ def add_ruleset_option(parser: argparse.ArgumentParser) -> None:
     add_rulesets_dir_option(parser)
 
 
-def add_rulesets_dir_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--rulesets-dir",
-        metavar="DIR",
-        help="directory of rulesets (<id>/<version>.yaml); default: the shipped rulesets",
-    )
+RULESETS_DIR_HELP = "directory of rulesets (<id>/<version>.yaml); default: the shipped rulesets"
+
+
+class _DeprecatedAlias(argparse.Action):
+    """An old spelling of an option: it still works, and says on stderr which name to use."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        self.replacement = kwargs.pop("replacement")
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"warning: {option_string} is deprecated; use {self.replacement}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_rulesets_dir_option(
+    parser: argparse.ArgumentParser, help_text: str = RULESETS_DIR_HELP, old_name: bool = False
+) -> None:
+    """`--rulesets-dir DIR`; with `old_name`, also the deprecated `--rulesets DIR` (0.x verbs)."""
+    parser.add_argument("--rulesets-dir", metavar="DIR", help=help_text)
+    if old_name:
+        parser.add_argument(
+            "--rulesets",
+            dest="rulesets_dir",
+            metavar="DIR",
+            action=_DeprecatedAlias,
+            replacement="--rulesets-dir",
+            help="deprecated spelling of --rulesets-dir",
+        )
 
 
 def add_format_option(parser: argparse.ArgumentParser) -> None:

@@ -20,10 +20,10 @@ def register(subparsers: Any) -> None:
     serve = subparsers.add_parser(
         "serve", help="run the CDS Hooks service for the screening rulesets (server extra)"
     )
-    serve.add_argument(
-        "--rulesets",
-        metavar="DIR",
-        help="directory of rulesets to serve (<id>/<version>.yaml); default: the shipped ones",
+    add_rulesets_dir_option(
+        serve,
+        help_text="directory of rulesets to serve (<id>/<version>.yaml); default: the shipped ones",
+        old_name=True,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
@@ -39,5 +39,5 @@ def run_questionnaire(arguments: argparse.Namespace) -> int:
 def run_serve(arguments: argparse.Namespace) -> int:
     from recovery_screening.interchange.server import serve
 
-    serve(arguments.rulesets, host=arguments.host, port=arguments.port)
+    serve(arguments.rulesets_dir, host=arguments.host, port=arguments.port)
     return EXIT_OK
