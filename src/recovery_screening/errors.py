@@ -82,6 +82,18 @@ class RulesetNotFound(ScreeningError, LookupError):
     """No ruleset matches the requested id, version or path."""
 
 
+class MissingExtra(ScreeningError):
+    """A feature needs an optional extra that is not installed; the message says what to install."""
+
+    def __init__(self, extra: str, module: str) -> None:
+        self.extra = extra
+        self.module = module
+        super().__init__(
+            f"this feature needs the '{extra}' extra ({module} is not installed): "
+            f'pip install "recovery-screening[{extra}]"'
+        )
+
+
 class BackendUnavailable(ScreeningError):
     """The requested evaluation backend cannot run here (missing extra or unsupported Python)."""
 

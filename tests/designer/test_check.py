@@ -10,7 +10,8 @@ from tests.conftest import FIXTURES
 
 from recovery_screening import load_ruleset
 from recovery_screening.cli import main
-from recovery_screening.designer.check import MissingExtra, check_properties, one_step_worse
+from recovery_screening.designer.check import check_properties, one_step_worse
+from recovery_screening.errors import MissingExtra
 
 UNSAFE = str(FIXTURES / "designer" / "unsafe-withdrawal.yaml")
 

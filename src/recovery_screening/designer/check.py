@@ -26,7 +26,7 @@ from typing import Any
 
 from recovery_screening.compiler import RANK, CompiledRuleset
 from recovery_screening.decision import Decision
-from recovery_screening.errors import InvalidApplicant, ScreeningError
+from recovery_screening.errors import InvalidApplicant, MissingExtra
 from recovery_screening.evaluate import check_applicant, decide
 from recovery_screening.expressions import compile_expression
 from recovery_screening.fields import InputField
@@ -34,11 +34,6 @@ from recovery_screening.ruleset import Ruleset
 
 DEFAULT_EXAMPLES = 300
 DEFAULT_SEED = 0
-INSTALL_HINT = "pip install 'recovery-screening[designer]'"
-
-
-class MissingExtra(ScreeningError):
-    """An optional dependency a designer tool needs is not installed."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +74,7 @@ def _hypothesis() -> Any:
     try:
         import hypothesis
     except ImportError:
-        raise MissingExtra(f"property checks need the hypothesis package: {INSTALL_HINT}") from None
+        raise MissingExtra("designer", "hypothesis") from None
     return hypothesis
 
 

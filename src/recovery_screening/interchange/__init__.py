@@ -7,7 +7,7 @@ The FHIR side needs the `fhir` extra (`pip install "recovery-screening[fhir]"`),
 
 from __future__ import annotations
 
-from recovery_screening.interchange._extras import MissingExtra
+from recovery_screening.errors import MissingExtra
 from recovery_screening.interchange.cds import to_cds_card
 from recovery_screening.interchange.fhir_in import from_questionnaire_response
 from recovery_screening.interchange.fhir_out import to_fhir_risk_assessment

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from recovery_screening.errors import Problem, ScreeningError, _ProblemsError
+from recovery_screening.errors import MissingExtra, Problem, _ProblemsError
 
 BASE_URL = "https://recovery-screening.invalid/fhir"
 ITEM_WEIGHT = "http://hl7.org/fhir/StructureDefinition/itemWeight"
@@ -15,18 +15,6 @@ ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 QUESTIONNAIRE_ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/questionnaire-ordinalValue"
 WEIGHT_EXTENSIONS = (ITEM_WEIGHT, ORDINAL_VALUE, QUESTIONNAIRE_ORDINAL_VALUE)
 LOINC = "http://loinc.org"
-
-
-class MissingExtra(ScreeningError):
-    """An interchange feature needs an optional extra that is not installed."""
-
-    def __init__(self, extra: str, module: str) -> None:
-        self.extra = extra
-        self.module = module
-        super().__init__(
-            f"this feature needs the '{extra}' extra ({module} is not installed): "
-            f'pip install "recovery-screening[{extra}]"'
-        )
 
 
 def require(module: str, extra: str) -> ModuleType:

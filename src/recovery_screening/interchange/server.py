@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recovery_screening.interchange._extras import MissingExtra, fhir_model
+from recovery_screening.errors import MissingExtra
+from recovery_screening.interchange._extras import fhir_model
 
 try:
     import uvicorn
