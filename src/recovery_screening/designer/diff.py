@@ -33,7 +33,7 @@ _SECTIONS = ("inputs", "instruments", "referral_targets")
 
 
 @dataclass(frozen=True)
-class Change:
+class StructuralChange:
     """One structural change: `section` and `id` say what, `fields` the (old, new) values."""
 
     section: str
@@ -62,14 +62,14 @@ def _field_changes(old: Any, new: Any) -> dict[str, tuple[Any, Any]]:
 
 def _keyed(
     section: str, old: Mapping[str, Any], new: Mapping[str, Any], ignore: tuple[str, ...] = ()
-) -> list[Change]:
+) -> list[StructuralChange]:
     changes = []
     for key in old:
         if key not in new:
-            changes.append(Change(section, key, "removed"))
+            changes.append(StructuralChange(section, key, "removed"))
     for key in new:
         if key not in old:
-            changes.append(Change(section, key, "added"))
+            changes.append(StructuralChange(section, key, "added"))
         else:
             fields = {
                 name: pair
@@ -77,7 +77,7 @@ def _keyed(
                 if name not in ignore
             }
             if fields:
-                changes.append(Change(section, key, "changed", fields))
+                changes.append(StructuralChange(section, key, "changed", fields))
     return changes
 
 
@@ -85,14 +85,16 @@ def _by_id(rules: list[Any]) -> dict[str, Any]:
     return {rule["id"]: rule for rule in rules}
 
 
-def structural_diff(old: Ruleset, new: Ruleset) -> list[Change]:
+def structural_diff(old: Ruleset, new: Ruleset) -> list[StructuralChange]:
     """What the two documents declare differently, section by section, in document order."""
     a, b = old.document, new.document
-    changes: list[Change] = []
+    changes: list[StructuralChange] = []
     for name in ("hit_policy", "default", "incomplete"):
         if a.get(name) != b.get(name):
             changes.append(
-                Change("settings", name, "changed", _field_changes(a.get(name), b.get(name)))
+                StructuralChange(
+                    "settings", name, "changed", _field_changes(a.get(name), b.get(name))
+                )
             )
     for section in _SECTIONS:
         changes += _keyed(section, a.get(section, {}), b.get(section, {}))
@@ -112,7 +114,9 @@ def structural_diff(old: Ruleset, new: Ruleset) -> list[Change]:
     common = [rule_id for rule_id in old_rules if rule_id in new_rules]
     new_order = [rule_id for rule_id in new_rules if rule_id in old_rules]
     if common != new_order:
-        changes.append(Change("decisions", "(order)", "changed", {"order": (common, new_order)}))
+        changes.append(
+            StructuralChange("decisions", "(order)", "changed", {"order": (common, new_order)})
+        )
     changes += _keyed(
         "properties", _by_id(a.get("properties", [])), _by_id(b.get("properties", []))
     )
@@ -222,7 +226,7 @@ class DiffWorker:
 class RulesetDiff:
     old: Ruleset
     new: Ruleset
-    changes: tuple[Change, ...]
+    changes: tuple[StructuralChange, ...]
     cohort: str | None = None
     behaviour: DiffTally | None = None
 

@@ -61,7 +61,7 @@ _DEFAULT_HINT = "fix the ruleset at this path (see docs/ruleset-format.md)"
 
 
 @dataclass(frozen=True)
-class Finding:
+class LintFinding:
     """One lint result: a stable code, a severity, where (JSON path and rule id) and the fix."""
 
     code: str
@@ -80,7 +80,7 @@ class LintReport:
     """The findings for one ruleset file (or document)."""
 
     source: str
-    findings: tuple[Finding, ...]
+    findings: tuple[LintFinding, ...]
     ruleset_id: str | None = None
     version: str | None = None
 
@@ -111,16 +111,16 @@ def lint_path(path: str | Path, *, rulesets_dir: str | Path | None = None) -> Li
         problems = getattr(error, "problems", None)
         if problems:
             findings = [
-                Finding(p.code, "error", p.path, p.message, HINTS.get(p.code, _DEFAULT_HINT))
+                LintFinding(p.code, "error", p.path, p.message, HINTS.get(p.code, _DEFAULT_HINT))
                 for p in problems
             ]
         else:
-            findings = [Finding("unreadable", "error", "$", str(error), _DEFAULT_HINT)]
+            findings = [LintFinding("unreadable", "error", "$", str(error), _DEFAULT_HINT)]
         return LintReport(str(path), tuple(findings))
     return LintReport(str(path), tuple(lint_ruleset(ruleset)), ruleset.id, ruleset.version)
 
 
-def lint_ruleset(ruleset: Ruleset) -> list[Finding]:
+def lint_ruleset(ruleset: Ruleset) -> list[LintFinding]:
     """Every finding for a ruleset that loaded, errors first, then in document order."""
     linter = _Linter(ruleset.compiled, ruleset.document)
     findings = linter.run()
@@ -342,15 +342,15 @@ class _Linter:
     def __init__(self, compiled: CompiledRuleset, document: Mapping[str, Any]) -> None:
         self.compiled = compiled
         self.document = document
-        self.findings: list[Finding] = []
+        self.findings: list[LintFinding] = []
         self.analysis = _Analysis(compiled)
 
     def add(
         self, code: str, severity: Severity, path: str, message: str, rule: str | None = None
     ) -> None:
-        self.findings.append(Finding(code, severity, path, message, HINTS[code], rule))
+        self.findings.append(LintFinding(code, severity, path, message, HINTS[code], rule))
 
-    def run(self) -> list[Finding]:
+    def run(self) -> list[LintFinding]:
         if self.compiled.kind != "screening":
             return []
         self.bands()

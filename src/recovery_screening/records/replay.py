@@ -66,7 +66,7 @@ _QUICK = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", "
 
 
 @dataclass(frozen=True)
-class Finding:
+class RecordFinding:
     """One thing wrong with a record: a status and a sentence that names no applicant value."""
 
     status: str
@@ -74,7 +74,7 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class Change:
+class DecisionDifference:
     """One difference between the recorded and the replayed decision, at a JSON path."""
 
     path: str
@@ -90,8 +90,8 @@ class RecordReport:
     record_id: str | None
     subject_ref: str | None
     status: str
-    findings: tuple[Finding, ...] = ()
-    diff: tuple[Change, ...] = ()
+    findings: tuple[RecordFinding, ...] = ()
+    diff: tuple[DecisionDifference, ...] = ()
 
     @property
     def identical(self) -> bool:
@@ -335,7 +335,7 @@ class ReplayRun(Iterator[RecordReport]):
         self._previous: str | None = chain_start
         self._previous_line: int | None = None
         self._previous_readable = True
-        self._rulesets: dict[tuple[str, str], Ruleset | Finding] = {}
+        self._rulesets: dict[tuple[str, str], Ruleset | RecordFinding] = {}
 
     def __iter__(self) -> ReplayRun:
         return self
@@ -360,29 +360,33 @@ class ReplayRun(Iterator[RecordReport]):
     # --- one record -----------------------------------------------------------------------
 
     def _check(self, number: int, body: Any) -> RecordReport:
-        findings: list[Finding] = []
+        findings: list[RecordFinding] = []
         record, unreadable = _validated(body)
         if record is None:
-            findings.append(Finding(CHAIN_BROKEN, f"not a readable decision record: {unreadable}"))
+            findings.append(
+                RecordFinding(CHAIN_BROKEN, f"not a readable decision record: {unreadable}")
+            )
             self._link(number, body, findings, readable=False)
             return _report(number, body, findings)
         self._link(number, body, findings, readable=True)
         if self._key is not None and not signature_valid(body, self._key):
             detail = "the signature does not match" if "signature" in body else "no signature"
-            findings.append(Finding(SIGNATURE_INVALID, detail))
+            findings.append(RecordFinding(SIGNATURE_INVALID, detail))
         ruleset = self._ruleset(record, findings)
         answers = self._input(record, body, findings)
-        diff: tuple[Change, ...] = ()
+        diff: tuple[DecisionDifference, ...] = ()
         if ruleset is not None and answers is not None:
             diff = self._compare(ruleset, answers, body, record.includes_input, findings)
         return _report(number, body, findings, diff)
 
-    def _link(self, number: int, body: Any, findings: list[Finding], *, readable: bool) -> None:
+    def _link(
+        self, number: int, body: Any, findings: list[RecordFinding], *, readable: bool
+    ) -> None:
         stored = body.get("record_hash") if isinstance(body, Mapping) else None
         if readable:
             if record_hash(body) != stored:
                 findings.append(
-                    Finding(
+                    RecordFinding(
                         CHAIN_BROKEN,
                         "record_hash does not match the record's content: "
                         "the record was changed after it was written",
@@ -391,7 +395,7 @@ class ReplayRun(Iterator[RecordReport]):
             claimed = body["previous_hash"]
             if not self._previous_readable:
                 findings.append(
-                    Finding(
+                    RecordFinding(
                         CHAIN_BROKEN,
                         f"cannot be linked: the record before it (line {self._previous_line}) "
                         "is unreadable",
@@ -404,7 +408,7 @@ class ReplayRun(Iterator[RecordReport]):
                     else "the start of the chain"
                 )
                 findings.append(
-                    Finding(
+                    RecordFinding(
                         CHAIN_BROKEN,
                         f"previous_hash does not match {where}: "
                         "a record was removed, inserted or reordered here",
@@ -415,19 +419,19 @@ class ReplayRun(Iterator[RecordReport]):
         self._previous_line = number
         self.summary.head_hash = self._previous
 
-    def _ruleset(self, record: DecisionRecord, findings: list[Finding]) -> Ruleset | None:
+    def _ruleset(self, record: DecisionRecord, findings: list[RecordFinding]) -> Ruleset | None:
         reference = record.ruleset
         key = (reference.id, reference.version)
         found = self._rulesets.get(key)
         if found is None:
             found = self._load(*key)
             self._rulesets[key] = found
-        if isinstance(found, Finding):
+        if isinstance(found, RecordFinding):
             findings.append(found)
             return None
         if found.content_hash != reference.content_hash:
             findings.append(
-                Finding(
+                RecordFinding(
                     RULESET_ALTERED,
                     f"ruleset {reference.id} {reference.version} hashes to "
                     f"{found.content_hash}, the record names {reference.content_hash}",
@@ -443,7 +447,7 @@ class ReplayRun(Iterator[RecordReport]):
         if used != named:
             changed = sorted(f"{entry[0]} ({entry[1]} {entry[2]})" for entry in named - used)
             findings.append(
-                Finding(
+                RecordFinding(
                     RULESET_ALTERED,
                     "the instruments differ from those the record names: "
                     + (", ".join(changed) or "an instrument was added"),
@@ -452,24 +456,24 @@ class ReplayRun(Iterator[RecordReport]):
             return None
         return found
 
-    def _load(self, ruleset_id: str, version: str) -> Ruleset | Finding:
+    def _load(self, ruleset_id: str, version: str) -> Ruleset | RecordFinding:
         try:
             return self._registry.load(f"{ruleset_id}@{version}")
         except RulesetNotFound:
-            return Finding(
+            return RecordFinding(
                 RULESET_MISSING,
                 f"ruleset {ruleset_id} {version} is not in {self._registry.directory}",
             )
         except RulesetAltered as error:
-            return Finding(RULESET_ALTERED, str(error))
+            return RecordFinding(RULESET_ALTERED, str(error))
         except ScreeningError as error:
-            return Finding(
+            return RecordFinding(
                 RULESET_MISSING,
                 f"ruleset {ruleset_id} {version} cannot be loaded: {str(error).splitlines()[0]}",
             )
 
     def _input(
-        self, record: DecisionRecord, body: Mapping[str, Any], findings: list[Finding]
+        self, record: DecisionRecord, body: Mapping[str, Any], findings: list[RecordFinding]
     ) -> Any:
         if "input" in body:
             answers = body["input"]
@@ -477,7 +481,9 @@ class ReplayRun(Iterator[RecordReport]):
             answers = self._inputs.take(record.record_id) if self._inputs is not None else None
             if answers is None:
                 findings.append(
-                    Finding(INPUT_MISSING, "the record keeps only the input's hash; no input given")
+                    RecordFinding(
+                        INPUT_MISSING, "the record keeps only the input's hash; no input given"
+                    )
                 )
                 return None
         try:
@@ -486,7 +492,7 @@ class ReplayRun(Iterator[RecordReport]):
             digest = None
         if digest != record.input_hash:
             findings.append(
-                Finding(
+                RecordFinding(
                     INPUT_ALTERED,
                     "the input does not match the record's input_hash "
                     f"({record.input_hash}): it was changed or belongs to another record",
@@ -501,14 +507,16 @@ class ReplayRun(Iterator[RecordReport]):
         answers: Any,
         body: Mapping[str, Any],
         includes_input: bool,
-        findings: list[Finding],
-    ) -> tuple[Change, ...]:
+        findings: list[RecordFinding],
+    ) -> tuple[DecisionDifference, ...]:
         try:
             replayed = ruleset.evaluate(answers).to_dict()
         except InvalidApplicant as error:
             fields = ", ".join(problem.path for problem in error.problems)
             findings.append(
-                Finding(DIFFERENT, f"the input no longer meets the ruleset's contract: {fields}")
+                RecordFinding(
+                    DIFFERENT, f"the input no longer meets the ruleset's contract: {fields}"
+                )
             )
             return ()
         if not includes_input:
@@ -518,7 +526,7 @@ class ReplayRun(Iterator[RecordReport]):
             return ()
         changes = tuple(_diff(recorded, replayed, "$", redact=not includes_input))
         findings.append(
-            Finding(DIFFERENT, f"the replayed decision differs in {len(changes)} place(s)")
+            RecordFinding(DIFFERENT, f"the replayed decision differs in {len(changes)} place(s)")
         )
         return changes
 
@@ -553,7 +561,7 @@ def _validated(body: Any) -> tuple[DecisionRecord | None, str]:
 
 
 def _report(
-    number: int, body: Any, findings: list[Finding], diff: tuple[Change, ...] = ()
+    number: int, body: Any, findings: list[RecordFinding], diff: tuple[DecisionDifference, ...] = ()
 ) -> RecordReport:
     record_id = subject_ref = None
     if isinstance(body, Mapping):
@@ -571,7 +579,7 @@ def _printable(value: object, pattern: str) -> str | None:
 _ABSENT = "(absent)"
 
 
-def _diff(recorded: Any, replayed: Any, path: str, *, redact: bool) -> Iterator[Change]:
+def _diff(recorded: Any, replayed: Any, path: str, *, redact: bool) -> Iterator[DecisionDifference]:
     if isinstance(recorded, Mapping) and isinstance(replayed, Mapping):
         for name in sorted(set(recorded) | set(replayed)):
             if name in _COMPARED_OUT and path == "$":
@@ -591,13 +599,13 @@ def _diff(recorded: Any, replayed: Any, path: str, *, redact: bool) -> Iterator[
         return
     if redact and ".evidence" in path:
         recorded, replayed = REDACTED, REDACTED
-    yield Change(path, recorded, replayed)
+    yield DecisionDifference(path, recorded, replayed)
 
 
 __all__ = [
     "STATUSES",
-    "Change",
-    "Finding",
+    "DecisionDifference",
+    "RecordFinding",
     "RecordReport",
     "ReplayRun",
     "ReplaySummary",
