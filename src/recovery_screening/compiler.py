@@ -375,7 +375,7 @@ class _Compiler:
         fields = []
         for name, spec in self.document["inputs"].items():
             path = json_path(["inputs", name])
-            found = input_problems(name, spec, path)
+            found = input_problems(spec, path)
             self.problems.extend(found)
             if found:
                 continue

@@ -220,7 +220,7 @@ def make_field(name: str, spec: Mapping[str, Any], *, instrument: str | None = N
     )
 
 
-def input_problems(name: str, spec: Mapping[str, Any], path: str) -> list[Problem]:
+def input_problems(spec: Mapping[str, Any], path: str) -> list[Problem]:
     """Meaning checks on one input declaration that the schema cannot express."""
     problems = []
     minimum, maximum = spec.get("minimum"), spec.get("maximum")
@@ -280,12 +280,6 @@ class BandTable:
         for band in self.bands:
             if band.minimum <= score <= band.maximum:
                 return band.name
-        return None
-
-    def label_of(self, name: str) -> str | None:
-        for band in self.bands:
-            if band.name == name:
-                return band.label
         return None
 
 

@@ -19,7 +19,6 @@ from recovery_screening.records.lock import (
     LockEntry,
     VersionExists,
     check_locked,
-    lock_path,
     read_lock,
     write_lock,
 )
@@ -39,10 +38,6 @@ class RulesetRegistry:
 
     def __repr__(self) -> str:
         return f"<RulesetRegistry {self.directory}>"
-
-    @property
-    def lock_file(self) -> Path:
-        return lock_path(self.directory)
 
     def ids(self) -> list[str]:
         """Every ruleset id in the directory, sorted."""
