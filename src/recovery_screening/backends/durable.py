@@ -58,6 +58,11 @@ from recovery_screening.expressions import (
     Not,
 )
 from recovery_screening.expressions.closures import build_evaluator
+from recovery_screening.expressions.operators import (
+    COMPARATORS,
+    enum_positions,
+    enum_values_satisfying,
+)
 
 MARKER = "screening_applicant"
 """A field only the asserted applicant fact carries (never durable-rules' own state fact)."""
@@ -70,8 +75,6 @@ _RULESET_NUMBERS = itertools.count(1)
 ruleset belongs to, so names are never reused, even across private Hosts."""
 
 _ORDERING = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
-_NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
-_MIRRORED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
 def fact_value(value: object) -> object:
@@ -128,7 +131,7 @@ class _Translator:
     def _enum_position(self, node: Node) -> str:
         """A derived field: the position of an ordered choice's value in its declared order."""
         assert node.type is not None
-        positions = {value: index for index, value in enumerate(node.type.values)}
+        positions = enum_positions(node.type)
         evaluate = build_evaluator(node)
 
         def position(facts: Mapping[str, Any]) -> object:
@@ -174,33 +177,31 @@ class _Translator:
             values = [fact_value(item.value) for item in right.items]
             inside = self._membership(self.field(left), values)
             return inside if op == "in" else (inside[1], inside[0])
+        comparator = COMPARATORS[op]
         if isinstance(left, Literal) and not isinstance(right, Literal):
-            left, right, op = right, left, _MIRRORED[op]
+            assert comparator.mirrored is not None
+            left, right, op = right, left, comparator.mirrored
+            comparator = COMPARATORS[op]
         left_type = left.type
-        if left_type is not None and left_type.kind == "enum" and op in _ORDERING:
+        if left_type is not None and left_type.kind == "enum" and comparator.ordering:
             if isinstance(left, Name) and isinstance(right, Literal):
-                position = left_type.values.index(str(right.value))
-                allowed = [
-                    value
-                    for index, value in enumerate(left_type.values)
-                    if _holds(op, index, position)
-                ]
+                allowed = enum_values_satisfying(left_type, op, right.value)
                 return self._membership(self.field(left), allowed)
             left_key = self._enum_position(left)
             right_key = self._enum_position(right)
             return _compare(left_key, op, {"$m": right_key}, right_key), _compare(
-                left_key, _NEGATED[op], {"$m": right_key}, right_key
+                left_key, comparator.negated, {"$m": right_key}, right_key
             )
         left_key = self.field(left)
         if isinstance(right, Literal):
             value = fact_value(right.value)
             return _compare(left_key, op, value, None), _compare(
-                left_key, _NEGATED[op], value, None
+                left_key, comparator.negated, value, None
             )
         right_key = self.field(right)
         reference = {"$m": right_key}
         return _compare(left_key, op, reference, right_key), _compare(
-            left_key, _NEGATED[op], reference, right_key
+            left_key, comparator.negated, reference, right_key
         )
 
     @staticmethod
@@ -218,10 +219,6 @@ def _delete_rulesets(handles: list[Any]) -> None:
 
 def _ignore(closure: Any) -> None:
     return None
-
-
-def _holds(op: str, a: int, b: int) -> bool:
-    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
 
 
 def _compare(key: str, op: str, right: object, right_key: str | None) -> Condition:

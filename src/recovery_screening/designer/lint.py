@@ -28,6 +28,7 @@ from recovery_screening.expressions import (
     compile_expression,
 )
 from recovery_screening.expressions import Literal as LiteralNode
+from recovery_screening.expressions.operators import COMPARATORS, enum_positions
 from recovery_screening.ruleset import Ruleset, load_ruleset
 
 Severity = Literal["error", "warning", "info"]
@@ -166,13 +167,6 @@ def _conjuncts(node: Node) -> frozenset[Any]:
     return frozenset({form})
 
 
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-_NEGATE = {
-    "==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">",
-    "in": "not in", "not in": "in",
-}  # fmt: skip
-
-
 class _Analysis:
     """Which values each name can take, to find conditions that can never be true."""
 
@@ -246,12 +240,13 @@ class _Analysis:
         if isinstance(node, Name) and node.type is not None and node.type.kind == "boolean":
             return self._restrict(env, node.name, "==", positive)
         if isinstance(node, Comparison):
-            operator = node.operator if positive else _NEGATE[node.operator]
+            operator = node.operator if positive else COMPARATORS[node.operator].negated
             left, right = node.left, node.right
             if isinstance(left, (LiteralNode, ListLiteral)) and isinstance(right, Name):
-                if operator in ("in", "not in"):
+                mirrored = COMPARATORS[operator].mirrored
+                if mirrored is None:
                     return [env]
-                left, right, operator = right, left, _FLIP[operator]
+                left, right, operator = right, left, mirrored
             if isinstance(left, Name):
                 if isinstance(right, LiteralNode):
                     return self._restrict(env, left.name, operator, right.value)
@@ -287,27 +282,14 @@ class _Analysis:
 
 
 def _holds(candidate: Any, operator: str, value: Any, value_type: ValueType) -> bool:
-    if operator == "in":
-        return bool(candidate in value)
-    if operator == "not in":
-        return bool(candidate not in value)
-    if operator == "==":
-        return bool(candidate == value)
-    if operator == "!=":
-        return bool(candidate != value)
-    if value_type.kind == "enum":
-        order = value_type.values
-        if candidate not in order or value not in order:
+    comparator = COMPARATORS[operator]
+    if comparator.ordering and value_type.kind == "enum":
+        positions = enum_positions(value_type)
+        if candidate not in positions or value not in positions:
             return True
-        candidate, value = order.index(candidate), order.index(value)
+        candidate, value = positions[candidate], positions[value]
     try:
-        if operator == "<":
-            return bool(candidate < value)
-        if operator == "<=":
-            return bool(candidate <= value)
-        if operator == ">":
-            return bool(candidate > value)
-        return bool(candidate >= value)
+        return bool(comparator.holds(candidate, value))
     except TypeError:
         return True
 

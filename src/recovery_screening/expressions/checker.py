@@ -20,6 +20,7 @@ from recovery_screening.expressions.nodes import (
     Not,
     start_column,
 )
+from recovery_screening.expressions.operators import ORDERING
 from recovery_screening.expressions.problems import ExpressionError, ExpressionProblem
 from recovery_screening.expressions.value_types import (
     BOOLEAN,
@@ -41,7 +42,6 @@ FUNCTIONS: tuple[str, ...] = (
     "abs",
     "days_between",
 )
-_ORDERING = frozenset({"<", "<=", ">", ">="})
 
 
 def check_types(
@@ -188,7 +188,7 @@ class _Checker:
         typed = replace(node, left=left, right=right)
         if left.type is None or right.type is None:
             return typed
-        if node.operator in _ORDERING:
+        if node.operator in ORDERING:
             ok = self._ordering(typed, left, right)
         else:
             ok = self._equality(typed, left, right)

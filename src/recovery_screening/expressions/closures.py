@@ -23,20 +23,15 @@ from recovery_screening.expressions.nodes import (
     Node,
     Not,
 )
+from recovery_screening.expressions.operators import (
+    COMPARATORS,
+    enum_positions,
+    enum_values_satisfying,
+)
 from recovery_screening.expressions.value_types import ValueType
 
 Facts = Mapping[str, Any]
 Evaluator = Callable[[Facts], Any]
-
-_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-_MIRRORED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
 def build_evaluator(node: Node) -> Evaluator:
@@ -180,20 +175,21 @@ def _comparison(node: Comparison) -> Evaluator:
         assert isinstance(right, ListLiteral)
         return _membership(left, frozenset(item.value for item in right.items), op == "in")
     left_type, right_type = left.type, right.type
-    if op in _MIRRORED and isinstance(left, Literal) and isinstance(right, Name):
-        left, right, op = right, left, _MIRRORED[op]
+    mirrored = COMPARATORS[op].mirrored
+    if mirrored is not None and isinstance(left, Literal) and isinstance(right, Name):
+        left, right, op = right, left, mirrored
         left_type, right_type = right_type, left_type
     enum = left_type if left_type is not None and left_type.kind == "enum" else None
-    if enum is not None and op not in ("==", "!="):
+    if enum is not None and COMPARATORS[op].ordering:
         if isinstance(left, Name) and isinstance(right, Literal):
-            allowed = _enum_values_satisfying(enum, op, right.value)
+            allowed = frozenset(enum_values_satisfying(enum, op, right.value))
             return _membership(left, allowed, True)
         return _enum_ordering(enum, build_evaluator(left), build_evaluator(right), op)
     if isinstance(left, Name) and isinstance(right, Literal):
         return _input_versus_literal(left.name, op, right.value, left_type)
     if isinstance(left, Name) and isinstance(right, Name):
         return _input_versus_input(left.name, op, right.name)
-    return _compare(build_evaluator(left), build_evaluator(right), _OPERATORS[op])
+    return _compare(build_evaluator(left), build_evaluator(right), COMPARATORS[op].holds)
 
 
 def _membership(left: Node, values: frozenset[object], inside: bool) -> Evaluator:
@@ -223,16 +219,9 @@ def _membership(left: Node, values: frozenset[object], inside: bool) -> Evaluato
     return member
 
 
-def _enum_values_satisfying(enum: ValueType, op: str, literal: object) -> frozenset[object]:
-    """The enum values `v` for which `v op literal` holds, comparing positions."""
-    position = enum.values.index(str(literal))
-    compare = _OPERATORS[op]
-    return frozenset(value for index, value in enumerate(enum.values) if compare(index, position))
-
-
 def _enum_ordering(enum: ValueType, left: Evaluator, right: Evaluator, op: str) -> Evaluator:
-    positions = {value: index for index, value in enumerate(enum.values)}
-    compare = _OPERATORS[op]
+    positions = enum_positions(enum)
+    compare = COMPARATORS[op].holds
 
     def ordered(facts: Facts) -> bool | None:
         a = positions.get(left(facts))
@@ -296,7 +285,7 @@ def _input_versus_literal(
 
 
 def _input_versus_input(left: str, op: str, right: str) -> Evaluator:
-    compare = _OPERATORS[op]
+    compare = COMPARATORS[op].holds
 
     def inputs(facts: Facts) -> bool | None:
         a = facts[left]
