@@ -38,10 +38,16 @@ from recovery_screening.instruments import (
     compile_instrument,
     expression_problems,
 )
+from recovery_screening.outcomes import (
+    ADMIT,
+    DEFAULT_RULE,
+    DEFER,
+    INCOMPLETE_RULE,
+    RANK,
+    REFER,
+    Outcome,
+)
 
-ADMIT, DEFER, REFER = 0, 1, 2
-OUTCOMES = ("admit", "defer", "refer")
-RANK = {name: rank for rank, name in enumerate(OUTCOMES)}
 FORMAT_VERSIONS = {"recovery-screening/v1": 1, "recovery-screening/v2": 2}
 INSTRUMENT_LABELS = {"admit": "scored", "defer": "incomplete", "refer": "safety follow-up"}
 
@@ -91,7 +97,7 @@ class Domain:
 @dataclass(frozen=True)
 class DecisionRule:
     id: str
-    outcome: str
+    outcome: Outcome
     rank: int
     code: str
     text: str
@@ -108,7 +114,7 @@ class Fallback:
     """The default outcome, or the fail-safe defer (`incomplete`)."""
 
     id: str
-    outcome: str
+    outcome: Outcome
     rank: int
     code: str
     text: str
@@ -122,7 +128,7 @@ class PropertySpec:
     text: str
     given: Condition | None
     given_source: str | None
-    outcome_in: tuple[str, ...]
+    outcome_in: tuple[Outcome, ...]
 
 
 @dataclass(frozen=True)
@@ -245,10 +251,10 @@ def _compile_instrument_ruleset(
         domains=(),
         decisions=decisions,
         default=Fallback(
-            "default", "admit", ADMIT, "SCORED", "Every item is answered; the total is complete."
+            DEFAULT_RULE, "admit", ADMIT, "SCORED", "Every item is answered; the total is complete."
         ),
         incomplete=Fallback(
-            "incomplete",
+            INCOMPLETE_RULE,
             "defer",
             DEFER,
             "INCOMPLETE",
@@ -316,7 +322,7 @@ class _Compiler:
         self.targets = targets
         domains = self._domains()
         decisions = self._decisions()
-        default = self._fallback(document["default"], "default", "$.default")
+        default = self._fallback(document["default"], DEFAULT_RULE, "$.default")
         incomplete_spec = document.get(
             "incomplete",
             {
@@ -325,7 +331,7 @@ class _Compiler:
             },
         )
         incomplete = Fallback(
-            "incomplete",
+            INCOMPLETE_RULE,
             "defer",
             DEFER,
             incomplete_spec["code"],

@@ -12,18 +12,18 @@ import datetime
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from recovery_screening._version import __version__
-from recovery_screening.compiler import OUTCOMES, CompiledRuleset
+from recovery_screening.compiler import CompiledRuleset
+from recovery_screening.outcomes import DEFAULT_RULE, INCOMPLETE_RULE, OUTCOMES, Outcome
 
 if TYPE_CHECKING:
     from recovery_screening.records.record import DecisionRecord
 
 ENGINE_NAME = "recovery-screening"
-Outcome = Literal["admit", "defer", "refer"]
 JsonScalar = bool | int | float | str | None
 
 
@@ -180,7 +180,7 @@ class Decision:
 
     @property
     def outcome(self) -> Outcome:
-        return OUTCOMES[self._trace.rank]  # type: ignore[return-value]
+        return OUTCOMES[self._trace.rank]
 
     @property
     def outcome_label(self) -> str | None:
@@ -196,9 +196,9 @@ class Decision:
         """Ids of the rules that decided the outcome (`default` / `incomplete` when no rule did)."""
         trace = self._trace
         if trace.fail_safe:
-            return ("incomplete",)
+            return (INCOMPLETE_RULE,)
         if not trace.deciding:
-            return ("default",)
+            return (DEFAULT_RULE,)
         return tuple(trace.ruleset.decisions[i].id for i in trace.deciding)
 
     @property
@@ -245,7 +245,7 @@ class Decision:
         if trace.fail_safe:
             return []
         if not trace.deciding:
-            return [(target, "default") for target in trace.ruleset.default.referrals]
+            return [(target, DEFAULT_RULE) for target in trace.ruleset.default.referrals]
         pairs: list[tuple[str, str]] = []
         seen: set[str] = set()
         for index in trace.deciding:

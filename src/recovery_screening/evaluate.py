@@ -7,10 +7,11 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from recovery_screening.compiler import ADMIT, DEFER, REFER, CompiledRuleset, Domain
+from recovery_screening.compiler import CompiledRuleset, Domain
 from recovery_screening.decision import Decision, Trace
 from recovery_screening.errors import InvalidApplicant, Problem
 from recovery_screening.fields import FieldViolation
+from recovery_screening.outcomes import ADMIT, DEFER, REFER
 
 NATIVE = "native"
 MAX_SETTLE_COMBINATIONS = 64
@@ -350,4 +351,4 @@ def outcome_of(
     return rank, deciding, blocking, fail_safe
 
 
-__all__ = ["ADMIT", "DEFER", "NATIVE", "REFER", "Judge", "check_applicant", "decide", "outcome_of"]
+__all__ = ["NATIVE", "Judge", "check_applicant", "decide", "outcome_of"]

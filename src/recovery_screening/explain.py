@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from recovery_screening.decision import DecisionModel, JsonScalar
+from recovery_screening.outcomes import INCOMPLETE_RULE
 
 
 def describe_value(value: JsonScalar) -> str:
@@ -28,7 +29,7 @@ def render_explanation(decision: DecisionModel) -> str:
     lines.append("Because:")
     for reason in deciding:
         lines.append(f"  - {reason.text} [{reason.code}, rule {reason.rule}]")
-        if reason.evidence and reason.rule != "incomplete":
+        if reason.evidence and reason.rule != INCOMPLETE_RULE:
             lines.append(f"      based on {_evidence(reason.evidence)}")
     others = [reason for reason in decision.reasons if not reason.deciding]
     if others:

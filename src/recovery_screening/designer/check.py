@@ -24,12 +24,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from recovery_screening.compiler import RANK, CompiledRuleset
+from recovery_screening.compiler import CompiledRuleset
 from recovery_screening.decision import Decision
 from recovery_screening.errors import InvalidApplicant, MissingExtra
 from recovery_screening.evaluate import check_applicant, decide
 from recovery_screening.expressions import compile_expression
 from recovery_screening.fields import InputField
+from recovery_screening.outcomes import RANK
 from recovery_screening.ruleset import Ruleset
 
 DEFAULT_EXAMPLES = 300

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recovery_screening.compiler import OUTCOMES
 from recovery_screening.designer.cohort import (
     Chunk,
     RulesetSpec,
@@ -26,6 +25,7 @@ from recovery_screening.designer.cohort import (
 from recovery_screening.designer.simulate import Tally, parse_row
 from recovery_screening.errors import InvalidApplicant
 from recovery_screening.evaluate import check_applicant, decide
+from recovery_screening.outcomes import OUTCOMES
 from recovery_screening.ruleset import Ruleset
 
 DEFAULT_LIMIT = 100

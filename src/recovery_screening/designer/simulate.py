@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recovery_screening.compiler import OUTCOMES, CompiledRuleset
+from recovery_screening.compiler import CompiledRuleset
 from recovery_screening.designer.cohort import (
     CellError,
     Chunk,
@@ -29,6 +29,7 @@ from recovery_screening.designer.cohort import (
 from recovery_screening.document.reader import parse_document_bytes
 from recovery_screening.errors import DocumentError, InvalidApplicant
 from recovery_screening.evaluate import check_applicant, decide
+from recovery_screening.outcomes import OUTCOMES
 from recovery_screening.ruleset import Ruleset
 
 MAX_EXAMPLE_LINES = 5

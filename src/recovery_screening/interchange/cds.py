@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from recovery_screening.decision import DecisionModel, JsonScalar
 from recovery_screening.explain import describe_value
 from recovery_screening.interchange._extras import BASE_URL, validated
+from recovery_screening.outcomes import INCOMPLETE_RULE
 
 if TYPE_CHECKING:
     from recovery_screening.decision import Decision
@@ -58,7 +59,7 @@ def render_markdown(model: DecisionModel) -> str:
         if not reason.deciding:
             continue
         lines.append(f"- {_escape(reason.text)} (`{reason.code}`)")
-        if reason.evidence and reason.rule != "incomplete":
+        if reason.evidence and reason.rule != INCOMPLETE_RULE:
             evidence = ", ".join(f"`{name}` = {_value(v)}" for name, v in reason.evidence.items())
             lines.append(f"  - based on {evidence}")
     others = [reason for reason in model.reasons if not reason.deciding]
