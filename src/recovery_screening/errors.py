@@ -1,4 +1,9 @@
-"""Every error this library raises. Messages name places (JSON paths, rule ids), never values."""
+"""The root error and the errors shared across packages; each carries a path or a rule id.
+
+Every error this library raises derives from `ScreeningError`. The errors of one package live
+beside their code (`ExpressionError`, `NotCanonical`, `VersionExists`, `RecordError`,
+`interchange`'s `InvalidResource`). Messages name places (JSON paths, rule ids), never values.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Read JSON and YAML safely: bounded size and depth, no aliases, no duplicate keys, no NaN.
 
-Everything a user hands us (rulesets, applicants, cohorts, records) goes through here, so the
-errors name the file and the place, never the content.
+Rulesets, case files, applicants, cohort lines, replay inputs and service requests are read
+here, so the errors name the file and the place, never the content. Decision record lines are
+parsed by `records.replay` with the same limits but without the nesting pre-scan (for speed).
 """
 
 from __future__ import annotations
