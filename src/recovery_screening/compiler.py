@@ -29,6 +29,7 @@ from recovery_screening.fields import (
     Band,
     BandTable,
     InputField,
+    InputTable,
     band_problems,
     input_problems,
     make_field,
@@ -143,9 +144,7 @@ class CompiledRuleset:
     content_hash: str
     hit_policy: str
     outcome_labels: Mapping[str, str]
-    fields: tuple[InputField, ...]
-    top_fields: Mapping[str, InputField]
-    groups: Mapping[str, Mapping[str, InputField]]
+    inputs: InputTable
     instruments: tuple[CompiledInstrument, ...]
     domains: tuple[Domain, ...]
     decisions: tuple[DecisionRule, ...]
@@ -161,24 +160,12 @@ class CompiledRuleset:
     """1 or 2, from the document's `format`: the screening ruleset's fixes the semantics."""
     decision_conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
     date_keys: frozenset[str] = field(init=False, repr=False, compare=False)
-    converters: Mapping[str, Callable[[Any], Any]] = field(init=False, repr=False, compare=False)
-    item_converters: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = field(
-        init=False, repr=False, compare=False
-    )
 
     def __post_init__(self) -> None:
         conditions = tuple(rule.condition for rule in self.decisions)
         object.__setattr__(self, "decision_conditions", conditions)
         dates = frozenset(name for name, kind in self.symbols.items() if kind.kind == "date")
         object.__setattr__(self, "date_keys", dates)
-        # plain dicts for the applicant check: faster lookups than the public mapping proxies
-        converters = {name: f.convert for name, f in self.top_fields.items()}
-        object.__setattr__(self, "converters", converters)
-        items = {
-            alias: {item: (f.name, f.convert) for item, f in group.items()}
-            for alias, group in self.groups.items()
-        }
-        object.__setattr__(self, "item_converters", items)
 
 
 def format_version(document: Mapping[str, Any]) -> int:
@@ -244,9 +231,7 @@ def _compile_instrument_ruleset(
         content_hash=digest,
         hit_policy="protective",
         outcome_labels=MappingProxyType(labels),
-        fields=instrument.fields,
-        top_fields=MappingProxyType({f.name: f for f in instrument.fields}),
-        groups=MappingProxyType({}),
+        inputs=InputTable(instrument.fields),
         instruments=(instrument,),
         domains=(),
         decisions=decisions,
@@ -343,12 +328,8 @@ class _Compiler:
         if self.problems:
             raise RulesetError(self.source, self.problems)
         all_fields = list(fields)
-        groups: dict[str, Mapping[str, InputField]] = {}
         for instrument in instruments:
             all_fields.extend(instrument.fields)
-            groups[instrument.alias] = MappingProxyType(
-                {f.name[len(instrument.prefix) :]: f for f in instrument.fields}
-            )
         must_answer = tuple(f.name for f in fields if f.must_answer)
         return CompiledRuleset(
             id=document["id"],
@@ -359,9 +340,7 @@ class _Compiler:
             content_hash=self.digest,
             hit_policy=document.get("hit_policy", "protective"),
             outcome_labels=MappingProxyType(dict(document.get("outcome_labels", {}))),
-            fields=tuple(all_fields),
-            top_fields=MappingProxyType({f.name: f for f in fields}),
-            groups=MappingProxyType(groups),
+            inputs=InputTable(tuple(all_fields)),
             instruments=tuple(instruments),
             domains=tuple(domains),
             decisions=tuple(decisions),

@@ -322,10 +322,10 @@ class Decision:
         facts = trace.facts
         answers: dict[str, Any] = {
             name: _json_value(facts[name])
-            for name in trace.ruleset.top_fields
+            for name in trace.ruleset.inputs.top
             if facts[name] is not None
         }
-        for alias, items in trace.ruleset.groups.items():
+        for alias, items in trace.ruleset.inputs.groups.items():
             group = {
                 item: _json_value(facts[field.name])
                 for item, field in items.items()

@@ -59,8 +59,8 @@ def check_applicant(compiled: CompiledRuleset, applicant: Any) -> dict[str, obje
     `_check_thoroughly`, which reports every problem."""
     answers = applicant if type(applicant) is dict else applicant_mapping(applicant, compiled.id)
     facts: dict[str, object] = dict(compiled.blank_facts)
-    converters = compiled.converters
-    groups = compiled.item_converters
+    converters = compiled.inputs.converters
+    groups = compiled.inputs.item_converters
     try:
         for key, answer in answers.items():
             convert = converters.get(key)
@@ -88,7 +88,7 @@ def _check_thoroughly(compiled: CompiledRuleset, answers: Mapping[str, Any]) -> 
     """Check every answer, collecting every problem; raise InvalidApplicant listing them."""
     facts: dict[str, object] = dict(compiled.blank_facts)
     problems: list[Problem] | None = None
-    top_fields = compiled.top_fields
+    top_fields = compiled.inputs.top
     for key, answer in answers.items():
         field = top_fields.get(key)
         if field is not None:
@@ -99,7 +99,7 @@ def _check_thoroughly(compiled: CompiledRuleset, answers: Mapping[str, Any]) -> 
                     problems = problems or []
                     problems.append(Problem(_path(key), violation.code, violation.message))
             continue
-        group = compiled.groups.get(key)
+        group = compiled.inputs.groups.get(key)
         if group is None:
             problems = problems or []
             problems.append(

@@ -10,7 +10,8 @@ import datetime
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from recovery_screening.errors import Problem
@@ -55,6 +56,9 @@ class InputField:
     link_id: str
     loinc: str | None
     instrument: str | None
+    """The alias of the instrument this item belongs to; None for a top-level input."""
+    item: str
+    """The key an applicant answers under: the input's name, or the item id within its alias."""
     convert: Callable[[Any], Any]
 
     @property
@@ -216,8 +220,54 @@ def make_field(name: str, spec: Mapping[str, Any], *, instrument: str | None = N
         link_id=fhir.get("link_id", name),
         loinc=fhir.get("loinc"),
         instrument=instrument,
+        item=name[len(instrument) + 1 :] if instrument else name,
         convert=_converter(kind, spec),
     )
+
+
+Converter = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class InputTable:
+    """Every declared input and instrument item of a compiled ruleset, built once from one list,
+    with the index each use reads: applicant checking, schemas, forms and canonical answers."""
+
+    fields: tuple[InputField, ...]
+    """Every input, then every instrument's items, in declaration order."""
+    top: Mapping[str, InputField] = field(init=False)
+    """Top-level inputs by name."""
+    groups: Mapping[str, Mapping[str, InputField]] = field(init=False)
+    """Instrument items by alias, then by item id (an applicant's `{alias: {item: answer}}`)."""
+    converters: Mapping[str, Converter] = field(init=False, repr=False, compare=False)
+    """The hot path's plain dicts: top-level name → convert."""
+    item_converters: Mapping[str, Mapping[str, tuple[str, Converter]]] = field(
+        init=False, repr=False, compare=False
+    )
+    """alias → item → (fact key, convert)."""
+
+    def __post_init__(self) -> None:
+        top = {f.name: f for f in self.fields if f.instrument is None}
+        groups: dict[str, dict[str, InputField]] = {}
+        for entry in self.fields:
+            if entry.instrument is not None:
+                groups.setdefault(entry.instrument, {})[entry.item] = entry
+        object.__setattr__(self, "top", MappingProxyType(top))
+        object.__setattr__(
+            self,
+            "groups",
+            MappingProxyType({alias: MappingProxyType(g) for alias, g in groups.items()}),
+        )
+        # plain dicts for the applicant check: faster lookups than the mapping proxies
+        object.__setattr__(self, "converters", {name: f.convert for name, f in top.items()})
+        object.__setattr__(
+            self,
+            "item_converters",
+            {
+                alias: {item: (f.name, f.convert) for item, f in group.items()}
+                for alias, group in groups.items()
+            },
+        )
 
 
 def input_problems(spec: Mapping[str, Any], path: str) -> list[Problem]:

@@ -82,7 +82,7 @@ class Ruleset:
     @property
     def inputs(self) -> tuple[InputField, ...]:
         """Every declared input, instrument items included (`phq9.q9`)."""
-        return self._compiled.fields
+        return self._compiled.inputs.fields
 
     @property
     def tests(self) -> list[dict[str, Any]]:
@@ -110,7 +110,7 @@ class Ruleset:
         """The JSON Schema (2020-12) of an applicant; `null` or an absent key means unanswered."""
         compiled = self._compiled
         properties: dict[str, Any] = {
-            name: field.json_schema() for name, field in compiled.top_fields.items()
+            name: field.json_schema() for name, field in compiled.inputs.top.items()
         }
         for instrument in compiled.instruments:
             if not instrument.alias:
@@ -119,10 +119,7 @@ class Ruleset:
                 "title": instrument.title,
                 "type": ["object", "null"],
                 "additionalProperties": False,
-                "properties": {
-                    field.name[len(instrument.prefix) :]: field.json_schema()
-                    for field in instrument.fields
-                },
+                "properties": {field.item: field.json_schema() for field in instrument.fields},
             }
         return {
             "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -174,7 +174,7 @@ class _Analysis:
         self.compiled = compiled
         self.symbols = compiled.symbols
         self.initial: dict[str, Possible] = {}
-        fields = {f.name: f for f in compiled.fields}
+        fields = {f.name: f for f in compiled.inputs.fields}
         for name, value_type in compiled.symbols.items():
             possible = self._initial(name, value_type, fields)
             if possible is not None:
@@ -421,7 +421,7 @@ class _Linter:
         by_decisions: set[str] = set()
         for decision in compiled.decisions:
             by_decisions |= self._read_inputs(decision.references)
-        for name, field in compiled.top_fields.items():
+        for name, field in compiled.inputs.top.items():
             path = json_path(["inputs", name])
             if name not in by_rules and name not in by_decisions:
                 self.add(

@@ -154,18 +154,11 @@ def form_spec(ruleset: Ruleset) -> FormSpec:
     else:
         items.extend(
             _spec(field, compiled.id, name, name, None, None)
-            for name, field in compiled.top_fields.items()
+            for name, field in compiled.inputs.top.items()
         )
         for instrument in compiled.instruments:
             specs = tuple(
-                _spec(
-                    field,
-                    instrument.id,
-                    field.name[len(instrument.prefix) :],
-                    field.name[len(instrument.prefix) :],
-                    instrument.alias,
-                    instrument,
-                )
+                _spec(field, instrument.id, field.item, field.item, instrument.alias, instrument)
                 for field in instrument.fields
             )
             groups.append(GroupSpec(instrument.alias, instrument.alias, instrument, specs))
