@@ -180,7 +180,7 @@ def csv_applicant(
         field = fields[column]
         value = _convert_cell(field, cell)
         if field.instrument:
-            item = column[len(field.instrument) + 1 :]
+            item = field.item
             applicant.setdefault(field.instrument, {})[item] = value
         else:
             applicant[column] = value

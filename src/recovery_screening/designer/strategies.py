@@ -56,7 +56,7 @@ def applicants(
                 continue
             value = draw(answers(field))
             if field.instrument:
-                item = field.name[len(field.instrument) + 1 :]
+                item = field.item
                 applicant.setdefault(field.instrument, {})[item] = value
             else:
                 applicant[field.name] = value
@@ -117,7 +117,7 @@ def variations(
                 field = draw(st.sampled_from(fields))
                 value = draw(st.one_of(st.none(), answers(field)))
             if field.instrument:
-                item = field.name[len(field.instrument) + 1 :]
+                item = field.item
                 group = applicant.setdefault(field.instrument, {})
                 if value is None:
                     group.pop(item, None)
