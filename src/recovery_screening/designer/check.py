@@ -126,7 +126,7 @@ def one_step_worse(field: InputField, value: Any) -> Any | None:
 def _with_answer(applicant: dict[str, Any], field: InputField, value: Any) -> dict[str, Any]:
     copy = {k: dict(v) if isinstance(v, dict) else v for k, v in applicant.items()}
     if field.instrument:
-        copy.setdefault(field.instrument, {})[field.name[len(field.instrument) + 1 :]] = value
+        copy.setdefault(field.instrument, {})[field.item] = value
     else:
         copy[field.name] = value
     return copy
@@ -135,7 +135,7 @@ def _with_answer(applicant: dict[str, Any], field: InputField, value: Any) -> di
 def _answer(applicant: Mapping[str, Any], field: InputField) -> Any:
     if field.instrument:
         group = applicant.get(field.instrument) or {}
-        return group.get(field.name[len(field.instrument) + 1 :])
+        return group.get(field.item)
     return applicant.get(field.name)
 
 
@@ -153,106 +153,146 @@ def check_properties(
     only: Callable[[str], bool] | None = None,
 ) -> list[PropertyResult]:
     """Search for a counterexample to each property; each result has the smallest one found."""
-    hypothesis = _hypothesis()
-    from hypothesis import strategies as st
+    search = _PropertySearch(ruleset, _hypothesis(), examples=examples, seed=seed, only=only)
+    search.fail_safe()
+    search.monotonic()
+    search.safety_flags()
+    search.declared_properties()
+    return search.results
 
-    from recovery_screening.designer.strategies import applicants, variations
 
-    compiled = ruleset.compiled
-    seeds = [case["applicant"] for case in ruleset.tests if isinstance(case.get("applicant"), dict)]
+def _identity(value: Any) -> dict[str, Any]:
+    return dict(value)
 
-    fields_by_name = {f.name: f for f in ruleset.inputs}
 
-    def generated(missing: float, references: Any = ()) -> Any:
-        random_applicants = applicants(ruleset, missing=missing)
-        if not seeds:
+class _PropertySearch:
+    """One run of `check_properties`: the generators, the search and the results so far."""
+
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        hypothesis: Any,
+        *,
+        examples: int,
+        seed: int,
+        only: Callable[[str], bool] | None,
+    ) -> None:
+        from hypothesis import strategies
+
+        self.ruleset = ruleset
+        self.compiled = ruleset.compiled
+        self.hypothesis = hypothesis
+        self.st = strategies
+        self.seed = seed
+        self.only = only
+        self.seeds = [
+            case["applicant"] for case in ruleset.tests if isinstance(case.get("applicant"), dict)
+        ]
+        self.fields_by_name = {f.name: f for f in ruleset.inputs}
+        self.settings = hypothesis.settings(
+            max_examples=examples, database=None, deadline=None, derandomize=False
+        )
+        self.results: list[PropertyResult] = []
+
+    # --- generators ---------------------------------------------------------------------
+
+    def generated(self, missing: float, references: Iterable[str] = ()) -> Any:
+        """Random applicants, mixed with variations of the test cases on the fields read."""
+        from recovery_screening.designer.strategies import applicants, variations
+
+        random_applicants = applicants(self.ruleset, missing=missing)
+        if not self.seeds:
             return random_applicants
-        focus = focus_of(references)
-        return st.one_of(variations(ruleset, seeds, focus=focus or None), random_applicants)
+        focus = self.focus_of(references)
+        return self.st.one_of(
+            variations(self.ruleset, self.seeds, focus=focus or None), random_applicants
+        )
 
-    def focus_of(references: Iterable[str]) -> list[InputField]:
+    def focus_of(self, references: Iterable[str]) -> list[InputField]:
         read: set[str] = set()
         for reference in references:
-            read |= compiled.dependencies.get(reference, frozenset({reference}))
-        return [fields_by_name[name] for name in sorted(read) if name in fields_by_name]
+            read |= self.compiled.dependencies.get(reference, frozenset({reference}))
+        return [self.fields_by_name[name] for name in sorted(read) if name in self.fields_by_name]
 
-    def swept(references: Iterable[str]) -> Iterator[dict[str, Any]]:
+    def swept(self, references: Iterable[str]) -> Iterator[dict[str, Any]]:
         """Each test case's applicant with one of the fields `references` read set to each of
         its (sampled) values: a cheap, exhaustive first pass before the random search."""
-        focus = focus_of(references)
-        for applicant in seeds:
+        focus = self.focus_of(references)
+        for applicant in self.seeds:
             for field in focus:
                 for value in sweep_values(field):
                     yield _with_answer(applicant, field, value)
 
-    settings = hypothesis.settings(
-        max_examples=examples, database=None, deadline=None, derandomize=False
-    )
-    results: list[PropertyResult] = []
+    # --- the search ---------------------------------------------------------------------
 
     def search(
+        self,
         prop_id: str,
         text: str,
         strategy: Any,
         broken: Callable[[Any], str | None],
-        applicant_of: Callable[[Any], dict[str, Any]],
+        applicant_of: Callable[[Any], dict[str, Any]] = _identity,
         sweep: Iterable[Any] = (),
     ) -> None:
-        if only is not None and not only(prop_id):
+        """Record whether `broken` finds a counterexample: the sweep first, then hypothesis."""
+        if self.only is not None and not self.only(prop_id):
             return
         found = next((candidate for candidate in sweep if broken(candidate) is not None), None)
         if found is None:
             try:
-                found = hypothesis.find(
+                found = self.hypothesis.find(
                     strategy,
                     lambda value: broken(value) is not None,
-                    settings=settings,
-                    random=random.Random(seed),
+                    settings=self.settings,
+                    random=random.Random(self.seed),
                 )
-            except hypothesis.errors.NoSuchExample:
-                results.append(PropertyResult(prop_id, text, True))
+            except self.hypothesis.errors.NoSuchExample:
+                self.results.append(PropertyResult(prop_id, text, True))
                 return
         applicant = applicant_of(found)
-        decision = _decide(compiled, applicant)
+        decision = _decide(self.compiled, applicant)
         detail = broken(found) or ""
         outcome = decision.outcome if decision else "invalid"
         deciding = decision.deciding if decision else ()
-        results.append(
-            PropertyResult(prop_id, text, False,
-                           Counterexample(applicant, outcome, deciding, detail))
-        )  # fmt: skip
+        counterexample = Counterexample(applicant, outcome, deciding, detail)
+        self.results.append(PropertyResult(prop_id, text, False, counterexample))
 
-    def identity(value: Any) -> dict[str, Any]:
-        return dict(value)
+    # --- the properties -----------------------------------------------------------------
 
-    must_answer = compiled.must_answer
+    def fail_safe(self) -> None:
+        compiled = self.compiled
+        must_answer = compiled.must_answer
 
-    def fail_safe(applicant: dict[str, Any]) -> str | None:
-        decision = _decide(compiled, applicant)
-        if decision is None or decision.outcome != "admit":
-            return None
-        facts = decision.trace.facts
-        missing = [key for key in must_answer if facts[key] is None]
-        return f"admitted while {', '.join(missing)} unanswered" if missing else None
+        def broken(applicant: dict[str, Any]) -> str | None:
+            decision = _decide(compiled, applicant)
+            if decision is None or decision.outcome != "admit":
+                return None
+            facts = decision.trace.facts
+            missing = [key for key in must_answer if facts[key] is None]
+            return f"admitted while {', '.join(missing)} unanswered" if missing else None
 
-    search(
-        "fail-safe",
-        "No admit while a required or safety-critical answer is missing.",
-        generated(0.3),
-        fail_safe,
-        identity,
-    )
+        self.search(
+            "fail-safe",
+            "No admit while a required or safety-critical answer is missing.",
+            self.generated(0.3),
+            broken,
+        )
 
-    directed = [f for f in ruleset.inputs if f.direction in ("higher_is_worse", "higher_is_better")]
-    directed = [f for f in directed if f.kind != "enum" or f.value_type.ordered]
-    if directed:
+    def monotonic(self) -> None:
+        directed = [
+            f
+            for f in self.ruleset.inputs
+            if f.direction in ("higher_is_worse", "higher_is_better")
+            and (f.kind != "enum" or f.value_type.ordered)
+        ]
+        if not directed:
+            return
+        compiled = self.compiled
 
-        def monotonic(pair: tuple[dict[str, Any], InputField]) -> str | None:
+        def broken(pair: tuple[dict[str, Any], InputField]) -> str | None:
             applicant, field = pair
             value = _answer(applicant, field)
-            if value is None:
-                return None
-            worse = one_step_worse(field, value)
+            worse = None if value is None else one_step_worse(field, value)
             if worse is None:
                 return None
             before = _decide(compiled, applicant)
@@ -265,66 +305,70 @@ def check_properties(
                 f"{after.outcome} ({', '.join(after.deciding)})"
             )
 
-        search(
+        self.search(
             "monotonic",
             "Making one answer with a declared risk direction worse never makes the outcome "
             "more permissive.",
-            st.sampled_from(directed).flatmap(
-                lambda field: st.tuples(generated(0.05, (field.name,)), st.just(field))
+            self.st.sampled_from(directed).flatmap(
+                lambda field: self.st.tuples(
+                    self.generated(0.05, (field.name,)), self.st.just(field)
+                )
             ),
-            monotonic,
+            broken,
             lambda pair: dict(pair[0]),
             (
                 (_with_answer(applicant, field, value), field)
-                for applicant in seeds
+                for applicant in self.seeds
                 for field in directed
                 for value in sweep_values(field)
             ),
         )
 
-    for instrument in compiled.instruments:
-        for flag in instrument.flags:
-            if not flag.safety:
-                continue
+    def safety_flags(self) -> None:
+        compiled = self.compiled
+        for instrument in compiled.instruments:
+            for flag in instrument.flags:
+                if not flag.safety:
+                    continue
 
-            def flagged(applicant: dict[str, Any], key: str = flag.key) -> str | None:
+                def broken(applicant: dict[str, Any], key: str = flag.key) -> str | None:
+                    decision = _decide(compiled, applicant)
+                    if decision is None or decision.trace.facts[key] is not True:
+                        return None
+                    if decision.outcome == "refer":
+                        return None
+                    return f"flag {key} is raised but the outcome is {decision.outcome}"
+
+                self.search(
+                    f"safety-flag:{flag.key}",
+                    f"Whenever {flag.key} ({flag.code}) is raised, the outcome is refer.",
+                    self.generated(0.05, flag.references),
+                    broken,
+                    sweep=self.swept(flag.references),
+                )
+
+    def declared_properties(self) -> None:
+        compiled = self.compiled
+        for spec in compiled.properties:
+
+            def broken(applicant: dict[str, Any], spec: Any = spec) -> str | None:
                 decision = _decide(compiled, applicant)
-                if decision is None or decision.trace.facts[key] is not True:
+                if decision is None:
                     return None
-                if decision.outcome == "refer":
+                if spec.given is not None and spec.given(decision.trace.facts) is not True:
                     return None
-                return f"flag {key} is raised but the outcome is {decision.outcome}"
+                if decision.outcome in spec.outcome_in:
+                    return None
+                return (
+                    f"given {spec.given_source or 'any applicant'}, the outcome is "
+                    f"{decision.outcome}, not one of {', '.join(spec.outcome_in)}"
+                )
 
-            search(
-                f"safety-flag:{flag.key}",
-                f"Whenever {flag.key} ({flag.code}) is raised, the outcome is refer.",
-                generated(0.05, flag.references),
-                flagged,
-                identity,
-                swept(flag.references),
+            references = _references(compiled, spec.given_source)
+            self.search(
+                f"property:{spec.id}",
+                spec.text,
+                self.generated(0.05, references),
+                broken,
+                sweep=self.swept(references),
             )
-
-    for spec in compiled.properties:
-
-        def declared(applicant: dict[str, Any], spec: Any = spec) -> str | None:
-            decision = _decide(compiled, applicant)
-            if decision is None:
-                return None
-            if spec.given is not None and spec.given(decision.trace.facts) is not True:
-                return None
-            if decision.outcome in spec.outcome_in:
-                return None
-            return (
-                f"given {spec.given_source or 'any applicant'}, the outcome is "
-                f"{decision.outcome}, not one of {', '.join(spec.outcome_in)}"
-            )
-
-        search(
-            f"property:{spec.id}",
-            spec.text,
-            generated(0.05, _references(compiled, spec.given_source)),
-            declared,
-            identity,
-            swept(_references(compiled, spec.given_source)),
-        )
-    return results
