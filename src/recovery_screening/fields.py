@@ -106,79 +106,93 @@ def _number(value: float | None) -> str:
     return str(int(value)) if value is not None and float(value).is_integer() else str(value)
 
 
-def _converter(kind: str, spec: Mapping[str, Any]) -> Callable[[Any], Any]:
+def _bounds(spec: Mapping[str, Any]) -> tuple[float, float, str]:
+    """(low, high, the message for an answer outside them) of a numeric declaration."""
     minimum, maximum = spec.get("minimum"), spec.get("maximum")
     low = -math.inf if minimum is None else minimum
     high = math.inf if maximum is None else maximum
     bounded = minimum is not None or maximum is not None
-    out_of_range = _range_message(minimum, maximum) if bounded else ""
-    if kind == "boolean":
+    return low, high, _range_message(minimum, maximum) if bounded else ""
 
-        def convert_boolean(answer: Any) -> Any:
-            if answer is True or answer is False:
-                return answer
-            raise FieldViolation("type", "must be true or false")
 
-        return convert_boolean
-    if kind == "integer":
-        allowed = spec.get("allowed")
-        if allowed is not None:
-            allowed_set = frozenset(allowed)
-            listed = ", ".join(str(value) for value in allowed)
+def _convert_boolean(spec: Mapping[str, Any]) -> Callable[[Any], Any]:
+    def convert_boolean(answer: Any) -> Any:
+        if answer is True or answer is False:
+            return answer
+        raise FieldViolation("type", "must be true or false")
 
-            def convert_choice(answer: Any) -> Any:
-                if type(answer) is not int:
-                    raise FieldViolation("type", "must be a whole number")
-                if answer not in allowed_set:
-                    raise FieldViolation("allowed-values", f"must be one of {listed}")
-                return answer
+    return convert_boolean
 
-            return convert_choice
 
-        def convert_integer(answer: Any) -> Any:
+def _convert_integer(spec: Mapping[str, Any]) -> Callable[[Any], Any]:
+    allowed = spec.get("allowed")
+    if allowed is not None:
+        allowed_set = frozenset(allowed)
+        listed = ", ".join(str(value) for value in allowed)
+
+        def convert_choice(answer: Any) -> Any:
             if type(answer) is not int:
                 raise FieldViolation("type", "must be a whole number")
-            if not low <= answer <= high:
-                raise FieldViolation("range", out_of_range)
+            if answer not in allowed_set:
+                raise FieldViolation("allowed-values", f"must be one of {listed}")
             return answer
 
-        return convert_integer
-    if kind == "number":
+        return convert_choice
+    low, high, out_of_range = _bounds(spec)
 
-        def convert_number(answer: Any) -> Any:
-            kind_of = type(answer)
-            if kind_of is not int and kind_of is not float:
-                raise FieldViolation("type", "must be a number")
-            if kind_of is float and not math.isfinite(answer):
-                raise FieldViolation("type", "must be a finite number")
-            if not low <= answer <= high:
-                raise FieldViolation("range", out_of_range)
-            return answer
+    def convert_integer(answer: Any) -> Any:
+        if type(answer) is not int:
+            raise FieldViolation("type", "must be a whole number")
+        if not low <= answer <= high:
+            raise FieldViolation("range", out_of_range)
+        return answer
 
-        return convert_number
-    if kind == "enum":
-        values = tuple(spec["values"])
-        value_set = frozenset(values)
-        listed = ", ".join(values)
+    return convert_integer
 
-        def convert_enum(answer: Any) -> Any:
-            if type(answer) is not str or answer not in value_set:
-                raise FieldViolation("allowed-values", f"allowed values are {listed}")
-            return answer
 
-        return convert_enum
-    if kind == "string":
-        limit = int(spec.get("max_length", DEFAULT_MAX_LENGTH))
+def _convert_number(spec: Mapping[str, Any]) -> Callable[[Any], Any]:
+    low, high, out_of_range = _bounds(spec)
 
-        def convert_string(answer: Any) -> Any:
-            if type(answer) is not str:
-                raise FieldViolation("type", "must be text")
-            if len(answer) > limit:
-                raise FieldViolation("max-length", f"must be at most {limit} characters")
-            return answer
+    def convert_number(answer: Any) -> Any:
+        kind_of = type(answer)
+        if kind_of is not int and kind_of is not float:
+            raise FieldViolation("type", "must be a number")
+        if kind_of is float and not math.isfinite(answer):
+            raise FieldViolation("type", "must be a finite number")
+        if not low <= answer <= high:
+            raise FieldViolation("range", out_of_range)
+        return answer
 
-        return convert_string
+    return convert_number
 
+
+def _convert_enum(spec: Mapping[str, Any]) -> Callable[[Any], Any]:
+    values = tuple(spec["values"])
+    value_set = frozenset(values)
+    listed = ", ".join(values)
+
+    def convert_enum(answer: Any) -> Any:
+        if type(answer) is not str or answer not in value_set:
+            raise FieldViolation("allowed-values", f"allowed values are {listed}")
+        return answer
+
+    return convert_enum
+
+
+def _convert_string(spec: Mapping[str, Any]) -> Callable[[Any], Any]:
+    limit = int(spec.get("max_length", DEFAULT_MAX_LENGTH))
+
+    def convert_string(answer: Any) -> Any:
+        if type(answer) is not str:
+            raise FieldViolation("type", "must be text")
+        if len(answer) > limit:
+            raise FieldViolation("max-length", f"must be at most {limit} characters")
+        return answer
+
+    return convert_string
+
+
+def _convert_date(spec: Mapping[str, Any]) -> Callable[[Any], Any]:
     def convert_date(answer: Any) -> Any:
         if type(answer) is not str or not _ISO_DATE.match(answer):
             raise FieldViolation("type", "must be a date written YYYY-MM-DD")
@@ -188,6 +202,21 @@ def _converter(kind: str, spec: Mapping[str, Any]) -> Callable[[Any], Any]:
             raise FieldViolation("type", "must be a real calendar date (YYYY-MM-DD)") from None
 
     return convert_date
+
+
+_CONVERTERS: dict[str, Callable[[Mapping[str, Any]], Callable[[Any], Any]]] = {
+    "boolean": _convert_boolean,
+    "integer": _convert_integer,
+    "number": _convert_number,
+    "enum": _convert_enum,
+    "string": _convert_string,
+    "date": _convert_date,
+}
+
+
+def _converter(kind: str, spec: Mapping[str, Any]) -> Callable[[Any], Any]:
+    """The function that checks one answer to a declaration of `kind` and returns its value."""
+    return _CONVERTERS[kind](spec)
 
 
 def make_field(name: str, spec: Mapping[str, Any], *, instrument: str | None = None) -> InputField:
