@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 from recovery_screening.errors import DocumentError, Problem
 from recovery_screening.fields import InputField
@@ -79,44 +79,50 @@ def read_chunks(path: str | Path, chunk_size: int = CHUNK_SIZE) -> Iterator[Chun
         ) from None
     with handle:
         if kind == "jsonl":
-            rows: list[tuple[int, Any]] = []
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    rows.append((number, line))
-                    if len(rows) >= chunk_size:
-                        yield Chunk(kind, (), tuple(rows))
-                        rows = []
-            if rows:
-                yield Chunk(kind, (), tuple(rows))
-            return
-        text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text)
+            yield from _jsonl_chunks(handle, chunk_size)
+        else:
+            yield from _csv_chunks(handle, str(path), chunk_size)
+
+
+def _jsonl_chunks(handle: BinaryIO, chunk_size: int) -> Iterator[Chunk]:
+    rows: list[tuple[int, Any]] = []
+    for number, line in enumerate(handle, start=1):
+        if line.strip():
+            rows.append((number, line))
+            if len(rows) >= chunk_size:
+                yield Chunk("jsonl", (), tuple(rows))
+                rows = []
+    if rows:
+        yield Chunk("jsonl", (), tuple(rows))
+
+
+def _csv_chunks(handle: BinaryIO, name: str, chunk_size: int) -> Iterator[Chunk]:
+    reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8-sig", newline=""))
+    try:
+        header = tuple(next(reader))
+    except StopIteration:
+        return
+    except (csv.Error, UnicodeDecodeError):
+        raise DocumentError(
+            name, [Problem("line 1", "bad-csv", "the header row cannot be read")]
+        ) from None
+    rows: list[tuple[int, Any]] = []
+    while True:
         try:
-            header = tuple(next(reader))
+            cells = next(reader)
         except StopIteration:
-            return
+            break
         except (csv.Error, UnicodeDecodeError):
             raise DocumentError(
-                str(path), [Problem("line 1", "bad-csv", "the header row cannot be read")]
+                name, [Problem(f"line {reader.line_num}", "bad-csv", "this row cannot be read")]
             ) from None
-        rows = []
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            except (csv.Error, UnicodeDecodeError):
-                raise DocumentError(
-                    str(path),
-                    [Problem(f"line {reader.line_num}", "bad-csv", "this row cannot be read")],
-                ) from None
-            if any(cell.strip() for cell in cells):
-                rows.append((reader.line_num, tuple(cells)))
-                if len(rows) >= chunk_size:
-                    yield Chunk(kind, header, tuple(rows))
-                    rows = []
-        if rows:
-            yield Chunk(kind, header, tuple(rows))
+        if any(cell.strip() for cell in cells):
+            rows.append((reader.line_num, tuple(cells)))
+            if len(rows) >= chunk_size:
+                yield Chunk("csv", header, tuple(rows))
+                rows = []
+    if rows:
+        yield Chunk("csv", header, tuple(rows))
 
 
 def csv_header_problems(ruleset: Ruleset, header: Sequence[str]) -> list[Problem]:
