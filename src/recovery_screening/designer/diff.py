@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recovery_screening.compiler import CompiledRuleset
+from recovery_screening.decision import Decision
 from recovery_screening.designer.cohort import (
     Chunk,
     RulesetSpec,
@@ -168,58 +170,75 @@ class DiffWorker:
         self.limit = limit
         self.show_values = show_values
         self.fields = {f.name: f for f in self.old.inputs} | {f.name: f for f in self.new.inputs}
+        self.old_domains = {d.name: d for d in self.old.compiled.domains}
 
     def __call__(self, chunk: Chunk) -> DiffTally:
         tally = DiffTally(self.limit)
         old, new = self.old.compiled, self.new.compiled
-        old_domains = {d.name: d for d in old.domains}
         for row in chunk.rows:
             tally.applicants += 1
             applicant = parse_row(chunk, row, self.fields, tally.invalid_old)
             if applicant is None:
                 continue
-            try:
-                before = decide(old, check_applicant(old, applicant))
-            except InvalidApplicant as error:
-                for problem in error.problems:
-                    tally.invalid_old.count_invalid(problem.path, problem.code, row[0])
-                before = None
-            try:
-                after = decide(new, check_applicant(new, applicant))
-            except InvalidApplicant as error:
-                for problem in error.problems:
-                    tally.invalid_new.count_invalid(problem.path, problem.code, row[0])
-                after = None
-            if before is None or after is None:
-                continue
-            tally.compared += 1
-            tally.transitions[(before.outcome, after.outcome)] += 1
-            band_changes = []
-            for domain in new.domains:
-                previous = old_domains.get(domain.name)
-                if previous is None:
-                    continue
-                old_band = before.trace.facts[previous.band_key]
-                new_band = after.trace.facts[domain.band_key]
-                if old_band != new_band:
-                    key = (domain.name, str(old_band), str(new_band))
-                    tally.band_changes[key] += 1
-                    band_changes.append({"domain": domain.name, "old": old_band, "new": new_band})
-            if before.outcome == after.outcome and before.deciding == after.deciding:
-                continue
-            tally.changed_count += 1
-            tally.cause_pairs[(" + ".join(before.deciding), " + ".join(after.deciding))] += 1
-            if len(tally.changed) < self.limit:
-                entry: dict[str, Any] = {
-                    "line": row[0],
-                    "old": {"outcome": before.outcome, "deciding": list(before.deciding)},
-                    "new": {"outcome": after.outcome, "deciding": list(after.deciding)},
-                    "band_changes": band_changes,
-                }
-                if self.show_values:
-                    entry["applicant"] = applicant
-                tally.changed.append(entry)
+            before = _decided(old, applicant, tally.invalid_old, row[0])
+            after = _decided(new, applicant, tally.invalid_new, row[0])
+            if before is not None and after is not None:
+                self._compare(tally, row[0], applicant, before, after)
         return tally
+
+    def _compare(
+        self,
+        tally: DiffTally,
+        line: int,
+        applicant: dict[str, Any],
+        before: Decision,
+        after: Decision,
+    ) -> None:
+        """Count one applicant both versions decided: the transition, band changes, causes."""
+        tally.compared += 1
+        tally.transitions[(before.outcome, after.outcome)] += 1
+        band_changes = self._band_changes(tally, before, after)
+        if before.outcome == after.outcome and before.deciding == after.deciding:
+            return
+        tally.changed_count += 1
+        tally.cause_pairs[(" + ".join(before.deciding), " + ".join(after.deciding))] += 1
+        if len(tally.changed) < self.limit:
+            entry: dict[str, Any] = {
+                "line": line,
+                "old": {"outcome": before.outcome, "deciding": list(before.deciding)},
+                "new": {"outcome": after.outcome, "deciding": list(after.deciding)},
+                "band_changes": band_changes,
+            }
+            if self.show_values:
+                entry["applicant"] = applicant
+            tally.changed.append(entry)
+
+    def _band_changes(
+        self, tally: DiffTally, before: Decision, after: Decision
+    ) -> list[dict[str, Any]]:
+        band_changes = []
+        for domain in self.new.compiled.domains:
+            previous = self.old_domains.get(domain.name)
+            if previous is None:
+                continue
+            old_band = before.trace.facts[previous.band_key]
+            new_band = after.trace.facts[domain.band_key]
+            if old_band != new_band:
+                tally.band_changes[(domain.name, str(old_band), str(new_band))] += 1
+                band_changes.append({"domain": domain.name, "old": old_band, "new": new_band})
+        return band_changes
+
+
+def _decided(
+    compiled: CompiledRuleset, applicant: dict[str, Any], invalid: Tally, line: int
+) -> Decision | None:
+    """The decision, or None with the applicant's problems counted as invalid."""
+    try:
+        return decide(compiled, check_applicant(compiled, applicant))
+    except InvalidApplicant as error:
+        for problem in error.problems:
+            invalid.count_invalid(problem.path, problem.code, line)
+        return None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from recovery_screening.compiler import CompiledRuleset
+from recovery_screening.decision import Decision
 from recovery_screening.designer.cohort import (
     CellError,
     Chunk,
@@ -117,8 +118,6 @@ class SimulationWorker:
         compiled = self.compiled
         tally = Tally(scores={d.name: Counter() for d in compiled.domains},
                       bands={d.name: Counter() for d in compiled.domains})  # fmt: skip
-        decisions = compiled.decisions
-        domains = compiled.domains
         for row in chunk.rows:
             tally.applicants += 1
             applicant = parse_row(chunk, row, self.fields, tally)
@@ -130,29 +129,34 @@ class SimulationWorker:
                 for problem in error.problems:
                     tally.count_invalid(problem.path, problem.code, row[0])
                 continue
-            decision = decide(compiled, facts)
-            trace = decision.trace
-            tally.evaluated += 1
-            tally.outcomes[OUTCOMES[trace.rank]] += 1
-            if trace.fail_safe:
-                tally.reasons[compiled.incomplete.code] += 1
-            elif not trace.deciding:
-                tally.reasons[compiled.default.code] += 1
-            else:
-                for index in trace.deciding:
-                    tally.reasons[decisions[index].code] += 1
-            tally.referrals.update(decision.referral_targets)
-            for index, truth in enumerate(trace.truths):
-                if truth is True:
-                    tally.decision_fired[decisions[index].id] += 1
-            for domain, (truths, _, _) in zip(domains, trace.domains, strict=True):
-                for rule, truth in zip(domain.rules, truths, strict=True):
-                    if truth is True:
-                        tally.scoring_fired[rule.id] += 1
-                tally.scores[domain.name][trace.facts[domain.score_key]] += 1  # type: ignore[index]
-                tally.bands[domain.name][trace.facts[domain.band_key]] += 1  # type: ignore[index]
-            tally.needs.update(decision.needs)
+            self._count(tally, decide(compiled, facts))
         return tally
+
+    def _count(self, tally: Tally, decision: Decision) -> None:
+        """Add one decision to the tally: outcome, reasons, referrals, rules fired, scores."""
+        compiled = self.compiled
+        decisions = compiled.decisions
+        trace = decision.trace
+        tally.evaluated += 1
+        tally.outcomes[OUTCOMES[trace.rank]] += 1
+        if trace.fail_safe:
+            tally.reasons[compiled.incomplete.code] += 1
+        elif not trace.deciding:
+            tally.reasons[compiled.default.code] += 1
+        else:
+            for index in trace.deciding:
+                tally.reasons[decisions[index].code] += 1
+        tally.referrals.update(decision.referral_targets)
+        for index, truth in enumerate(trace.truths):
+            if truth is True:
+                tally.decision_fired[decisions[index].id] += 1
+        for domain, (truths, _, _) in zip(compiled.domains, trace.domains, strict=True):
+            for rule, truth in zip(domain.rules, truths, strict=True):
+                if truth is True:
+                    tally.scoring_fired[rule.id] += 1
+            tally.scores[domain.name][trace.facts[domain.score_key]] += 1  # type: ignore[index]
+            tally.bands[domain.name][trace.facts[domain.band_key]] += 1  # type: ignore[index]
+        tally.needs.update(decision.needs)
 
 
 @dataclass(frozen=True)
