@@ -192,13 +192,9 @@ class _Analysis:
             return frozenset(value_type.values)
         if not value_type.is_numeric:
             return None
-        for domain in self.compiled.domains:
-            if name == domain.score_key:
-                return frozenset(reachable_scores(domain))
-        for instrument in self.compiled.instruments:
-            if name == instrument.total_key:
-                low, high = instrument.total_range
-                return frozenset(range(low, high + 1))
+        derived = self._derived_numbers(name)
+        if derived is not None:
+            return derived
         field = fields.get(name)
         if field is None:
             return None
@@ -214,6 +210,17 @@ class _Analysis:
             return frozenset(range(int(low), int(high) + 1))
         return (low, high)
 
+    def _derived_numbers(self, name: str) -> Possible | None:
+        """The scores a domain or an instrument total can take, when `name` is one."""
+        for domain in self.compiled.domains:
+            if name == domain.score_key:
+                return frozenset(reachable_scores(domain))
+        for instrument in self.compiled.instruments:
+            if name == instrument.total_key:
+                low, high = instrument.total_range
+                return frozenset(range(low, high + 1))
+        return None
+
     def never_true(self, node: Node) -> bool:
         """True when no answers can make the condition true."""
         return not self._narrow(node, {}, positive=True)
@@ -223,36 +230,40 @@ class _Analysis:
         if isinstance(node, Not):
             return self._narrow(node.operand, env, positive=not positive)
         if isinstance(node, Logical):
-            conjunction = (node.operator == "and") == positive
-            if conjunction:
-                envs = [env]
-                for operand in node.operands:
-                    envs = [e2 for e in envs for e2 in self._narrow(operand, e, positive=positive)]
-                    if len(envs) > _BRANCH_LIMIT:
-                        return [env]
-                return envs
-            alternatives = [
-                e2
-                for operand in node.operands
-                for e2 in self._narrow(operand, env, positive=positive)
-            ]
-            return alternatives if len(alternatives) <= _BRANCH_LIMIT else [env]
+            return self._narrow_logical(node, env, positive=positive)
         if isinstance(node, Name) and node.type is not None and node.type.kind == "boolean":
             return self._restrict(env, node.name, "==", positive)
         if isinstance(node, Comparison):
-            operator = node.operator if positive else COMPARATORS[node.operator].negated
-            left, right = node.left, node.right
-            if isinstance(left, (LiteralNode, ListLiteral)) and isinstance(right, Name):
-                mirrored = COMPARATORS[operator].mirrored
-                if mirrored is None:
+            return self._narrow_comparison(node, env, positive=positive)
+        return [env]
+
+    def _narrow_logical(self, node: Logical, env: Env, *, positive: bool) -> list[Env]:
+        if (node.operator == "and") == positive:
+            envs = [env]
+            for operand in node.operands:
+                envs = [e2 for e in envs for e2 in self._narrow(operand, e, positive=positive)]
+                if len(envs) > _BRANCH_LIMIT:
                     return [env]
-                left, right, operator = right, left, mirrored
-            if isinstance(left, Name):
-                if isinstance(right, LiteralNode):
-                    return self._restrict(env, left.name, operator, right.value)
-                if isinstance(right, ListLiteral) and operator in ("in", "not in"):
-                    values = frozenset(item.value for item in right.items)
-                    return self._restrict(env, left.name, operator, values)
+            return envs
+        alternatives = [
+            e2 for operand in node.operands for e2 in self._narrow(operand, env, positive=positive)
+        ]
+        return alternatives if len(alternatives) <= _BRANCH_LIMIT else [env]
+
+    def _narrow_comparison(self, node: Comparison, env: Env, *, positive: bool) -> list[Env]:
+        operator = node.operator if positive else COMPARATORS[node.operator].negated
+        left, right = node.left, node.right
+        if isinstance(left, (LiteralNode, ListLiteral)) and isinstance(right, Name):
+            mirrored = COMPARATORS[operator].mirrored
+            if mirrored is None:
+                return [env]
+            left, right, operator = right, left, mirrored
+        if isinstance(left, Name):
+            if isinstance(right, LiteralNode):
+                return self._restrict(env, left.name, operator, right.value)
+            if isinstance(right, ListLiteral) and operator in ("in", "not in"):
+                values = frozenset(item.value for item in right.items)
+                return self._restrict(env, left.name, operator, values)
         return [env]
 
     def _restrict(self, env: Env, name: str, operator: str, value: Any) -> list[Env]:
