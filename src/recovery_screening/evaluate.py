@@ -10,7 +10,7 @@ from typing import Any
 from recovery_screening.compiler import CompiledRuleset, Domain
 from recovery_screening.decision import Decision, Trace
 from recovery_screening.errors import InvalidApplicant, Problem
-from recovery_screening.fields import FieldViolation
+from recovery_screening.fields import FieldViolation, InputField
 from recovery_screening.outcomes import ADMIT, DEFER, REFER
 
 NATIVE = "native"
@@ -87,21 +87,16 @@ def check_applicant(compiled: CompiledRuleset, applicant: Any) -> dict[str, obje
 def _check_thoroughly(compiled: CompiledRuleset, answers: Mapping[str, Any]) -> dict[str, object]:
     """Check every answer, collecting every problem; raise InvalidApplicant listing them."""
     facts: dict[str, object] = dict(compiled.blank_facts)
-    problems: list[Problem] | None = None
+    problems: list[Problem] = []
     top_fields = compiled.inputs.top
     for key, answer in answers.items():
         field = top_fields.get(key)
         if field is not None:
             if answer is not None:
-                try:
-                    facts[key] = field.convert(answer)
-                except FieldViolation as violation:
-                    problems = problems or []
-                    problems.append(Problem(_path(key), violation.code, violation.message))
+                _convert_into(facts, field, answer, (key,), problems)
             continue
         group = compiled.inputs.groups.get(key)
         if group is None:
-            problems = problems or []
             problems.append(
                 Problem(
                     _path(key),
@@ -109,31 +104,46 @@ def _check_thoroughly(compiled: CompiledRuleset, answers: Mapping[str, Any]) -> 
                     f"not an input of ruleset {compiled.id} {compiled.version}",
                 )
             )
-            continue
-        if answer is None:
-            continue
-        if not isinstance(answer, Mapping):
-            problems = problems or []
+        elif isinstance(answer, Mapping):
+            _check_items(facts, key, group, answer, problems)
+        elif answer is not None:
             problems.append(
                 Problem(_path(key), "type", "must be an object of this instrument's item answers")
             )
-            continue
-        for item, item_answer in answer.items():
-            field = group.get(item)
-            if field is None:
-                problems = problems or []
-                problems.append(
-                    Problem(_path(key, item), "unknown-field", f"not an item of instrument {key}")
-                )
-            elif item_answer is not None:
-                try:
-                    facts[field.name] = field.convert(item_answer)
-                except FieldViolation as violation:
-                    problems = problems or []
-                    problems.append(Problem(_path(key, item), violation.code, violation.message))
     if problems:
         raise InvalidApplicant(f"{compiled.id} {compiled.version}", problems)
     return facts
+
+
+def _check_items(
+    facts: dict[str, object],
+    alias: str,
+    group: Mapping[str, InputField],
+    answers: Mapping[str, Any],
+    problems: list[Problem],
+) -> None:
+    """One instrument's item answers (`{alias: {item: answer}}`), checked into `facts`."""
+    for item, item_answer in answers.items():
+        field = group.get(item)
+        if field is None:
+            problems.append(
+                Problem(_path(alias, item), "unknown-field", f"not an item of instrument {alias}")
+            )
+        elif item_answer is not None:
+            _convert_into(facts, field, item_answer, (alias, item), problems)
+
+
+def _convert_into(
+    facts: dict[str, object],
+    field: InputField,
+    answer: Any,
+    where: tuple[str, ...],
+    problems: list[Problem],
+) -> None:
+    try:
+        facts[field.name] = field.convert(answer)
+    except FieldViolation as violation:
+        problems.append(Problem(_path(*where), violation.code, violation.message))
 
 
 def decide(
