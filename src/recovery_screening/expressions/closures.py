@@ -240,48 +240,68 @@ def _input_versus_literal(
         if (op == "==") is (literal is True):
             return operator.itemgetter(name)
         return _not_input(name)
-    value: Any = literal
-    if op == "==":
+    return _INPUT_VERSUS_LITERAL[op](name, literal)
 
-        def equal(facts: Facts) -> bool | None:
-            answer = facts[name]
-            return None if answer is None else answer == value
 
-        return equal
-    if op == "!=":
+# One specialised closure per operator: the hot path makes no call beyond the comparison.
 
-        def not_equal(facts: Facts) -> bool | None:
-            answer = facts[name]
-            return None if answer is None else answer != value
 
-        return not_equal
-    if op == "<":
+def _equal(name: str, value: Any) -> Evaluator:
+    def equal(facts: Facts) -> bool | None:
+        answer = facts[name]
+        return None if answer is None else answer == value
 
-        def less(facts: Facts) -> bool | None:
-            answer = facts[name]
-            return None if answer is None else answer < value
+    return equal
 
-        return less
-    if op == "<=":
 
-        def at_most(facts: Facts) -> bool | None:
-            answer = facts[name]
-            return None if answer is None else answer <= value
+def _not_equal(name: str, value: Any) -> Evaluator:
+    def not_equal(facts: Facts) -> bool | None:
+        answer = facts[name]
+        return None if answer is None else answer != value
 
-        return at_most
-    if op == ">":
+    return not_equal
 
-        def greater(facts: Facts) -> bool | None:
-            answer = facts[name]
-            return None if answer is None else answer > value
 
-        return greater
+def _less(name: str, value: Any) -> Evaluator:
+    def less(facts: Facts) -> bool | None:
+        answer = facts[name]
+        return None if answer is None else answer < value
 
+    return less
+
+
+def _at_most(name: str, value: Any) -> Evaluator:
+    def at_most(facts: Facts) -> bool | None:
+        answer = facts[name]
+        return None if answer is None else answer <= value
+
+    return at_most
+
+
+def _greater(name: str, value: Any) -> Evaluator:
+    def greater(facts: Facts) -> bool | None:
+        answer = facts[name]
+        return None if answer is None else answer > value
+
+    return greater
+
+
+def _at_least(name: str, value: Any) -> Evaluator:
     def at_least(facts: Facts) -> bool | None:
         answer = facts[name]
         return None if answer is None else answer >= value
 
     return at_least
+
+
+_INPUT_VERSUS_LITERAL: dict[str, Callable[[str, Any], Evaluator]] = {
+    "==": _equal,
+    "!=": _not_equal,
+    "<": _less,
+    "<=": _at_most,
+    ">": _greater,
+    ">=": _at_least,
+}
 
 
 def _input_versus_input(left: str, op: str, right: str) -> Evaluator:
