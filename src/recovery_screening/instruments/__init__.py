@@ -163,14 +163,15 @@ def _item_field(item: Mapping[str, Any], prefix: str, link_prefix: str) -> Input
     return make_field(f"{prefix}{item['id']}", spec, instrument=prefix.rstrip(".") or None)
 
 
-def compile_instrument(
-    document: Mapping[str, Any], alias: str, content_hash: str, path: str
-) -> tuple[CompiledInstrument | None, list[Problem]]:
-    """Compile an instrument document under `alias` ('' when it is evaluated on its own)."""
-    problems: list[Problem] = []
-    prefix = f"{alias}." if alias else ""
-    items = document["items"]
-    seen: set[str] = set()
+def _compile_items(
+    items: list[Mapping[str, Any]],
+    prefix: str,
+    path: str,
+    seen: set[str],
+    problems: list[Problem],
+) -> tuple[list[InputField], list[tuple[str, Points]], tuple[int, int]]:
+    """The items' fields and points functions, and the range of the total; adds item ids to
+    `seen` and problems to `problems`."""
     fields: list[InputField] = []
     points: list[tuple[str, Points]] = []
     low_total = high_total = 0
@@ -188,18 +189,28 @@ def compile_instrument(
         points.append((f"{prefix}{item['id']}", function))
         low_total += low
         high_total += high
-    reserved = {"total", "band"}
-    for name in seen & reserved:
-        problems.append(Problem(f"{path}.items", "duplicate-name", f"'{name}' is reserved"))
+    return fields, points, (low_total, high_total)
 
-    bands: BandTable | None = None
-    if "bands" in document:
-        band_list = [Band(b["name"], b["min"], b["max"], b.get("label")) for b in document["bands"]]
-        found = band_problems(band_list, (low_total, high_total), f"{path}.bands")
-        problems.extend(found)
-        if not found:
-            bands = BandTable(tuple(band_list))
 
+def _compile_bands(
+    document: Mapping[str, Any], reachable: tuple[int, int], path: str, problems: list[Problem]
+) -> BandTable | None:
+    if "bands" not in document:
+        return None
+    band_list = [Band(b["name"], b["min"], b["max"], b.get("label")) for b in document["bands"]]
+    found = band_problems(band_list, reachable, f"{path}.bands")
+    problems.extend(found)
+    return None if found else BandTable(tuple(band_list))
+
+
+def _compile_subscores(
+    document: Mapping[str, Any],
+    prefix: str,
+    path: str,
+    seen: set[str],
+    reserved: set[str],
+    problems: list[Problem],
+) -> list[Subscore]:
     subscores: list[Subscore] = []
     for name, spec in document.get("subscores", {}).items():
         where = f"{path}.subscores.{name}"
@@ -221,6 +232,23 @@ def compile_instrument(
                 spec["method"] == "mean",
             )
         )
+    return subscores
+
+
+def compile_instrument(
+    document: Mapping[str, Any], alias: str, content_hash: str, path: str
+) -> tuple[CompiledInstrument | None, list[Problem]]:
+    """Compile an instrument document under `alias` ('' when it is evaluated on its own)."""
+    problems: list[Problem] = []
+    prefix = f"{alias}." if alias else ""
+    items = document["items"]
+    seen: set[str] = set()
+    fields, points, (low_total, high_total) = _compile_items(items, prefix, path, seen, problems)
+    reserved = {"total", "band"}
+    for name in seen & reserved:
+        problems.append(Problem(f"{path}.items", "duplicate-name", f"'{name}' is reserved"))
+    bands = _compile_bands(document, (low_total, high_total), path, problems)
+    subscores = _compile_subscores(document, prefix, path, seen, reserved, problems)
 
     targets = document.get("referral_targets", {})
     local_symbols: dict[str, ValueType] = {}
