@@ -72,43 +72,47 @@ class _Reader:
                     )
                 self.walk(item.get("item"), f"{where}.item")
                 continue
-            spec = self.form.by_link_id.get(link_id) if isinstance(link_id, str) else None
-            if spec is None:
+            self.question(item, where, link_id, answers)
+
+    def question(self, item: Mapping[str, Any], where: str, link_id: Any, answers: Any) -> None:
+        """One question item: known, not repeated, at most one answer, nothing nested."""
+        spec = self.form.by_link_id.get(link_id) if isinstance(link_id, str) else None
+        if spec is None:
+            self.problem(
+                f"{where}.linkId",
+                "unknown-link-id",
+                link_id,
+                f"not an item of the {self.ruleset.id} {self.ruleset.version} questionnaire",
+            )
+            return
+        if spec.link_id in self.seen:
+            self.problem(where, "repeated-item", link_id, "the item appears more than once")
+            return
+        self.seen.add(spec.link_id)
+        if item.get("item"):
+            self.problem(
+                f"{where}.item", "unknown-link-id", link_id, "a question takes no nested items"
+            )
+        if len(answers) > 1:
+            self.problem(
+                f"{where}.answer",
+                "too-many-answers",
+                link_id,
+                "more answers than allowed (at most one)",
+            )
+            return
+        for answer_index, answer in enumerate(answers):
+            answer_path = f"{where}.answer[{answer_index}]"
+            if isinstance(answer, Mapping) and answer.get("item"):
                 self.problem(
-                    f"{where}.linkId",
+                    f"{answer_path}.item",
                     "unknown-link-id",
                     link_id,
-                    f"not an item of the {self.ruleset.id} {self.ruleset.version} questionnaire",
+                    "this question takes no items nested under its answer",
                 )
-                continue
-            if spec.link_id in self.seen:
-                self.problem(where, "repeated-item", link_id, "the item appears more than once")
-                continue
-            self.seen.add(spec.link_id)
-            if item.get("item"):
-                self.problem(
-                    f"{where}.item", "unknown-link-id", link_id, "a question takes no nested items"
-                )
-            if len(answers) > 1:
-                self.problem(
-                    f"{where}.answer",
-                    "too-many-answers",
-                    link_id,
-                    "more answers than allowed (at most one)",
-                )
-                continue
-            for answer_index, answer in enumerate(answers):
-                answer_path = f"{where}.answer[{answer_index}]"
-                if isinstance(answer, Mapping) and answer.get("item"):
-                    self.problem(
-                        f"{answer_path}.item",
-                        "unknown-link-id",
-                        link_id,
-                        "this question takes no items nested under its answer",
-                    )
-                value = self.answer(spec, answer, answer_path)
-                if value is not None:
-                    self.values[spec.field.name] = (spec, value)
+            value = self.answer(spec, answer, answer_path)
+            if value is not None:
+                self.values[spec.field.name] = (spec, value)
 
     def answer(self, spec: ItemSpec, answer: Any, path: str) -> Any:
         if not isinstance(answer, Mapping):
