@@ -1,4 +1,5 @@
-"""`ruleset.input_schema()` is the input contract: what it allows evaluates, and nothing else."""
+"""`Ruleset`: what a loaded ruleset tells about itself, and `input_schema()` as the input
+contract (what it allows evaluates, and nothing else)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,35 @@ def test_the_schema_rejects_what_evaluation_rejects(applicant: dict[str, Any]) -
     assert ruleset.applicant_problems(applicant)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(applicant, ruleset.input_schema())
+
+
+def test_a_loaded_ruleset_describes_itself() -> None:
+    ruleset = load_ruleset("peer-support-intake@1.0.0")
+    assert (ruleset.id, ruleset.version, ruleset.kind) == (
+        "peer-support-intake",
+        "1.0.0",
+        "screening",
+    )
+    assert ruleset.published and ruleset.backend == "native"
+    assert ruleset.content_hash == ruleset.compiled.content_hash
+    assert repr(ruleset).startswith("<Ruleset peer-support-intake 1.0.0")
+    assert ruleset.inputs == ruleset.compiled.inputs.fields
+    assert any(field.name == "phq9.q9" for field in ruleset.inputs)
+
+
+def test_tests_and_document_are_copies() -> None:
+    ruleset = load_ruleset("peer-support-intake")
+    ruleset.tests.clear()
+    ruleset.document.clear()
+    assert ruleset.tests and ruleset.document["id"] == "peer-support-intake"
+
+
+def test_applicant_problems_lists_every_problem_without_raising() -> None:
+    ruleset = load_ruleset("peer-support-intake")
+    problems = ruleset.applicant_problems({"withdrawal_severity": "sevre", "unknown": 1})
+    assert [(p.path, p.code) for p in problems] == [
+        ("$.withdrawal_severity", "allowed-values"),
+        ("$.unknown", "unknown-field"),
+    ]
+    assert all("sevre" not in p.message for p in problems)
+    assert ruleset.applicant_problems({}) == []

@@ -1,0 +1,73 @@
+"""Errors: one root, every problem listed with its path, messages that never carry a value."""
+
+from __future__ import annotations
+
+import pytest
+
+from recovery_screening import load_ruleset
+from recovery_screening.errors import (
+    BackendUnavailable,
+    DocumentError,
+    InvalidApplicant,
+    MissingExtra,
+    Problem,
+    RulesetAltered,
+    RulesetError,
+    RulesetNotFound,
+    ScreeningError,
+)
+
+
+def test_every_error_derives_from_the_root() -> None:
+    for error in (
+        BackendUnavailable,
+        DocumentError,
+        InvalidApplicant,
+        MissingExtra,
+        RulesetAltered,
+        RulesetError,
+        RulesetNotFound,
+    ):
+        assert issubclass(error, ScreeningError)
+    assert issubclass(RulesetNotFound, LookupError)
+
+
+def test_a_problem_reads_path_message_code() -> None:
+    assert str(Problem("$.inputs.x", "bad-range", "'minimum' is too big")) == (
+        "$.inputs.x: 'minimum' is too big [bad-range]"
+    )
+
+
+def test_problems_errors_list_every_problem_under_a_headline() -> None:
+    problems = [Problem("$.a", "type", "must be text"), Problem("$.b", "range", "too high")]
+    error = RulesetError("mini 1.0.0", problems)
+    assert error.problems == tuple(problems)
+    assert str(error).splitlines() == [
+        "ruleset mini 1.0.0 is invalid (2 problems):",
+        "  $.a: must be text [type]",
+        "  $.b: too high [range]",
+    ]
+    single = DocumentError("cohort.csv", problems[:1])
+    assert str(single).splitlines()[0] == "cannot read cohort.csv:"
+
+
+def test_invalid_applicant_names_fields_not_values() -> None:
+    with pytest.raises(InvalidApplicant) as raised:
+        load_ruleset("peer-support-intake").evaluate({"withdrawal_severity": "SECRET-42"})
+    assert raised.value.fields == ("$.withdrawal_severity",)
+    assert "SECRET-42" not in str(raised.value)
+    assert str(raised.value).startswith(
+        "applicant does not meet the input contract of ruleset peer-support-intake"
+    )
+
+
+def test_missing_extra_says_what_to_install() -> None:
+    error = MissingExtra("fhir", "fhir.resources")
+    assert (error.extra, error.module) == ("fhir", "fhir.resources")
+    assert str(error).endswith('pip install "recovery-screening[fhir]"')
+
+
+def test_ruleset_altered_names_both_hashes_and_the_fix() -> None:
+    error = RulesetAltered("phq-9", "1.0.0", "sha256:aa", "sha256:bb")
+    assert "sha256:aa" in str(error) and "sha256:bb" in str(error)
+    assert "publish the change as a new version" in str(error)
