@@ -16,7 +16,7 @@ from typing import Any
 
 from recovery_screening.compiler import CompiledRuleset
 from recovery_screening.decision import Decision
-from recovery_screening.designer.cohort import (
+from recovery_screening.designer._cohort import (
     CellError,
     Chunk,
     RulesetSpec,

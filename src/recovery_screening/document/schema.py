@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
-from recovery_screening.document.paths import data_directory
+from recovery_screening.document._paths import data_directory
 from recovery_screening.errors import Problem
 
 
