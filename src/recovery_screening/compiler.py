@@ -176,6 +176,8 @@ class CompiledRuleset:
     """1 or 2, from the document's `format`: the screening ruleset's fixes the semantics."""
     advisories: tuple[Advisory, ...] = ()
     """v2: advisory rules, applied after the outcome is decided."""
+    published: bool = True
+    """False for a draft: no known lock pins it (or an instrument it uses); set by the loader."""
     decision_conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
     advisory_conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
     date_keys: frozenset[str] = field(init=False, repr=False, compare=False)

@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from recovery_screening._version import __version__
 from recovery_screening.compiler import OUTCOMES, CompiledRuleset
@@ -147,6 +153,17 @@ class RulesetRef(_Model):
     version: str
     content_hash: str
     instruments: list[InstrumentRef]
+    published: Literal[False] | None = Field(
+        default=None,
+        description="false when no lock pins this version (a draft); absent when published.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _published_only_when_false(self, handler: SerializerFunctionWrapHandler) -> Any:
+        dumped = handler(self)
+        if isinstance(dumped, dict) and dumped.get("published") is None:
+            dumped.pop("published", None)
+        return dumped
 
 
 class EngineRef(_Model):
@@ -615,6 +632,8 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
         },
         "engine": {"name": ENGINE_NAME, "version": __version__, "backend": trace.backend},
     })  # fmt: skip
+    if not ruleset.published:  # only drafts carry the key: published decisions keep their bytes
+        result["ruleset"]["published"] = False
     return result
 
 
