@@ -52,6 +52,22 @@ class StructuralChange:
         }
 
 
+def _answer_keys(ruleset: Ruleset) -> set[str]:
+    """The top-level applicant keys a ruleset accepts: its inputs, its instrument aliases and,
+    in format v2, the reserved `screening_date`."""
+    compiled = ruleset.compiled
+    keys = set(compiled.inputs.top) | set(compiled.inputs.groups)
+    if compiled.format_version >= 2:
+        keys.add("screening_date")
+    return keys
+
+
+def _without(applicant: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
+    if not keys or keys.isdisjoint(applicant):
+        return applicant
+    return {key: value for key, value in applicant.items() if key not in keys}
+
+
 def _field_changes(old: Any, new: Any) -> dict[str, tuple[Any, Any]]:
     if not isinstance(old, Mapping) or not isinstance(new, Mapping):
         return {} if old == new else {"value": (old, new)}
@@ -171,6 +187,11 @@ class DiffWorker:
         self.show_values = show_values
         self.fields = {f.name: f for f in self.old.inputs} | {f.name: f for f in self.new.inputs}
         self.old_domains = {d.name: d for d in self.old.compiled.domains}
+        old_keys, new_keys = _answer_keys(self.old), _answer_keys(self.new)
+        # An answer to a question only one version asks is not shown to the other version: a
+        # new question is the usual change, and it is no reason to count a row as invalid.
+        self.only_old = frozenset(old_keys - new_keys)
+        self.only_new = frozenset(new_keys - old_keys)
 
     def __call__(self, chunk: Chunk) -> DiffTally:
         tally = DiffTally(self.limit)
@@ -180,8 +201,8 @@ class DiffWorker:
             applicant = parse_row(chunk, row, self.fields, tally.invalid_old)
             if applicant is None:
                 continue
-            before = _decided(old, applicant, tally.invalid_old, row[0])
-            after = _decided(new, applicant, tally.invalid_new, row[0])
+            before = _decided(old, _without(applicant, self.only_new), tally.invalid_old, row[0])
+            after = _decided(new, _without(applicant, self.only_old), tally.invalid_new, row[0])
             if before is not None and after is not None:
                 self._compare(tally, row[0], applicant, before, after)
         return tally
