@@ -45,16 +45,14 @@ def _describe(error: ValidationError) -> tuple[str, str]:
     keyword = str(error.validator)
     expected: Any = error.validator_value
     if keyword == "additionalProperties":
-        schema = error.schema if isinstance(error.schema, dict) else {}
-        instance = error.instance if isinstance(error.instance, dict) else {}
-        extra = sorted(set(instance) - set(schema.get("properties", {})))
-        names = ", ".join(f"'{name}'" for name in extra) or "a field"
-        return "unknown-field", f"unknown field {names}: not part of the ruleset format"
+        return _unknown_fields(error)
     if keyword == "required":
         instance = error.instance if isinstance(error.instance, dict) else {}
         missing = [name for name in expected if name not in instance]
         names = ", ".join(f"'{name}'" for name in missing)
         return "missing-field", f"missing required field {names}"
+    if keyword == "not":
+        return _not_allowed(error)
     if keyword == "type":
         return "wrong-type", f"must be of type {_as_list(expected)}"
     if keyword == "enum":
@@ -63,23 +61,37 @@ def _describe(error: ValidationError) -> tuple[str, str]:
         return "not-allowed", f"must be {json.dumps(expected)}"
     if keyword == "pattern":
         return "bad-format", f"must match the pattern {expected}"
-    if keyword == "propertyNames":
-        return "bad-name", "a key here does not follow the naming rule for this section"
+    if keyword in _FIXED_MESSAGES:
+        return _FIXED_MESSAGES[keyword]
     if keyword in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
         return "out-of-range", f"breaks {keyword} {expected}"
     if keyword in {"minLength", "maxLength", "minItems", "maxItems"}:
         return "bad-size", f"breaks {keyword} {expected}"
-    if keyword == "uniqueItems":
-        return "duplicate", "items must be unique"
-    if keyword == "not":
-        if isinstance(error.schema, dict) and error.schema.get("x-v2-only"):
-            name = str(error.path[-1]) if error.path else "this field"
-            return "needs-v2", (
-                f"'{name}' is part of format recovery-screening/v2; "
-                "this document declares recovery-screening/v1"
-            )
-        return "not-allowed", "has a field that this type of entry does not take"
     return "invalid", f"breaks the schema rule '{keyword}'"
+
+
+_FIXED_MESSAGES = {
+    "propertyNames": ("bad-name", "a key here does not follow the naming rule for this section"),
+    "uniqueItems": ("duplicate", "items must be unique"),
+}
+
+
+def _unknown_fields(error: ValidationError) -> tuple[str, str]:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    extra = sorted(set(instance) - set(schema.get("properties", {})))
+    names = ", ".join(f"'{name}'" for name in extra) or "a field"
+    return "unknown-field", f"unknown field {names}: not part of the ruleset format"
+
+
+def _not_allowed(error: ValidationError) -> tuple[str, str]:
+    if isinstance(error.schema, dict) and error.schema.get("x-v2-only"):
+        name = str(error.path[-1]) if error.path else "this field"
+        return "needs-v2", (
+            f"'{name}' is part of format recovery-screening/v2; "
+            "this document declares recovery-screening/v1"
+        )
+    return "not-allowed", "has a field that this type of entry does not take"
 
 
 def _as_list(expected: Any) -> str:
