@@ -21,7 +21,8 @@ def _evidence(evidence: dict[str, JsonScalar]) -> str:
     return ", ".join(f"{name} = {describe_value(value)}" for name, value in evidence.items())
 
 
-def render_explanation(decision: DecisionModel) -> str:
+# Too branchy (C901), and being replaced by the shared outline of sections (issue 11, item 1).
+def render_explanation(decision: DecisionModel) -> str:  # noqa: C901
     """Outcome first, then why, what to do next, and the scores behind it."""
     label = f" ({decision.outcome_label})" if decision.outcome_label else ""
     lines = [f"Outcome: {decision.outcome.upper()}{label}", ""]

@@ -51,7 +51,8 @@ def summary_of(model: DecisionModel) -> str:
     return summary if len(summary) <= SUMMARY_LIMIT else summary[: SUMMARY_LIMIT - 1] + "…"
 
 
-def render_markdown(model: DecisionModel) -> str:
+# Too branchy (C901), and being replaced by the shared outline of sections (issue 11, item 1).
+def render_markdown(model: DecisionModel) -> str:  # noqa: C901
     """The explanation as Markdown for the card's detail."""
     label = f" ({_escape(model.outcome_label)})" if model.outcome_label else ""
     lines = [f"**Outcome: {model.outcome}**{label}", "", "**Because**", ""]
