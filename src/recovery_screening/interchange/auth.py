@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recovery_screening.errors import ScreeningError
-from recovery_screening.interchange._extras import MissingExtra
+from recovery_screening.errors import MissingExtra, ScreeningError
 
 try:
     import jwt
