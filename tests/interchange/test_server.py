@@ -48,7 +48,7 @@ def write_jwks(directory: Path, *keys: dict[str, Any]) -> Path:
     return path
 
 
-def make_token(audience: str, *, key: Any = PRIVATE_KEY, alg: str = "ES256",
+def make_token(audience: str | list[str], *, key: Any = PRIVATE_KEY, alg: str = "ES256",
                headers: dict[str, Any] | None = None, **claims: Any) -> str:  # fmt: skip
     now = int(time.time())
     payload = {"iss": ISSUER, "sub": "ehr-client", "aud": audience, "iat": now,
@@ -465,7 +465,8 @@ def _call_with(client: Client, token: str | None, intake: Ruleset) -> tuple[int,
 
 def _unsigned(claims: dict[str, Any]) -> str:
     """A token with alg none (PyJWT refuses to verify these, and so must the service)."""
-    return jwt.encode(claims, None, algorithm="none", headers={"kid": KID})
+    unsigned_key: Any = None
+    return jwt.encode(claims, unsigned_key, algorithm="none", headers={"kid": KID})
 
 
 OTHER_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -679,8 +680,8 @@ def test_hook_calls_that_are_not_json_are_refused(
     headers = {"Authorization": f"Bearer {make_token(client.base + SERVICE_PATH)}"}
     if content_type is not None:
         headers["Content-Type"] = content_type
-    connection = http.client.HTTPConnection(*client.base.removeprefix("http://").split(":"),
-                                            timeout=TIMEOUT)  # fmt: skip
+    host, port = client.base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
     try:
         connection.request("POST", SERVICE_PATH, json.dumps(_hook_request(response)), headers)
         answer = connection.getresponse()
