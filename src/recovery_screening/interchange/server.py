@@ -226,22 +226,7 @@ def _questionnaire_response(body: Mapping[str, Any]) -> tuple[str, Mapping[str, 
     if resource.get("resourceType") == "OperationOutcome":
         raise _outcome_problem(where)
     if resource.get("resourceType") == "Bundle":
-        entries = resource.get("entry")
-        found: list[Mapping[str, Any]] = []
-        failed = False
-        for entry in entries if isinstance(entries, list) else []:
-            inner = entry.get("resource") if isinstance(entry, Mapping) else None
-            if not isinstance(inner, Mapping):
-                continue
-            if inner.get("resourceType") == "QuestionnaireResponse":
-                found.append(inner)
-            elif inner.get("resourceType") == "OperationOutcome" and _failed(inner):
-                failed = True
-        if found:
-            return f"{where}.entry[0].resource", found[0]
-        if failed:
-            raise _outcome_problem(f"{where}.entry")
-        return where, None
+        return _from_bundle(resource, where)
     if resource.get("resourceType") != "QuestionnaireResponse":
         raise RequestProblem(
             400,
@@ -255,6 +240,26 @@ def _questionnaire_response(body: Mapping[str, Any]) -> tuple[str, Mapping[str, 
             ],
         )
     return where, resource
+
+
+def _from_bundle(bundle: Mapping[str, Any], where: str) -> tuple[str, Mapping[str, Any] | None]:
+    """The first QuestionnaireResponse of a search Bundle (None: the search found none)."""
+    entries = bundle.get("entry")
+    found: list[Mapping[str, Any]] = []
+    failed = False
+    for entry in entries if isinstance(entries, list) else []:
+        inner = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(inner, Mapping):
+            continue
+        if inner.get("resourceType") == "QuestionnaireResponse":
+            found.append(inner)
+        elif inner.get("resourceType") == "OperationOutcome" and _failed(inner):
+            failed = True
+    if found:
+        return f"{where}.entry[0].resource", found[0]
+    if failed:
+        raise _outcome_problem(f"{where}.entry")
+    return where, None
 
 
 def _per_hook_instance(card: dict[str, Any], hook_instance: str) -> dict[str, Any]:
@@ -383,25 +388,15 @@ class _TrustedHosts:
         await self.app(scope, receive, send)
 
 
-def create_app(
-    rulesets_dir: str | Path | None = None,
-    *,
-    authenticator: Authenticator | None = None,
-    public_url: str | None = None,
-    insecure_no_auth: bool = False,
-    allowed_origins: Sequence[str] = (),
-    allowed_hosts: Sequence[str] = (),
-    max_body_bytes: int = MAX_BODY_BYTES,
-    body_timeout: float = BODY_TIMEOUT_SECONDS,
-) -> Starlette:
-    """The ASGI app serving every screening ruleset in `rulesets_dir` (default: shipped).
-
-    `authenticator` verifies each hook call's bearer token, whose `aud` must be `public_url`
-    (the base URL the EHR calls) + `/cds-services/<id>`. Without an authenticator the app is
-    refused (ServiceConfigurationError) unless `insecure_no_auth`, and then a warning is logged.
-    `allowed_origins`: the web origins a browser may read answers from (CORS; none by default,
-    never `*`). `allowed_hosts`: the Host names accepted (default: the public URL's host, or
-    loopback names when there is no public URL)."""
+def _checked_configuration(
+    authenticator: Authenticator | None,
+    public_url: str | None,
+    insecure_no_auth: bool,
+    allowed_origins: Sequence[str],
+    allowed_hosts: Sequence[str],
+) -> tuple[str | None, list[str]]:
+    """The public base URL and the Host names to accept; ServiceConfigurationError when the
+    configuration would be unsafe."""
     if authenticator is None and not insecure_no_auth:
         raise ServiceConfigurationError(
             "no trusted issuer is configured: the service would answer anyone; configure "
@@ -428,8 +423,46 @@ def create_app(
     hosts = list(allowed_hosts)
     if base is not None:
         hosts.append(urllib.parse.urlsplit(base).hostname or "")
-    if not hosts:
-        hosts = list(LOOPBACK_NAMES)
+    return base, hosts or list(LOOPBACK_NAMES)
+
+
+def _failure_response(error: Exception) -> Response:
+    """The problem response for a failed hook call (500, logged by type only, if unexpected)."""
+    if isinstance(error, AuthenticationFailed):
+        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        if error.status == 503:
+            headers = {"Retry-After": "5"}
+        return problem_response(error.status, error.detail, headers=headers)
+    if isinstance(error, RequestProblem):
+        return problem_response(error.status, error.detail, error.problems)
+    if isinstance(error, ScreeningError):
+        return problem_response(400, str(error).splitlines()[0].rstrip(":"))
+    log.error("hook call failed with %s", type(error).__name__)
+    return problem_response(500, "the service failed to screen this request")
+
+
+def create_app(
+    rulesets_dir: str | Path | None = None,
+    *,
+    authenticator: Authenticator | None = None,
+    public_url: str | None = None,
+    insecure_no_auth: bool = False,
+    allowed_origins: Sequence[str] = (),
+    allowed_hosts: Sequence[str] = (),
+    max_body_bytes: int = MAX_BODY_BYTES,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
+) -> Starlette:
+    """The ASGI app serving every screening ruleset in `rulesets_dir` (default: shipped).
+
+    `authenticator` verifies each hook call's bearer token, whose `aud` must be `public_url`
+    (the base URL the EHR calls) + `/cds-services/<id>`. Without an authenticator the app is
+    refused (ServiceConfigurationError) unless `insecure_no_auth`, and then a warning is logged.
+    `allowed_origins`: the web origins a browser may read answers from (CORS; none by default,
+    never `*`). `allowed_hosts`: the Host names accepted (default: the public URL's host, or
+    loopback names when there is no public URL)."""
+    base, hosts = _checked_configuration(
+        authenticator, public_url, insecure_no_auth, allowed_origins, allowed_hosts
+    )
     if authenticator is None:
         log.warning(
             "authentication is off (--insecure-no-auth): any client that reaches this "
@@ -464,18 +497,8 @@ def create_app(
                 )
             data = await _read_body_in_time(request, max_body_bytes, body_timeout)
             answer = await run_in_threadpool(answer_hook, service, data)
-        except AuthenticationFailed as failure:
-            headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
-            if failure.status == 503:
-                headers = {"Retry-After": "5"}
-            return problem_response(failure.status, failure.detail, headers=headers)
-        except RequestProblem as problem:
-            return problem_response(problem.status, problem.detail, problem.problems)
-        except ScreeningError as error:
-            return problem_response(400, str(error).splitlines()[0].rstrip(":"))
         except Exception as error:
-            log.error("hook call failed with %s", type(error).__name__)
-            return problem_response(500, "the service failed to screen this request")
+            return _failure_response(error)
         return JSONResponse(answer)
 
     async def http_error(request: Request, error: Exception) -> Response:
