@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from recovery_screening._version import __version__
 from recovery_screening.compiler import OUTCOMES, CompiledRuleset
@@ -133,6 +133,18 @@ class DecisionModel(_Model):
     undecided: list[UndecidedRule]
     ruleset: RulesetRef
     engine: EngineRef
+    semantics: Literal["exact", "exact-bounded"] | None = None
+    """Format v2 rulesets only (absent for v1): the decision is exact over the completions of
+    the missing answers, or `exact-bounded` when the search bound was reached and the fail-safe
+    answered (docs/decision-semantics.md)."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_semantics(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """A v1 decision has no `semantics` key: its JSON stays what it always was."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("semantics") is None:
+            data.pop("semantics", None)
+        return data
 
 
 @dataclass(frozen=True)
@@ -149,6 +161,8 @@ class Trace:
     needs: tuple[str, ...]
     backend: str
     undecided_missing: tuple[tuple[str, ...], ...] = ()
+    exact: bool = True
+    """Format v2: False when the exact search reached its bound and the fail-safe answered."""
 
 
 def _json_value(value: object) -> JsonScalar:
@@ -503,7 +517,7 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
         for rule, truth, missing in zip(rules, trace.truths, trace.undecided_missing, strict=True)
         if truth is None
     ]
-    return {
+    built = {
         "outcome": decision.outcome,
         "outcome_label": decision.outcome_label,
         "deciding": list(decision.deciding),
@@ -531,6 +545,9 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
         },
         "engine": {"name": ENGINE_NAME, "version": __version__, "backend": trace.backend},
     }
+    if ruleset.format_version != 1:
+        built["semantics"] = "exact" if trace.exact else "exact-bounded"
+    return built
 
 
 def decision_json_schema() -> dict[str, Any]:
