@@ -47,6 +47,8 @@ MAX_ENUMERATED = 101
 """A missing whole number with more allowed values than this is not enumerated."""
 
 _MISSING: Any = object()
+ADVISORY = -1
+"""The `stage` of an advisory in `_rule_truth`."""
 Judge = Callable[[int, Mapping[str, object]], tuple[object, ...]]
 
 
@@ -112,6 +114,9 @@ class _Program:
         )
         self.decision_conditions = tuple(
             build_range_evaluator(rule.expression) for rule in compiled.decisions
+        )
+        self.advisory_conditions = tuple(
+            build_range_evaluator(rule.expression) for rule in compiled.advisories
         )
 
     def domains_read(self, references: Sequence[str]) -> tuple[int, ...]:
@@ -232,8 +237,12 @@ class _Applicant:
             for truths, _, _ in v1.domains
         ]
         self.decision_masks: list[int] = [truth_mask(t) if t is not None else 0 for t in v1.truths]
+        self.advisory_masks: list[int] = [
+            truth_mask(t) if t is not None else 0 for t in v1.advisory_truths
+        ]
         self.dependencies_of = program.compiled.dependencies
         self.root: dict[str, Any] = {}
+        self.last_env: dict[str, Any] = {}
         self.refresh()
 
     def refresh(self) -> None:
@@ -251,7 +260,13 @@ class _Applicant:
         self.domain_masks, self.decision_masks = self.world(
             {}, everything, range(len(program.decision_conditions))
         )
-        self.root = self._last_env
+        self.root = self.last_env
+        self.advisory_masks = [
+            mask if mask in (TRUE, FALSE) else condition(self.root)
+            for condition, mask in zip(
+                program.advisory_conditions, self.advisory_masks, strict=True
+            )
+        ]
 
     def world(
         self, assignment: Mapping[str, object], domains: Sequence[int], decisions: Sequence[int]
@@ -286,7 +301,7 @@ class _Applicant:
             mask = decision_masks[index]
             if mask not in (TRUE, FALSE):
                 decision_masks[index] = program.decision_conditions[index](env)
-        self._last_env = env
+        self.last_env = env
         return domain_masks, decision_masks
 
     def _score(
@@ -455,8 +470,12 @@ def trace_exact(
 
     answers = dict(facts)
     v1 = trace_v1(compiled, facts, backend, judge)
-    if not any(answers[f.name] is None for f in compiled.fields):
-        return v1
+    missing_items = any(
+        answers[key] is None for instrument in compiled.instruments for key, _ in instrument.points
+    )
+    undecided = None in v1.truths or None in v1.advisory_truths
+    if not (missing_items or undecided or any(None in truths for truths, _, _ in v1.domains)):
+        return v1  # every rule is decided as the answers stand: v1 is exact here
     program = _program(compiled)
     applicant = _Applicant(program, answers, v1)
     exact = True
@@ -498,6 +517,22 @@ def trace_exact(
         if found is not None:
             applicant.decision_masks[index] = found
     applicant.refresh()
+    for index, advisory in enumerate(compiled.advisories):
+        mask = applicant.advisory_masks[index]
+        if mask in (TRUE, FALSE):
+            continue
+        found, complete = _rule_truth(
+            applicant,
+            mask,
+            advisory.references,
+            program.domains_read(advisory.references),
+            (),
+            ADVISORY,
+            index,
+        )
+        exact = exact and complete
+        if found is not None:
+            applicant.advisory_masks[index] = found
 
     # the outcome, jointly over the missing answers that the outcome-changing rules read
     ranks: set[int] = set()
@@ -579,6 +614,11 @@ def trace_exact(
         applicant.ordered(applicant.reads(rule.references)) if truth is None else ()
         for rule, truth in zip(rules, truths, strict=True)
     )
+    advisory_truths = tuple(_truth(mask) for mask in applicant.advisory_masks)
+    advisory_missing = tuple(
+        applicant.ordered(applicant.reads(rule.references)) if truth is None else ()
+        for rule, truth in zip(compiled.advisories, advisory_truths, strict=True)
+    )
     return Trace(
         compiled,
         reported,
@@ -590,6 +630,8 @@ def trace_exact(
         tuple(sorted(needs)),
         backend,
         undecided_missing,
+        advisory_truths,
+        advisory_missing,
         exact,
     )
 
@@ -603,8 +645,9 @@ def _rule_truth(
     stage: int | None,
     index: int,
 ) -> tuple[int | None, bool]:
-    """(the mask of rule `index` of domain `stage` (of the decision rules when None) when every
-    completion agrees on its truth, else None; whether the search was complete)."""
+    """(the mask of rule `index` of domain `stage` (of the decision rules when None, of the
+    advisories when ADVISORY) when every completion agrees on its truth, else None; whether the
+    search was complete)."""
     if mask == UNDEFINED:
         return UNDEFINED, True
     variables = applicant.ordered(applicant.reads(references))
@@ -612,12 +655,20 @@ def _rule_truth(
         return None, False
 
     def settled(domain_masks: list[tuple[int, ...]], decision_masks: list[int]) -> int | None:
-        found = decision_masks[index] if stage is None else domain_masks[stage][index]
+        if stage == ADVISORY:
+            found = applicant.program.advisory_conditions[index](applicant.last_env)
+        elif stage is None:
+            found = decision_masks[index]
+        else:
+            found = domain_masks[stage][index]
         return found if found in (TRUE, FALSE, UNDEFINED) else None
 
     def at_leaf(trace: Trace) -> int:
-        truth = trace.truths[index] if stage is None else trace.domains[stage][0][index]
-        return truth_mask(truth)
+        if stage == ADVISORY:
+            return truth_mask(trace.advisory_truths[index])
+        if stage is None:
+            return truth_mask(trace.truths[index])
+        return truth_mask(trace.domains[stage][0][index])
 
     seen = 0
     try:
