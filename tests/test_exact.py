@@ -84,7 +84,7 @@ def _combined(atoms: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 @st.composite
 def generated_rulesets(draw: st.DrawFn) -> dict[str, Any]:
     """The mini ruleset with generated decision rules and a generated extra domain."""
-    document = copy.deepcopy(MINI)
+    document: dict[str, Any] = copy.deepcopy(MINI)
     document.pop("tests", None)
     document.pop("properties", None)
     rules = draw(st.lists(_combined(INPUT_ATOMS), min_size=1, max_size=3))

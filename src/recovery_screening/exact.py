@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from recovery_screening.compiler import ADMIT, DEFER, REFER, CompiledRuleset, Domain
+from recovery_screening.compiler import CompiledRuleset, Domain
 from recovery_screening.decision import Trace
 from recovery_screening.expressions import Node
 from recovery_screening.expressions.closures import MISSING_PREFIX
@@ -38,6 +38,7 @@ from recovery_screening.expressions.ranges import (
     truth_mask,
 )
 from recovery_screening.fields import BandTable, InputField
+from recovery_screening.outcomes import ADMIT, DEFER, REFER
 
 MAX_OUTCOME_NODES = 512
 """Subtrees the outcome search may visit; beyond it the decision is the conservative defer."""
@@ -79,11 +80,11 @@ class _Program:
 
     def __init__(self, compiled: CompiledRuleset) -> None:
         self.compiled = compiled
-        self.fields: dict[str, str] = {f.name: f.kind for f in compiled.fields}
+        self.fields: dict[str, str] = {f.name: f.kind for f in compiled.inputs.fields}
         self.whole: dict[str, Any] = {}
         self.values: dict[str, tuple[Any, ...] | None] = {}
         self.fill: dict[str, Any] = {}
-        for f in compiled.fields:
+        for f in compiled.inputs.fields:
             self.whole[f.name], self.values[f.name], self.fill[f.name] = _answer_domain(f)
         derived = {
             key for domain in compiled.domains for key in (domain.score_key, domain.band_key)
@@ -459,7 +460,8 @@ def _affecting(compiled: CompiledRuleset, masks: Sequence[int]) -> list[int]:
     return [i for i in undecided if rules[i].rank > floor]
 
 
-def trace_exact(
+# C901: the exact search landed just before C901 was turned on; to be split with its author.
+def trace_exact(  # noqa: C901
     compiled: CompiledRuleset,
     facts: dict[str, object],
     backend: str,
