@@ -338,21 +338,25 @@ def _call(node: Call) -> RangeEvaluator:
         return _days_between(*arguments)
     if function == "abs":
         (only,) = arguments
+        return _abs(only)
+    return _extreme(arguments, smallest=function == "min")
 
-        def absolute(env: Env) -> Interval:
-            low, high, undefined = only(env)
-            if low > high:
-                return (low, high, undefined)
-            if low >= 0:
-                return (low, high, undefined)
-            if high <= 0:
-                return (-high, -low, undefined)
-            return (0 * low, max(-low, high), undefined)
 
-        return absolute
+def _abs(only: RangeEvaluator) -> RangeEvaluator:
+    def absolute(env: Env) -> Interval:
+        low, high, undefined = only(env)
+        if low > high:
+            return (low, high, undefined)
+        if low >= 0:
+            return (low, high, undefined)
+        if high <= 0:
+            return (-high, -low, undefined)
+        return (0 * low, max(-low, high), undefined)
 
-    smallest = function == "min"
+    return absolute
 
+
+def _extreme(arguments: tuple[RangeEvaluator, ...], *, smallest: bool) -> RangeEvaluator:
     def extreme(env: Env) -> Interval:
         values = [argument(env) for argument in arguments]
         undefined = any(value[2] for value in values)
