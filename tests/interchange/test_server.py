@@ -230,6 +230,19 @@ def test_wrong_resource_type(client: Client) -> None:
     ]
 
 
+def test_a_contained_resource_of_an_unknown_type_is_a_bad_request(
+    client: Client, intake: Ruleset
+) -> None:
+    response = to_questionnaire_response(_applicant("admit.json"), intake)
+    response["contained"] = [{"resourceType": "X"}]
+    status, body = _problem(client, "/cds-services/peer-support-intake",
+                            json.dumps(_hook_request(response)).encode())  # fmt: skip
+    assert status == 400
+    assert [(p["path"], p["code"]) for p in body["problems"]] == [
+        ("prefetch.questionnaireResponse.contained[0].resourceType", "unknown-resource-type")
+    ]
+
+
 def test_invalid_answers_name_the_link_id(client: Client, intake: Ruleset) -> None:
     response = to_questionnaire_response(_applicant("admit.json"), intake)
     response["item"].append({"linkId": "phq9", "item": [
