@@ -753,7 +753,7 @@ def test_slow_clients_are_cut_off_and_others_still_served(intake: Ruleset) -> No
         for sock in heads + bodies:
             sock.setblocking(False)
         index = 0
-        while len(outcome) < len(heads) + len(bodies) and time.monotonic() - started < 6:
+        while len(outcome) < len(heads) + len(bodies) and time.monotonic() - started < 15:
             for number, sock in enumerate(heads + bodies):
                 if number in outcome:
                     continue
@@ -774,6 +774,6 @@ def test_slow_clients_are_cut_off_and_others_still_served(intake: Ruleset) -> No
         for sock in heads + bodies:
             sock.close()
     assert len(outcome) == len(heads) + len(bodies), "some slow clients were still held"
-    assert elapsed < 5
+    assert elapsed < 10  # each deadline is 1 s; a loaded machine gets some slack
     assert all(outcome[number] == b"" for number in range(len(heads)))
     assert all(outcome[len(heads) + k].startswith(b"HTTP/1.1 408") for k in range(len(bodies)))
