@@ -1,0 +1,192 @@
+"""The explained decision as typed pydantic models: `Decision.model` and the decision's JSON Schema.
+
+The models are built straight from a decision's trace (`decision.explanation` with
+`decision.Shapes` whose every node is made by `constructor`) without
+validation: the trace is the engine's own output, already checked, so validating it again would
+only cost time. This module is the one place pydantic enters a decision; `decision.py` imports it
+only when `.model` is first read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from recovery_screening.compiler import Outcome
+from recovery_screening.fields import JsonScalar
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Reason(_Model):
+    """A decision rule that applied (or the default / fail-safe outcome)."""
+
+    rule: str
+    outcome: Outcome
+    code: str
+    text: str
+    deciding: bool
+    evidence: dict[str, JsonScalar]
+
+
+class Contribution(_Model):
+    """Points a scoring rule gave a domain, and the values that made it apply."""
+
+    rule: str
+    code: str
+    text: str
+    points: int
+    evidence: dict[str, JsonScalar]
+
+
+class DomainScore(_Model):
+    name: str
+    title: str
+    score: int | None
+    score_range: list[int]
+    band: str | None
+    contributions: list[Contribution]
+    undecided: list[str]
+
+
+class FlagRaised(_Model):
+    id: str
+    code: str
+    text: str
+    safety: bool
+
+
+class InstrumentScore(_Model):
+    alias: str | None
+    id: str
+    version: str
+    title: str
+    total: int | None
+    total_range: list[int]
+    band: str | None
+    subscores: dict[str, int | float | None]
+    flags: list[FlagRaised]
+
+
+class UndecidedRule(_Model):
+    """A decision rule that could not be decided because answers are missing."""
+
+    rule: str
+    outcome: Outcome
+    code: str
+    missing: list[str]
+
+
+class Referral(_Model):
+    target: str
+    kind: str
+    title: str
+    text: str | None
+    rule: str
+
+
+class InstrumentRef(_Model):
+    alias: str | None
+    id: str
+    version: str
+    content_hash: str
+
+
+class RulesetRef(_Model):
+    id: str
+    version: str
+    content_hash: str
+    instruments: list[InstrumentRef]
+
+
+class EngineRef(_Model):
+    name: str
+    version: str
+    backend: str
+
+
+class DecisionModel(_Model):
+    """The whole explained decision, as typed data. Its JSON is `Decision.to_json()`."""
+
+    outcome: Outcome
+    outcome_label: str | None
+    deciding: list[str]
+    reasons: list[Reason]
+    needs: list[str]
+    rescreen_after_days: int | None
+    referrals: list[Referral]
+    domains: list[DomainScore]
+    instruments: list[InstrumentScore]
+    undecided: list[UndecidedRule]
+    ruleset: RulesetRef
+    engine: EngineRef
+
+
+M = TypeVar("M", bound=BaseModel)
+_set = object.__setattr__
+
+
+def constructor(model: type[M]) -> Callable[..., M]:
+    """Make `model` instances from keyword fields without validating them.
+
+    It sets what `BaseModel.model_construct` sets (the fields, which of them were given, no
+    extras, no private state) without its per-field default and alias handling, which this
+    module's models do not use: measured 2.3x faster than `model_construct` and faster than
+    `model_validate`. tests/test_models.py holds it equal to `model_construct` for every model.
+    """
+    new = model.__new__
+
+    def construct(**fields: Any) -> M:
+        instance = new(model)
+        _set(instance, "__dict__", fields)
+        _set(instance, "__pydantic_fields_set__", set(fields))
+        _set(instance, "__pydantic_extra__", None)
+        _set(instance, "__pydantic_private__", None)
+        return instance
+
+    return construct
+
+
+NODES: dict[str, type[BaseModel]] = {
+    "reason": Reason,
+    "contribution": Contribution,
+    "domain": DomainScore,
+    "flag": FlagRaised,
+    "instrument": InstrumentScore,
+    "undecided": UndecidedRule,
+    "referral": Referral,
+    "instrument_ref": InstrumentRef,
+    "ruleset": RulesetRef,
+    "engine": EngineRef,
+    "decision": DecisionModel,
+}
+"""The model of each node of the explanation, by the name `decision.Shapes` gives it."""
+
+
+def decision_json_schema() -> dict[str, Any]:
+    """The JSON Schema (2020-12) of a decision's JSON: schemas/decision.schema.json."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **DecisionModel.model_json_schema(),
+    }
+
+
+__all__ = [
+    "NODES",
+    "Contribution",
+    "DecisionModel",
+    "DomainScore",
+    "EngineRef",
+    "FlagRaised",
+    "InstrumentRef",
+    "InstrumentScore",
+    "Reason",
+    "Referral",
+    "RulesetRef",
+    "UndecidedRule",
+    "decision_json_schema",
+]
