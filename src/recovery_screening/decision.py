@@ -31,7 +31,6 @@ if TYPE_CHECKING:
         Referral,
         UndecidedRule,
     )
-    from recovery_screening.records.record import DecisionRecord
 
 ENGINE_NAME = "recovery-screening"
 
@@ -289,49 +288,6 @@ class Decision:
             if group:
                 answers[alias] = group
         return answers
-
-    def to_record(
-        self,
-        *,
-        subject_ref: str,
-        evaluated_at: str | datetime.datetime,
-        previous: DecisionRecord | str | None = None,
-        include_input: bool = True,
-        key: bytes | None = None,
-        record_id: str | None = None,
-    ) -> DecisionRecord:
-        """A tamper-evident `DecisionRecord` of this decision (see records.record.make_record)."""
-        from recovery_screening.records.record import make_record
-
-        return make_record(
-            self,
-            subject_ref=subject_ref,
-            evaluated_at=evaluated_at,
-            previous=previous,
-            include_input=include_input,
-            key=key,
-            record_id=record_id,
-        )
-
-    def to_fhir_risk_assessment(
-        self,
-        *,
-        subject: str | Mapping[str, Any],
-        occurrence: str | datetime.date | None = None,
-        basis: Any = None,
-    ) -> dict[str, Any]:
-        """The decision as an R4 FHIR RiskAssessment (JSON-ready); needs the `fhir` extra."""
-        from recovery_screening.interchange.fhir_out import to_fhir_risk_assessment
-
-        return to_fhir_risk_assessment(self, subject=subject, occurrence=occurrence, basis=basis)
-
-    def to_cds_card(
-        self, *, source: str | Mapping[str, Any] | None = None, subject: str | None = None
-    ) -> dict[str, Any]:
-        """The decision as a CDS Hooks card (JSON-ready); needs the `fhir` extra."""
-        from recovery_screening.interchange.cds import to_cds_card
-
-        return to_cds_card(self, source=source, subject=subject)
 
     def explain(self) -> str:
         """The decision as plain text for a person."""

@@ -25,7 +25,7 @@ def _items(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.parent.name for p in SHIPPED])
 def test_every_shipped_ruleset_gives_a_valid_questionnaire(path: Path) -> None:
     ruleset = ruleset_at(path)
-    questionnaire = ruleset.to_fhir_questionnaire()
+    questionnaire = to_fhir_questionnaire(ruleset)
     parsed = Questionnaire.model_validate(questionnaire)
     assert parsed.status == "active"
     assert (questionnaire["id"], questionnaire["version"]) == (ruleset.id, ruleset.version)
@@ -56,7 +56,7 @@ def test_one_item_per_input_and_a_group_per_instrument(intake: Ruleset) -> None:
 
 
 def test_item_types_follow_the_input_types(mini: Ruleset) -> None:
-    items = _items(mini.to_fhir_questionnaire()["item"])
+    items = _items(to_fhir_questionnaire(mini)["item"])
     assert {name: items[name]["type"] for name in
             ("withdrawal", "ready", "attends", "last_use", "note_code", "weight")} == {
         "withdrawal": "choice", "ready": "integer", "attends": "boolean", "last_use": "date",
@@ -71,7 +71,7 @@ def test_item_types_follow_the_input_types(mini: Ruleset) -> None:
 
 
 def test_scored_boolean_and_choice_items_carry_their_points(mini: Ruleset) -> None:
-    items = _items(mini.to_fhir_questionnaire()["item"])
+    items = _items(to_fhir_questionnaire(mini)["item"])
     reverse = items["scale.q2"]["answerOption"]
     assert [(o["valueCoding"]["code"], o["valueCoding"]["extension"][0]["valueDecimal"])
             for o in reverse] == [("Y", 0), ("N", 1)]  # fmt: skip
@@ -80,7 +80,7 @@ def test_scored_boolean_and_choice_items_carry_their_points(mini: Ruleset) -> No
 
 
 def test_audit_options_keep_their_published_labels_and_points() -> None:
-    questionnaire = load_ruleset("audit").to_fhir_questionnaire()
+    questionnaire = to_fhir_questionnaire(load_ruleset("audit"))
     assert questionnaire["code"] == [{"system": LOINC, "code": "72110-0"}]
     q10 = _items(questionnaire["item"])["q10"]
     options = [option["valueCoding"] for option in q10["answerOption"]]
