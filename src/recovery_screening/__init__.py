@@ -19,8 +19,8 @@ from recovery_screening.errors import (
     ScreeningError,
 )
 from recovery_screening.models import DecisionModel
+from recovery_screening.publication import RulesetRegistry
 from recovery_screening.records.record import DecisionRecord
-from recovery_screening.records.registry import RulesetRegistry
 from recovery_screening.records.replay import replay
 from recovery_screening.ruleset import (
     DEFAULT_RULESET,
