@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from recovery_screening import Decision, Ruleset
+from recovery_screening import Decision, Ruleset, load_document
 from recovery_screening.models import NODES, DecisionModel, constructor
 from recovery_screening.records.record import DecisionRecord, make_record
 
@@ -47,17 +47,28 @@ def test_the_model_and_the_json_are_the_same_explanation(intake: Ruleset) -> Non
         assert decision.model.model_dump(mode="json") == decision.to_dict()
 
 
-def test_the_builder_gives_every_field_of_every_node(intake: Ruleset) -> None:
+def test_the_builder_gives_every_required_field_of_every_node(intake: Ruleset) -> None:
     kinds: set[type[BaseModel]] = set()
     for decision in _decisions(intake):
         for node in _nodes(decision.model):
             kinds.add(type(node))
-            assert node.model_fields_set == set(type(node).model_fields), type(node).__name__
+            fields = type(node).model_fields
+            required = {name for name, field in fields.items() if field.is_required()}
+            assert required <= node.model_fields_set, type(node).__name__
     assert kinds == set(NODES.values())
 
 
+def test_fields_with_defaults_come_last_in_every_model() -> None:
+    for model in NODES.values():
+        required = [field.is_required() for field in model.model_fields.values()]
+        assert required == sorted(required, reverse=True), model.__name__
+
+
 def test_constructor_makes_what_model_construct_makes(intake: Ruleset) -> None:
-    for decision in _decisions(intake)[:20]:
+    draft = load_document({**intake.document, "version": "9.0.0"}, source="draft.yaml")
+    answers = [json.loads(path.read_text()) for path in APPLICANTS]
+    drafted = [draft.evaluate(applicant) for applicant in answers if "q1" not in applicant]
+    for decision in _decisions(intake)[:20] + drafted:
         for node in _nodes(decision.model):
             kind = type(node)
             fields = dict(node.__dict__)
@@ -88,3 +99,13 @@ def test_neither_the_model_nor_a_record_is_validated_again(
     assert record.decision is decision.model
     assert record.to_json() == expected_record.to_json()
     assert record.verify_hash()
+
+
+def test_a_draft_says_so_in_the_model_and_the_json(intake: Ruleset) -> None:
+    draft = load_document({**intake.document, "version": "9.0.0"}, source="draft.yaml")
+    assert not draft.published
+    decision = draft.evaluate(json.loads(APPLICANTS[0].read_text()))
+    assert decision.to_dict()["ruleset"]["published"] is False
+    assert decision.model.ruleset.published is False
+    assert decision.model.model_dump_json() == decision.to_json()
+    assert "published" not in intake.evaluate(json.loads(APPLICANTS[0].read_text())).to_json()

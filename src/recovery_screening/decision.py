@@ -430,6 +430,8 @@ def explanation(decision: Decision, make: Shapes) -> Any:
                 for instrument in ruleset.instruments
                 if instrument.alias
             ],
+            # only drafts carry the key: published decisions keep their bytes
+            **({} if ruleset.published else {"published": False}),
         ),
         engine=make.engine(name=ENGINE_NAME, version=__version__, backend=trace.backend),
     )

@@ -10,9 +10,9 @@ only when `.model` is first read.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from recovery_screening.compiler import Outcome
 from recovery_screening.fields import JsonScalar
@@ -101,6 +101,17 @@ class RulesetRef(_Model):
     version: str
     content_hash: str
     instruments: list[InstrumentRef]
+    published: Literal[False] | None = Field(
+        default=None,
+        description="false when no lock pins this version (a draft); absent when published.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _published_only_when_false(self, handler: SerializerFunctionWrapHandler) -> Any:
+        dumped = handler(self)
+        if isinstance(dumped, dict) and dumped.get("published") is None:
+            dumped.pop("published", None)
+        return dumped
 
 
 class EngineRef(_Model):
@@ -133,17 +144,26 @@ _set = object.__setattr__
 def constructor(model: type[M]) -> Callable[..., M]:
     """Make `model` instances from keyword fields without validating them.
 
-    It sets what `BaseModel.model_construct` sets (the fields, which of them were given, no
-    extras, no private state) without its per-field default and alias handling, which this
-    module's models do not use: measured 2.3x faster than `model_construct` and faster than
-    `model_validate`. tests/test_models.py holds it equal to `model_construct` for every model.
+    It sets what `BaseModel.model_construct` sets (the fields, defaults for those not given,
+    which were given, no extras, no private state) without its per-field alias and factory
+    handling, which this module's models do not use. Fields are kept in the order given, then
+    the defaults: callers give them in model order, and fields with defaults come last in every
+    model (a wrap serializer, as on `RulesetRef`, writes them in that order). Measured 2.3x
+    faster than `model_construct` and faster than `model_validate`; tests/test_models.py holds
+    it equal to `model_construct` for every model.
     """
     new = model.__new__
+    defaults = {
+        name: field.default for name, field in model.model_fields.items() if not field.is_required()
+    }
 
     def construct(**fields: Any) -> M:
         instance = new(model)
+        given = set(fields)
+        for name, default in defaults.items():
+            fields.setdefault(name, default)
         _set(instance, "__dict__", fields)
-        _set(instance, "__pydantic_fields_set__", set(fields))
+        _set(instance, "__pydantic_fields_set__", given)
         _set(instance, "__pydantic_extra__", None)
         _set(instance, "__pydantic_private__", None)
         return instance
