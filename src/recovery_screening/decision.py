@@ -56,6 +56,10 @@ class Trace:
     needs: tuple[str, ...]
     backend: str
     undecided_missing: tuple[tuple[str, ...], ...] = ()
+    advisory_truths: tuple[object, ...] = ()
+    """v2: each advisory's condition (True / False / None for unknown)."""
+    advisory_missing: tuple[tuple[str, ...], ...] = ()
+    """v2: for each advisory left unknown, the missing answers it reads."""
 
 
 def _json_value(value: object) -> JsonScalar:
@@ -90,6 +94,8 @@ class Shapes(NamedTuple):
     instrument: Node
     undecided: Node
     referral: Node
+    advisory: Node
+    undecided_advisory: Node
     instrument_ref: Node
     ruleset: Node
     engine: Node
@@ -151,7 +157,7 @@ class Decision:
     @property
     def referral_targets(self) -> tuple[str, ...]:
         """Ids of the referral targets for this outcome."""
-        return tuple(target for target, _ in self._referral_pairs())
+        return tuple(target for target, _, _ in self._referral_pairs())
 
     @property
     def rescreen_after_days(self) -> int | None:
@@ -194,20 +200,47 @@ class Decision:
         `motivation.band`, an input's name); None where it is unknown. Read-only."""
         return MappingProxyType(self._trace.facts)
 
-    def _referral_pairs(self) -> list[tuple[str, str]]:
+    @property
+    def advisories(self) -> tuple[str, ...]:
+        """Ids of the advisories that applied (v2 rulesets; empty otherwise)."""
         trace = self._trace
-        if trace.fail_safe:
-            return []
-        if not trace.deciding:
-            return [(target, "default") for target in trace.ruleset.default.referrals]
-        pairs: list[tuple[str, str]] = []
+        return tuple(trace.ruleset.advisories[i].id for i in self._applied_advisories())
+
+    def _applied_advisories(self) -> list[int]:
+        trace = self._trace
+        rank = trace.rank
+        return [
+            index
+            for index, (rule, truth) in enumerate(
+                zip(trace.ruleset.advisories, trace.advisory_truths, strict=True)
+            )
+            if truth is True and rank in rule.ranks
+        ]
+
+    def _referral_pairs(self) -> list[tuple[str, str, bool]]:
+        """(target, rule id, advisory): the deciding referrals, then the advisories' new ones."""
+        trace = self._trace
+        pairs: list[tuple[str, str, bool]] = []
         seen: set[str] = set()
-        for index in trace.deciding:
-            rule = trace.ruleset.decisions[index]
-            for target in rule.referrals:
-                if target not in seen:
-                    seen.add(target)
-                    pairs.append((target, rule.id))
+        if trace.fail_safe:
+            pass
+        elif not trace.deciding:
+            pairs = [(target, "default", False) for target in trace.ruleset.default.referrals]
+            seen.update(trace.ruleset.default.referrals)
+        else:
+            for index in trace.deciding:
+                rule = trace.ruleset.decisions[index]
+                for target in rule.referrals:
+                    if target not in seen:
+                        seen.add(target)
+                        pairs.append((target, rule.id, False))
+        if trace.advisory_truths:
+            for index in self._applied_advisories():
+                advisory = trace.ruleset.advisories[index]
+                for target in advisory.referrals:
+                    if target not in seen:
+                        seen.add(target)
+                        pairs.append((target, advisory.id, True))
         return pairs
 
     # --- the whole explanation, built on demand -----------------------------------------
@@ -348,6 +381,7 @@ def explanation(decision: Decision, make: Shapes) -> Any:
             )
         )
     targets = ruleset.referral_targets
+    v2 = ruleset.format_version >= 2
     referrals = [
         make.referral(
             target=target,
@@ -355,8 +389,9 @@ def explanation(decision: Decision, make: Shapes) -> Any:
             title=targets[target].title,
             text=targets[target].text,
             rule=rule_id,
+            **({"advisory": advisory} if v2 else {}),
         )
-        for target, rule_id in decision._referral_pairs()
+        for target, rule_id, advisory in decision._referral_pairs()
     ]
     domains = [
         make.domain(
@@ -405,6 +440,9 @@ def explanation(decision: Decision, make: Shapes) -> Any:
         for rule, truth, missing in zip(rules, trace.truths, trace.undecided_missing, strict=True)
         if truth is None
     ]
+    # keys only v2 decisions carry: a v1 decision keeps its bytes
+    advisories = {"advisories": _advisories_applied(decision, make)} if v2 else {}
+    still_open = {"undecided_advisories": _advisories_undecided(trace, make)} if v2 else {}
     return make.decision(
         outcome=decision.outcome,
         outcome_label=decision.outcome_label,
@@ -413,9 +451,11 @@ def explanation(decision: Decision, make: Shapes) -> Any:
         needs=list(trace.needs),
         rescreen_after_days=decision.rescreen_after_days,
         referrals=referrals,
+        **advisories,
         domains=domains,
         instruments=instruments,
         undecided=undecided,
+        **still_open,
         ruleset=make.ruleset(
             id=ruleset.id,
             version=ruleset.version,
@@ -437,8 +477,35 @@ def explanation(decision: Decision, make: Shapes) -> Any:
     )
 
 
+def _advisories_applied(decision: Decision, make: Shapes) -> list[Any]:
+    trace = decision._trace
+    advisories = trace.ruleset.advisories
+    return [
+        make.advisory(
+            rule=advisories[index].id,
+            code=advisories[index].code,
+            text=advisories[index].text,
+            referrals=list(advisories[index].referrals),
+            evidence=_evidence(trace.facts, advisories[index].references, trace.ruleset.date_keys),
+        )
+        for index in decision._applied_advisories()
+    ]
+
+
+def _advisories_undecided(trace: Trace, make: Shapes) -> list[Any]:
+    return [
+        make.undecided_advisory(rule=rule.id, code=rule.code, missing=list(missing))
+        for rule, truth, missing in zip(
+            trace.ruleset.advisories, trace.advisory_truths, trace.advisory_missing, strict=True
+        )
+        if truth is None and trace.rank in rule.ranks
+    ]
+
+
 _MODEL_NAMES = frozenset(
     {
+        "AdvisoryApplied",
+        "AdvisoryUndecided",
         "Contribution",
         "DecisionModel",
         "DomainScore",
