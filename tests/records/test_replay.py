@@ -355,7 +355,8 @@ def test_a_v2_screening_date_is_part_of_the_record_and_replays(tmp_path: Path) -
     for day in (datetime.date(2026, 1, 10), datetime.date(2026, 3, 1)):
         decision = mini_v2.evaluate(applicant, as_of=day)
         records.append(
-            decision.to_record(
+            make_record(
+                decision,
                 subject_ref=f"subject-{day}",
                 evaluated_at=WHEN,
                 previous=records[-1] if records else None,
