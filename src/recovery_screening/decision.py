@@ -60,6 +60,8 @@ class Trace:
     """v2: each advisory's condition (True / False / None for unknown)."""
     advisory_missing: tuple[tuple[str, ...], ...] = ()
     """v2: for each advisory left unknown, the missing answers it reads."""
+    exact: bool = True
+    """v2: False when the exact search reached its bound and the fail-safe answered."""
 
 
 def _json_value(value: object) -> JsonScalar:
@@ -474,6 +476,7 @@ def explanation(decision: Decision, make: Shapes) -> Any:
             **({} if ruleset.published else {"published": False}),
         ),
         engine=make.engine(name=ENGINE_NAME, version=__version__, backend=trace.backend),
+        **({"semantics": "exact" if trace.exact else "exact-bounded"} if v2 else {}),
     )
 
 

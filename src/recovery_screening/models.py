@@ -176,8 +176,14 @@ class DecisionModel(_V2Model):
     """v2 decisions only: advisories left unknown for lack of answers (not applied)."""
     ruleset: RulesetRef
     engine: EngineRef
+    semantics: Literal["exact", "exact-bounded"] | None = None
+    """v2 decisions only: exact over the completions of the missing answers, or
+    `exact-bounded` when the search bound was reached and the fail-safe answered
+    (docs/decision-semantics.md)."""
 
-    _V2_ONLY: ClassVar[frozenset[str]] = frozenset({"advisories", "undecided_advisories"})
+    _V2_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {"advisories", "undecided_advisories", "semantics"}
+    )
 
 
 M = TypeVar("M", bound=BaseModel)
