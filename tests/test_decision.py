@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import COMPLETE_MINI
 
 from recovery_screening import Ruleset
-from recovery_screening.decision import DecisionModel
+from recovery_screening.models import DecisionModel
 
 
 def test_the_cheap_answers_come_from_the_trace(mini: Ruleset) -> None:

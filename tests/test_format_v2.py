@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import FIXTURE_RULESETS
 
 from recovery_screening import InvalidApplicant, Ruleset, load_ruleset
-from recovery_screening.decision import DecisionModel, decision_json_schema
+from recovery_screening.models import DecisionModel, decision_json_schema
 
 COMPLETE = {
     "withdrawal": "none",

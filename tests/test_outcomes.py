@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from recovery_screening import load_ruleset
 from recovery_screening.compiler import INSTRUMENT_LABELS
-from recovery_screening.decision import decision_json_schema
 from recovery_screening.designer.report import _COLOURS
 from recovery_screening.interchange.cds import INDICATORS
+from recovery_screening.models import decision_json_schema
 from recovery_screening.outcomes import (
     ADMIT,
     DEFAULT_RULE,

@@ -10,8 +10,8 @@ import yaml
 from tests.conftest import REPO
 
 from recovery_screening import Ruleset
-from recovery_screening.decision import decision_json_schema
 from recovery_screening.document.schema import ruleset_schema
+from recovery_screening.models import decision_json_schema
 
 SCHEMAS = REPO / "schemas"
 
