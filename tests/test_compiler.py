@@ -156,3 +156,15 @@ def test_a_document_that_cannot_be_hashed_exactly_is_refused() -> None:
     document = mini()
     document["inputs"]["ready"]["maximum"] = 2**60
     assert problems_of(document) == [("$", "not-canonical")]
+
+
+def test_format_v2_is_accepted_and_exposed_for_both_kinds() -> None:
+    v1 = load_document(mini(), rulesets_dir=FIXTURE_RULESETS)
+    v2 = load_document(mini(format="recovery-screening/v2"), rulesets_dir=FIXTURE_RULESETS)
+    assert (v1.compiled.format_version, v2.compiled.format_version) == (1, 2)
+    phq9 = yaml.safe_load((Path("rulesets") / "phq-9" / "1.0.0.yaml").read_text())
+    assert load_document(phq9).compiled.format_version == 1
+    instrument = load_document({**phq9, "format": "recovery-screening/v2"}).compiled
+    assert instrument.format_version == 2
+    assert instrument.instruments[0].format_version == 2
+    assert problems_of(mini(format="recovery-screening/v3")) == [("$.format", "not-allowed")]

@@ -18,8 +18,8 @@ from recovery_screening.errors import (
     RulesetNotFound,
     ScreeningError,
 )
+from recovery_screening.publication import RulesetRegistry
 from recovery_screening.records.record import DecisionRecord
-from recovery_screening.records.registry import RulesetRegistry
 from recovery_screening.records.replay import replay
 from recovery_screening.ruleset import (
     DEFAULT_RULESET,

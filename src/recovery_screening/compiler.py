@@ -42,6 +42,7 @@ from recovery_screening.instruments import (
 ADMIT, DEFER, REFER = 0, 1, 2
 OUTCOMES = ("admit", "defer", "refer")
 RANK = {name: rank for rank, name in enumerate(OUTCOMES)}
+FORMAT_VERSIONS = {"recovery-screening/v1": 1, "recovery-screening/v2": 2}
 INSTRUMENT_LABELS = {"admit": "scored", "defer": "incomplete", "refer": "safety follow-up"}
 
 Condition = Callable[[Mapping[str, object]], object]
@@ -150,6 +151,8 @@ class CompiledRuleset:
     dependencies: Mapping[str, frozenset[str]]
     properties: tuple[PropertySpec, ...]
     blank_facts: Mapping[str, None] = field(repr=False)
+    format_version: int = 1
+    """1 or 2, from the document's `format`: the screening ruleset's fixes the semantics."""
     decision_conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
     date_keys: frozenset[str] = field(init=False, repr=False, compare=False)
     converters: Mapping[str, Callable[[Any], Any]] = field(init=False, repr=False, compare=False)
@@ -170,6 +173,11 @@ class CompiledRuleset:
             for alias, group in self.groups.items()
         }
         object.__setattr__(self, "item_converters", items)
+
+
+def format_version(document: Mapping[str, Any]) -> int:
+    """The ruleset format version a validated document declares (`recovery-screening/v<N>`)."""
+    return FORMAT_VERSIONS[document["format"]]
 
 
 def content_hash(document: Any) -> str:
@@ -252,6 +260,7 @@ def _compile_instrument_ruleset(
         dependencies=MappingProxyType(instrument.dependencies()),
         properties=(),
         blank_facts=MappingProxyType(dict.fromkeys(symbols)),
+        format_version=instrument.format_version,
     )
 
 
@@ -358,6 +367,7 @@ class _Compiler:
             dependencies=MappingProxyType(dict(self.dependencies)),
             properties=tuple(properties),
             blank_facts=MappingProxyType(dict.fromkeys(self.symbols)),
+            format_version=format_version(document),
         )
 
     # --- declarations -------------------------------------------------------------------

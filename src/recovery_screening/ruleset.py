@@ -10,13 +10,13 @@ from typing import Any
 from recovery_screening.backends import select_backend
 from recovery_screening.compiler import CompiledRuleset, compile_document, content_hash
 from recovery_screening.decision import Decision
+from recovery_screening.document.lock import check_locked
 from recovery_screening.document.paths import data_directory
 from recovery_screening.document.reader import read_document
-from recovery_screening.document.registry import Version, resolve_path, split_reference
+from recovery_screening.document.versions import Version, resolve_path, split_reference
 from recovery_screening.errors import BackendUnavailable, InvalidApplicant, Problem, RulesetError
 from recovery_screening.evaluate import NATIVE, Judge, check_applicant, decide
 from recovery_screening.fields import InputField
-from recovery_screening.records.lock import check_locked
 
 DEFAULT_RULESET = "peer-support-intake"
 _SUFFIXES = (".yaml", ".yml", ".json")

@@ -10,8 +10,8 @@ from typing import Any
 
 from recovery_screening.cli.common import EXIT_FAILED, EXIT_OK
 from recovery_screening.errors import DocumentError, Problem
+from recovery_screening.publication import RulesetRegistry
 from recovery_screening.records.record import check_key
-from recovery_screening.records.registry import RulesetRegistry
 from recovery_screening.records.replay import STATUSES, RecordReport, ReplaySummary, replay
 
 

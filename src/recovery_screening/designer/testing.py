@@ -16,7 +16,7 @@ from typing import Any
 from recovery_screening.compiler import OUTCOMES
 from recovery_screening.designer.cases import CaseResult, run_case
 from recovery_screening.document.reader import read_document
-from recovery_screening.document.registry import split_reference
+from recovery_screening.document.versions import split_reference
 from recovery_screening.errors import DocumentError, Problem
 from recovery_screening.ruleset import Ruleset, load_ruleset
 

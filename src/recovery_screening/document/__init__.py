@@ -1,4 +1,6 @@
-"""Ruleset files → validated documents: safe reading, schema validation, finding documents by id."""
+"""Ruleset files → validated documents: safe reading, schema validation, canonical hashing,
+finding documents by id and version (`versions`), and the lock that pins published ones (`lock`).
+"""
 
 
 def plain_text(text: str) -> str:

@@ -71,6 +71,8 @@ class CompiledInstrument:
     referral_targets: Mapping[str, Any]
     option_labels: Mapping[str, Mapping[Any, str]] = field(default_factory=dict)
     """For choice items: item input name -> option value -> the option's label (for forms)."""
+    format_version: int = 1
+    """1 or 2, from the instrument document's `format`."""
 
     def symbols(self) -> dict[str, ValueType]:
         """The names this instrument adds to a ruleset, with their types."""
@@ -268,6 +270,7 @@ def compile_instrument(
         document["licence"], document.get("loinc", {}), tuple(fields), tuple(points),
         f"{prefix}total", (low_total, high_total), f"{prefix}band", bands, tuple(subscores),
         tuple(flags), targets, _option_labels(items, prefix),
+        2 if document["format"] == "recovery-screening/v2" else 1,
     )  # fmt: skip
     return instrument, problems
 

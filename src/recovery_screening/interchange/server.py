@@ -35,7 +35,7 @@ except ImportError as missing:  # pragma: no cover - exercised only without the 
     raise MissingExtra("server", (missing.name or "starlette").split(".")[0]) from None
 
 from recovery_screening.document.reader import parse_document_bytes
-from recovery_screening.document.registry import list_rulesets
+from recovery_screening.document.versions import list_rulesets
 from recovery_screening.errors import DocumentError, InvalidApplicant, Problem, ScreeningError
 from recovery_screening.interchange.cds import to_cds_card
 from recovery_screening.interchange.fhir_in import from_questionnaire_response

@@ -1,6 +1,6 @@
-"""Audit trail: canonical JSON and hashing, the ruleset lock and registry, records and replay.
+"""The audit trail: decision records (`records.record`) and their replay (`records.replay`).
 
-This package's `__init__` imports nothing, so `ruleset.py` can use `records.lock` without a cycle;
-import `records.registry`, `records.record` and `records.replay` (or the names re-exported from
-`recovery_screening`) directly.
+This package's `__init__` imports nothing; import the modules (or the names re-exported from
+`recovery_screening`) directly. Publication of ruleset versions (the lock, the registry) is not
+here: see `document.lock` and `publication`.
 """

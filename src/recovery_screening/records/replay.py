@@ -28,6 +28,7 @@ from recovery_screening.errors import (
     RulesetNotFound,
     ScreeningError,
 )
+from recovery_screening.publication import RulesetRegistry
 from recovery_screening.records.record import (
     RECORD_ID_PATTERN,
     REDACTED,
@@ -37,7 +38,6 @@ from recovery_screening.records.record import (
     redact_evidence,
     signature_valid,
 )
-from recovery_screening.records.registry import RulesetRegistry
 from recovery_screening.ruleset import Ruleset
 
 IDENTICAL = "identical"

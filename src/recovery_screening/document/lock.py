@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from recovery_screening.document.canonical import NotCanonical, canonical_hash
-from recovery_screening.document.registry import Version
+from recovery_screening.document.versions import Version
 from recovery_screening.errors import DocumentError, Problem, RulesetAltered, ScreeningError
 
 LOCK_FILE = "rulesets.lock"

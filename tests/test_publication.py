@@ -12,8 +12,8 @@ from tests.conftest import REPO
 
 from recovery_screening import RulesetAltered, RulesetRegistry, load_ruleset
 from recovery_screening.cli import main
+from recovery_screening.document.lock import VersionExists, read_lock
 from recovery_screening.errors import RulesetNotFound
-from recovery_screening.records.lock import VersionExists, read_lock
 
 SHIPPED = REPO / "rulesets"
 

@@ -1,4 +1,8 @@
-"""`RulesetRegistry`: the versions in a rulesets directory, their lock, loading and publishing."""
+"""`RulesetRegistry`: the versions in a rulesets directory, their lock, loading and publishing.
+
+Publication is about ruleset documents, so it lives beside `ruleset.py` (it loads compiled
+rulesets, which `document/` may not import); the lock file itself is `document.lock`.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,7 @@ import shutil
 import threading
 from pathlib import Path
 
-from recovery_screening.document.reader import read_document
-from recovery_screening.document.registry import (
-    Version,
-    document_paths,
-    list_rulesets,
-    resolve_path,
-    split_reference,
-)
-from recovery_screening.errors import RulesetAltered, RulesetNotFound
-from recovery_screening.records.lock import (
+from recovery_screening.document.lock import (
     LockEntry,
     VersionExists,
     check_locked,
@@ -23,6 +18,15 @@ from recovery_screening.records.lock import (
     read_lock,
     write_lock,
 )
+from recovery_screening.document.reader import read_document
+from recovery_screening.document.versions import (
+    Version,
+    document_paths,
+    list_rulesets,
+    resolve_path,
+    split_reference,
+)
+from recovery_screening.errors import RulesetAltered, RulesetNotFound
 from recovery_screening.ruleset import Ruleset, load_ruleset, shipped_rulesets_directory
 
 
