@@ -161,3 +161,115 @@ def test_cli_evaluates_with_the_durable_backend(capsys: pytest.CaptureFixture[st
     assert decision["engine"]["backend"] == "durable"
     native, _ = PAIRS["peer-support-intake"]
     assert decision["outcome"] == native.evaluate(json.loads(applicant.read_text())).outcome
+
+
+# -- numbers durable-rules' C parser reads: floats in exponent form, and beyond -------------
+
+EXPONENT_FLOATS = [1e-05, 2e-05, 5e-324, 1e-300, 2.5e-07, 1e16, 1.5e300, -1e-05, -0.0]
+
+
+@pytest.mark.parametrize("value", [*EXPONENT_FLOATS, 0.1, 1.25, 1.7976931348623157e308])
+def test_engine_json_writes_every_finite_float_with_a_fraction_before_its_exponent(
+    value: float,
+) -> None:
+    from recovery_screening.backends.durable import engine_json
+
+    text = engine_json({"x": value})
+    assert json.loads(text) == {"x": value}
+    mantissa, _, _ = text[len('{"x":') : -1].partition("e")
+    assert "." in mantissa
+
+
+@given(value=st.floats(allow_nan=False, allow_infinity=False))
+def test_engine_json_round_trips_every_finite_float(value: float) -> None:
+    from recovery_screening.backends.durable import engine_json
+
+    text = engine_json([value])
+    assert json.loads(text) == [value]
+    assert "." in text.partition("e")[0]
+
+
+FLOAT_CONDITIONS = [
+    "weight >= 0.00001",
+    "weight < 0.00002",
+    "weight == 0.00001",
+    "weight > 0.0",
+    "weight * 1000000 >= 10",
+    "ready / 300000 < 0.00001",
+]
+
+
+@pytest.mark.parametrize("weight", [*[abs(value) for value in EXPONENT_FLOATS[:5]], 0.0, 1.5])
+def test_backends_agree_on_floats_python_writes_in_exponent_form(weight: float) -> None:
+    document = with_conditions(FLOAT_CONDITIONS)
+    source = str(FIXTURES / "mini" / "generated.yaml")
+    native = load_document(document, source=source, rulesets_dir=FIXTURES)
+    durable = load_document(document, source=source, rulesets_dir=FIXTURES, backend="durable")
+    for ready in (0, 2, 3, 10):
+        applicant = {"weight": weight, "ready": ready, "withdrawal": "none"}
+        assert_same(native, durable, applicant)
+
+
+def write_generated(tmp_path: Path, document: dict[str, Any]) -> Path:
+    document = copy.deepcopy(document)
+    document["version"] = "9.0.0"
+    path = tmp_path / "generated.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def test_cli_evaluates_floats_in_exponent_form_with_the_durable_backend(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from recovery_screening.cli import main
+
+    ruleset = write_generated(tmp_path, with_conditions(FLOAT_CONDITIONS))
+    applicant = tmp_path / "applicant.json"
+    applicant.write_text('{"weight": 1e-05, "ready": 2, "withdrawal": "none"}', encoding="utf-8")
+    outputs = []
+    for backend in ("native", "durable"):
+        arguments = ["evaluate", str(applicant), "--ruleset", str(ruleset)]
+        arguments += ["--rulesets-dir", str(FIXTURES), "--backend", backend, "--format", "json"]
+        assert main(arguments) == 0
+        decision = json.loads(capsys.readouterr().out)
+        assert decision["engine"].pop("backend") == backend
+        outputs.append(decision)
+    assert outputs[0] == outputs[1]
+    assert "generated-0" in outputs[1]["deciding"]
+
+
+def unbounded_ready() -> dict[str, Any]:
+    document = with_conditions(["ready > 9007199254740991", "ready - 1 >= 9007199254740991.0"])
+    del document["inputs"]["ready"]["maximum"]
+    return document
+
+
+def test_durable_backend_refuses_integers_it_cannot_compare_exactly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from recovery_screening.cli import main
+    from recovery_screening.errors import BackendUnavailable
+
+    document = unbounded_ready()
+    source = str(FIXTURES / "mini" / "generated.yaml")
+    native = load_document(document, source=source, rulesets_dir=FIXTURES)
+    durable = load_document(document, source=source, rulesets_dir=FIXTURES, backend="durable")
+    assert_same(native, durable, {"ready": 2**53})
+    assert "generated-0" in native.evaluate({"ready": 2**53 + 1}).deciding
+    with pytest.raises(BackendUnavailable, match="input ready") as raised:
+        durable.evaluate({"ready": 2**53 + 1})
+    assert str(2**53 + 1) not in str(raised.value)
+
+    literal = with_conditions(["ready == 9007199254740993"])
+    with pytest.raises(BackendUnavailable, match="a literal"):
+        load_document(literal, source=source, rulesets_dir=FIXTURES, backend="durable")
+
+    ruleset = write_generated(tmp_path, document)
+    applicant = tmp_path / "applicant.json"
+    applicant.write_text(json.dumps({"ready": 2**70}), encoding="utf-8")
+    arguments = ["evaluate", str(applicant), "--ruleset", str(ruleset)]
+    arguments += ["--rulesets-dir", str(FIXTURES), "--backend", "durable"]
+    assert main(arguments) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert str(2**70) not in captured.out + captured.err

@@ -30,13 +30,25 @@ durable-rules' nature, handled here:
 - the C engine keeps every ruleset ever created until it is deleted explicitly: a judge deletes
   its rulesets when it is garbage-collected, so loading many rulesets does not leak;
 - a Host is not safe to drive from several threads: one lock per compiled ruleset serialises
-  the assert / collect / delete sequence.
+  the assert / collect / delete sequence;
+- the C engine parses the JSON text of facts and ruleset definitions itself, and its number
+  grammar accepts an exponent only after a fraction (`1.0e-05`, never `1e-05`, the form Python
+  writes for small and large floats): every fact and definition reaches it through
+  `engine_json`, which writes each float as its shortest round-trip digits with a fraction
+  before any exponent (the C engine reads them with `atof`, so the double is the same), and
+  infinities as an exponent beyond the double range (read back as the same infinity);
+- the C engine reads integers with `atol` and compares an integer with a double as doubles:
+  integers are exact there only within ±2**53, so a value beyond that range (which Python
+  compares exactly) is refused with BackendUnavailable rather than decided differently, and a
+  NaN, which no comparison can express the way Python orders it, likewise.
 """
 
 from __future__ import annotations
 
 import datetime
 import itertools
+import json
+import math
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +59,7 @@ import durable_rules_engine  # type: ignore[import-not-found,unused-ignore]
 from durable import engine  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 from recovery_screening.compiler import CompiledRuleset
+from recovery_screening.errors import BackendUnavailable
 from recovery_screening.expressions import (
     Call,
     Comparison,
@@ -74,6 +87,62 @@ _NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _MIRRORED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
+_EXACT_INTEGER = 2**53
+"""Integers the C engine compares exactly with each other and with doubles: within ±2**53."""
+
+
+class _Inexact(ValueError):
+    """A value the C engine cannot hold so that it compares as Python compares it."""
+
+
+def _float_text(value: float) -> str:
+    if math.isnan(value):
+        raise _Inexact("not a number")
+    if math.isinf(value):
+        return "1.0e999" if value > 0 else "-1.0e999"
+    text = repr(value)
+    mantissa, exponent, power = text.partition("e")
+    if exponent and "." not in mantissa:
+        return f"{mantissa}.0e{power}"
+    return text
+
+
+def engine_json(value: object) -> str:
+    """`value` as JSON text durable-rules' C parser reads back as the same values.
+
+    Like `json.dumps(value, ensure_ascii=False)`, except that every float is written with a
+    fraction before any exponent (`1.0e-05`, `5.0e-324`, `1.0e+16`): the C parser refuses an
+    exponent directly after the integer digits (error 204). Raises `_Inexact` for a NaN and for
+    an integer beyond ±2**53."""
+    if value is None or value is True or value is False or isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int):
+        if -_EXACT_INTEGER <= value <= _EXACT_INTEGER:
+            return str(value)
+        raise _Inexact("an integer beyond 2**53")
+    if isinstance(value, float):
+        return _float_text(value)
+    if isinstance(value, Mapping):
+        return (
+            "{"
+            + ",".join(
+                f"{json.dumps(str(key), ensure_ascii=False)}:{engine_json(item)}"
+                for key, item in value.items()
+            )
+            + "}"
+        )
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(engine_json(item) for item in value) + "]"
+    raise TypeError(f"cannot write a {type(value).__name__} for durable-rules")
+
+
+def _exact(value: float) -> bool:
+    """Whether the C engine holds `value` so that it compares as Python compares it."""
+    if isinstance(value, float):
+        return not math.isnan(value)
+    return -_EXACT_INTEGER <= value <= _EXACT_INTEGER
+
+
 def fact_value(value: object) -> object:
     """A fact value as durable-rules compares it: dates become day numbers."""
     if isinstance(value, datetime.date):
@@ -81,12 +150,40 @@ def fact_value(value: object) -> object:
     return value
 
 
+class _ExactRuleset(engine.Ruleset):  # type: ignore[misc]
+    """durable-rules' Ruleset, with the definition and every fact written by `engine_json`
+    (durable-rules writes them with `json.dumps`, whose floats its C parser may refuse)."""
+
+    def __init__(self, name: str, host: engine.Host, definition: dict[str, Any]) -> None:
+        self._actions: dict[str, Any] = {}
+        self._name = name
+        self._host = host
+        for rule_name, rule in definition.items():
+            self._actions[rule_name] = engine.Promise(rule.pop("run"))
+        self._handle = durable_rules_engine.create_ruleset(name, engine_json(definition))
+        self._definition = definition
+
+    def assert_fact(self, fact: dict[str, Any]) -> Any:
+        return self._handle_result(
+            durable_rules_engine.assert_fact(self._handle, engine_json(fact)), fact
+        )
+
+
 class _PrivateHost(engine.Host):  # type: ignore[misc]
     """A Host without the background dispatch and timer threads: this backend posts no events
-    and starts no timers, and every action it needs runs synchronously inside `assert_fact`."""
+    and starts no timers, and every action it needs runs synchronously inside `assert_fact`.
+    Its rulesets are `_ExactRuleset`s."""
 
     def _run(self) -> None:
         return None
+
+    def register_rulesets(self, definitions: dict[str, dict[str, Any]]) -> None:
+        for name, definition in definitions.items():
+            if name in self._ruleset_directory:
+                raise ValueError(f"durable-rules ruleset {name} is already registered")
+            ruleset = _ExactRuleset(name, self, definition)
+            self._ruleset_directory[name] = ruleset
+            self._ruleset_list.append(ruleset)
 
 
 @dataclass(frozen=True)
@@ -276,7 +373,14 @@ class DurableJudge:
         }
         self._host = _PrivateHost()
         if definitions:
-            self._host.set_rulesets(definitions)
+            try:
+                self._host.set_rulesets(definitions)
+            except _Inexact:
+                raise BackendUnavailable(
+                    f"ruleset {compiled.id}: a literal in its conditions is a number the "
+                    "durable-rules backend cannot compare exactly (an integer beyond ±2**53); "
+                    "use the native backend"
+                ) from None
             handles = [self._host.get_ruleset(name)._handle for name in definitions]
             # the C engine keeps a ruleset until it is deleted: free it with this judge
             weakref.finalize(self, _delete_rulesets, handles)
@@ -319,6 +423,13 @@ class DurableJudge:
 
         return record
 
+    @staticmethod
+    def _describe(stage: _Stage, key: str) -> str:
+        for input_key, name in stage.inputs:
+            if input_key == key:
+                return f"input {name}"
+        return "a value computed from the inputs"
+
     def __call__(self, stage_index: int, facts: Mapping[str, object]) -> tuple[object, ...]:
         stage = self._stages[stage_index]
         if stage.ruleset is None:
@@ -332,6 +443,13 @@ class DurableJudge:
             value = evaluate(facts)
             if value is not None:
                 fact[key] = fact_value(value)
+        for key, value in fact.items():
+            if isinstance(value, (int, float)) and not _exact(value):
+                raise BackendUnavailable(
+                    f"{self._describe(stage, key)} (stage {stage_index}) holds a number the "
+                    "durable-rules backend cannot compare as Python does (an integer beyond "
+                    "±2**53, or not a number); use the native backend"
+                )
         truths = list(stage.static)
         with self._lock:
             session = str(next(self._sessions))
@@ -358,4 +476,4 @@ class DurableJudge:
         return tuple(truths)
 
 
-__all__ = ["MARKER", "DurableJudge", "fact_value"]
+__all__ = ["MARKER", "DurableJudge", "engine_json", "fact_value"]
