@@ -40,6 +40,12 @@ def many_strings(size: int = MIB, opening: int = 65) -> str:
     return "[" * opening + '"a",' * ((size - opening) // 4)
 
 
+def shallow_strings(size: int = MIB) -> str:
+    """A flat JSON list of strings full of escaped quotes and brackets: nothing deep, all read."""
+    item = '"\\"[{\\\\",'
+    return "[" + item * ((size - 8) // len(item)) + '""]'
+
+
 GENERATORS: dict[str, Callable[..., Any]] = {
     "escaped-quotes": escaped_quotes,
     "open-strings": open_strings,
@@ -47,6 +53,7 @@ GENERATORS: dict[str, Callable[..., Any]] = {
     "deep-brackets": deep_brackets,
     "deep-mappings": deep_mappings,
     "many-strings": many_strings,
+    "shallow-strings": shallow_strings,
 }
 
 

@@ -129,19 +129,29 @@ def _depth_exceeded(document: Any, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+_ESCAPE = re.compile(r"\\.", re.S)
+_STRING = re.compile(r'"[^"]*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
 def _bracket_depth_exceeded(text: str, limit: int = MAX_DEPTH) -> bool:
-    """A cheap pre-scan: a document nested thousands deep never reaches a recursive parser."""
+    """A cheap pre-scan: a document nested thousands deep never reaches a recursive parser.
+
+    Linear in the text: escape pairs go first, so a string is then a quote, no quote, a quote
+    (a pattern that cannot backtrack); what is left of an unclosed string still counts, and a
+    closing bracket never lowers the depth below zero, so neither can hide deep nesting.
+    """
     if text.count("[") + text.count("{") <= limit:
         return False
     depth = 0
-    deepest = 0
-    for char in re.sub(r'"(?:[^"\\]|\\.)*"', "", text):
+    for char in _NOT_BRACKET.sub("", _STRING.sub("", _ESCAPE.sub("", text))):
         if char in "[{":
             depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
+            if depth > limit:
+                return True
+        elif depth:
             depth -= 1
-    return deepest > limit
+    return False
 
 
 def _indent_depth_exceeded(text: str, limit: int = MAX_DEPTH) -> bool:
