@@ -112,7 +112,7 @@ def test_publishing_over_an_existing_version_is_refused(rulesets: Path, tmp_path
     elsewhere = tmp_path / "phq-9-edited.yaml"
     shutil.copyfile(rulesets / "phq-9" / "1.0.0.yaml", elsewhere)
     _edit_title(elsewhere)
-    with pytest.raises(VersionExists):
+    with pytest.raises(RulesetAltered):  # an edit claiming a pinned version does not even load
         registry.publish(elsewhere)
     before = (rulesets / "rulesets.lock").read_text()
     assert main(["publish", str(rulesets / "phq-9" / "1.0.0.yaml")]) == 2

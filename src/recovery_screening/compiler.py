@@ -153,6 +153,8 @@ class CompiledRuleset:
     blank_facts: Mapping[str, None] = field(repr=False)
     format_version: int = 1
     """1 or 2, from the document's `format`: the screening ruleset's fixes the semantics."""
+    published: bool = True
+    """False for a draft: no known lock pins it (or an instrument it uses); set by the loader."""
     decision_conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
     date_keys: frozenset[str] = field(init=False, repr=False, compare=False)
     converters: Mapping[str, Callable[[Any], Any]] = field(init=False, repr=False, compare=False)

@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from recovery_screening._version import __version__
 from recovery_screening.compiler import OUTCOMES, CompiledRuleset
@@ -110,6 +116,17 @@ class RulesetRef(_Model):
     version: str
     content_hash: str
     instruments: list[InstrumentRef]
+    published: Literal[False] | None = Field(
+        default=None,
+        description="false when no lock pins this version (a draft); absent when published.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _published_only_when_false(self, handler: SerializerFunctionWrapHandler) -> Any:
+        dumped = handler(self)
+        if isinstance(dumped, dict) and dumped.get("published") is None:
+            dumped.pop("published", None)
+        return dumped
 
 
 class EngineRef(_Model):
@@ -503,7 +520,7 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
         for rule, truth, missing in zip(rules, trace.truths, trace.undecided_missing, strict=True)
         if truth is None
     ]
-    return {
+    built: dict[str, Any] = {
         "outcome": decision.outcome,
         "outcome_label": decision.outcome_label,
         "deciding": list(decision.deciding),
@@ -531,6 +548,9 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
         },
         "engine": {"name": ENGINE_NAME, "version": __version__, "backend": trace.backend},
     }
+    if not ruleset.published:  # only drafts carry the key: published decisions keep their bytes
+        built["ruleset"]["published"] = False
+    return built
 
 
 def decision_json_schema() -> dict[str, Any]:

@@ -94,7 +94,12 @@ class RulesetRegistry:
         for entry in self.locked():
             try:
                 path = resolve_path(self.directory, f"{entry.id}@{entry.version}")
-                check_locked(path.resolve(), read_document(path))
+                check_locked(
+                    path,
+                    read_document(path),
+                    known=(self.directory,),
+                    shipped=shipped_rulesets_directory(),
+                )
             except (RulesetAltered, RulesetNotFound) as error:
                 problems.append(error)
         return problems

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,13 @@ from recovery_screening.document.lock import check_locked
 from recovery_screening.document.paths import data_directory
 from recovery_screening.document.reader import read_document
 from recovery_screening.document.versions import Version, resolve_path, split_reference
-from recovery_screening.errors import BackendUnavailable, InvalidApplicant, Problem, RulesetError
+from recovery_screening.errors import (
+    BackendUnavailable,
+    InvalidApplicant,
+    Problem,
+    RulesetAltered,
+    RulesetError,
+)
 from recovery_screening.evaluate import NATIVE, Judge, check_applicant, decide
 from recovery_screening.fields import InputField
 
@@ -60,6 +67,14 @@ class Ruleset:
     def content_hash(self) -> str:
         """`sha256:<hex>` of the document's RFC 8785 canonical JSON."""
         return self._compiled.content_hash
+
+    @property
+    def published(self) -> bool:
+        """Whether a lock pins this version (and every instrument it uses) at its content hash.
+
+        False for a draft: its decisions and records say `ruleset.published: false`.
+        """
+        return self._compiled.published
 
     @property
     def source(self) -> str | None:
@@ -154,10 +169,15 @@ def _looks_like_path(reference: str | Path) -> bool:
 
 
 class _InstrumentResolver:
-    """Finds `id@version` instruments in the given directories, in order."""
+    """Finds `id@version` instruments in the given directories, in order.
+
+    Each is checked against every lock those directories hold (the shipped lock among them);
+    `drafts` collects the ones no lock pins.
+    """
 
     def __init__(self, directories: list[Path]) -> None:
         self.directories = directories
+        self.drafts: list[str] = []
 
     def __call__(self, reference: str) -> tuple[Mapping[str, Any], str]:
         _, version = split_reference(reference)
@@ -174,7 +194,8 @@ class _InstrumentResolver:
                 digest = content_hash(document)
             except ValueError:
                 break
-            check_locked(path.resolve(), document, digest)
+            if _pinned(path, document, digest, self.directories) is None:
+                self.drafts.append(reference)
             return document, digest
         searched = ", ".join(str(d) for d in self.directories)
         raise LookupError(f"instrument '{reference}' was not found in {searched}")
@@ -190,7 +211,22 @@ def load_document(
     """Compile a ruleset document that is already parsed (a dict from YAML or JSON)."""
     directories = [Path(rulesets_dir)] if rulesets_dir is not None else []
     directories.append(shipped_rulesets_directory())
-    return _build(document, source, directories, backend)
+    return _build(
+        document, source, directories, backend, pinned=_claim_pinned(document, directories)
+    )
+
+
+def _claim_pinned(document: Any, directories: list[Path]) -> bool:
+    """Whether a document given in memory is the very version a known lock pins.
+
+    It is not read from a file, so a document that claims a pinned id and version with other
+    content is not refused: it loads as a draft (`published: false`), never as that version.
+    """
+    shipped = shipped_rulesets_directory()
+    try:
+        return check_locked(None, document, known=directories, shipped=shipped) is not None
+    except RulesetAltered:
+        return False
 
 
 def load_ruleset(
@@ -203,8 +239,11 @@ def load_ruleset(
 
     Ids are looked up in `rulesets_dir`, else in the rulesets shipped with the library.
     Instruments a ruleset uses are found beside it, in `rulesets_dir`, or among the shipped ones.
-    A file published in its directory's `rulesets.lock` whose content changed since is refused
-    with `RulesetAltered`; a version absent from the lock is a draft and loads as it is.
+    A ruleset or instrument whose id and version a known lock pins (the lock of the directory it
+    is in, of `rulesets_dir`, and always the shipped lock) loads only with the pinned hash, else
+    `RulesetAltered`, however the file is reached (symlinks are checked as reached and resolved).
+    A version no lock pins is a draft: it loads, `published` is False and every decision and
+    record made with it says `ruleset.published: false`.
     """
     shipped = shipped_rulesets_directory()
     if _looks_like_path(reference):
@@ -216,8 +255,16 @@ def load_ruleset(
         path = resolve_path(directory, str(reference))
         directories = [directory, shipped]
     document = read_document(path)
-    check_locked(path.resolve(), document)
-    return _build(document, str(path), _unique(directories), backend)
+    directories = _unique(directories)
+    pinned = _pinned(path, document, None, directories)
+    return _build(document, str(path), directories, backend, pinned=pinned is not None)
+
+
+def _pinned(path: Path, document: Any, digest: str | None, directories: list[Path]) -> str | None:
+    """The hash a lock pins for this file (refusing a changed one), or None for a draft."""
+    return check_locked(
+        path, document, digest, known=directories, shipped=shipped_rulesets_directory()
+    )
 
 
 def _unique(directories: list[Path]) -> list[Path]:
@@ -228,11 +275,16 @@ def _unique(directories: list[Path]) -> list[Path]:
     return seen
 
 
-def _build(document: Any, source: str, directories: list[Path], backend: str) -> Ruleset:
+def _build(
+    document: Any, source: str, directories: list[Path], backend: str, *, pinned: bool
+) -> Ruleset:
     prepare = select_backend(backend)
     if not isinstance(document, Mapping):
         raise RulesetError(source, [Problem("$", "wrong-type", "a ruleset must be an object")])
-    compiled, _ = compile_document(document, source, _InstrumentResolver(directories))
+    resolver = _InstrumentResolver(directories)
+    compiled, _ = compile_document(document, source, resolver)
+    if not pinned or resolver.drafts:
+        compiled = dataclasses.replace(compiled, published=False)
     return Ruleset(compiled, document, source, backend, prepare(compiled))
 
 

@@ -121,6 +121,7 @@ def _text(report: RecordReport) -> str:
     head = (
         f"line {report.line:>6}  {report.record_id or '?':<34}  "
         f"{report.subject_ref or '?':<16}  {report.status}"
+        + ("  (draft ruleset)" if report.draft else "")
     )
     lines = [head]
     for finding in report.findings:
@@ -147,10 +148,16 @@ def _summary_text(summary: ReplaySummary) -> str:
             "(records removed from the end, or another log)"
         )
     signatures = "checked" if summary.signatures_checked else "not checked (no --key-file)"
+    drafts = (
+        f"drafts: {summary.drafts} record(s) made with a draft ruleset (no lock pinned it)\n"
+        if summary.drafts
+        else ""
+    )
     verdict = "every record verified" if summary.ok else "VERIFICATION FAILED"
     return (
         f"\n{summary.records} records: {counts or 'none'}\n"
         f"chain: {chain}; head {summary.head_hash}\n"
         f"signatures: {signatures}\n"
+        f"{drafts}"
         f"{verdict}"
     )

@@ -2,15 +2,16 @@
 
 `<rulesets dir>/rulesets.lock` is JSON: `{"lock_format": ..., "rulesets": [{"id", "version",
 "content_hash"}, ...]}`, sorted by id then version. A version listed there is *published*: loading
-it when its content hashes differently is refused (`RulesetAltered`). A version absent from the
-lock is a draft and loads normally.
+it when its content hashes differently is refused (`RulesetAltered`), wherever the file is and
+however it is reached (see `check_locked`). A version no known lock pins is a draft: it loads,
+and every decision made with it says `ruleset.published: false`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,38 +93,84 @@ def _version_key(text: str) -> tuple[int, Any]:
         return (1, text)
 
 
-def lock_keys(path: Path, document: Any) -> list[tuple[str, str]]:
-    """The lock entries a file answers to: its place (`<id>/<version>.yaml`) and what it says."""
-    keys = [(path.parent.name, path.stem)]
+def claimed_key(document: Any) -> tuple[str, str] | None:
+    """The (id, version) a document says it is, when it says so in text."""
     if isinstance(document, Mapping):
         claimed = (document.get("id"), document.get("version"))
-        if isinstance(claimed[0], str) and isinstance(claimed[1], str) and claimed not in keys:
-            keys.append((claimed[0], claimed[1]))
-    return keys
+        if isinstance(claimed[0], str) and isinstance(claimed[1], str):
+            return claimed[0], claimed[1]
+    return None
 
 
-def check_locked(path: Path, document: Any, digest: str | None = None) -> str | None:
-    """Refuse a published ruleset file whose content changed; return its hash when it is locked.
+def shipped_lock(directory: Path) -> dict[tuple[str, str], str]:
+    """The lock of the rulesets shipped with the library: it must be there.
 
-    The lock consulted is `<path>/../../rulesets.lock`; without one every file is a draft.
+    Without it every shipped version would load as a draft, so its absence is an error, not an
+    empty lock.
     """
-    directory = path.parent.parent
     if not lock_path(directory).is_file():
-        return None
-    entries = read_lock(directory)
+        raise DocumentError(
+            str(lock_path(directory)),
+            [Problem("$", "lock-missing", "the lock of the shipped rulesets is missing")],
+        )
+    return read_lock(directory)
+
+
+def _digest(document: Any, digest: str | None) -> str:
+    if digest is not None:
+        return digest
+    try:
+        return canonical_hash(document)
+    except NotCanonical:
+        return "(not representable as canonical JSON)"
+
+
+def check_locked(
+    path: Path | None,
+    document: Any,
+    digest: str | None = None,
+    *,
+    known: Iterable[Path] = (),
+    shipped: Path | None = None,
+) -> str | None:
+    """Refuse a published ruleset whose content changed; return its hash when it is pinned.
+
+    The locks consulted: the lock of the directory the file is in (`<dir>/<id>/<version>.yaml`),
+    both as it was reached and with symlinks resolved; the locks of the `known` directories (a
+    registry's directory); and the lock of the `shipped` directory, which must exist. The file's
+    place is checked against the locks of the directories it sits in; the id and version the
+    document claims are checked against every lock, so neither a symlink, nor a copy in a
+    directory without a lock, nor a deleted lock lets an edited published version load as that
+    version. Returns None for a draft: a version no lock pins. `path` is None for a document
+    that is not read from a file (only its claim is checked).
+    """
+    cache: dict[Path, dict[tuple[str, str], str]] = {}
+    home = shipped.resolve() if shipped is not None else None
+
+    def lock_of(directory: Path) -> dict[tuple[str, str], str]:
+        where = directory.resolve()
+        if where not in cache:
+            cache[where] = shipped_lock(directory) if where == home else read_lock(directory)
+        return cache[where]
+
+    checks: list[tuple[dict[tuple[str, str], str], tuple[str, str]]] = []
+    if path is not None:
+        for reached in dict.fromkeys((path.absolute(), path.resolve())):
+            checks.append((lock_of(reached.parent.parent), (reached.parent.name, reached.stem)))
+    for directory in (*known, *((shipped,) if shipped is not None else ())):
+        lock_of(directory)
+    claimed = claimed_key(document)
+    if claimed is not None:
+        checks.extend((entries, claimed) for entries in cache.values())
     found = None
-    for key in lock_keys(path, document):
-        locked = entries.get(key)
-        if locked is None:
+    for entries, key in checks:
+        pinned = entries.get(key)
+        if pinned is None:
             continue
-        if digest is None:
-            try:
-                digest = canonical_hash(document)
-            except NotCanonical:
-                digest = "(not representable as canonical JSON)"
-        if digest != locked:
-            raise RulesetAltered(key[0], key[1], locked, digest)
-        found = locked
+        digest = _digest(document, digest)
+        if digest != pinned:
+            raise RulesetAltered(key[0], key[1], pinned, digest)
+        found = pinned
     return found
 
 
@@ -133,7 +180,8 @@ __all__ = [
     "RulesetAltered",
     "VersionExists",
     "check_locked",
-    "lock_keys",
+    "claimed_key",
     "read_lock",
+    "shipped_lock",
     "write_lock",
 ]

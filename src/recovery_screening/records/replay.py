@@ -92,13 +92,16 @@ class RecordReport:
     status: str
     findings: tuple[Finding, ...] = ()
     diff: tuple[Change, ...] = ()
+    draft: bool = False
+    """The record says its ruleset was a draft (`ruleset.published: false`): no lock pinned it."""
 
     @property
     def identical(self) -> bool:
         return self.status == IDENTICAL
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """JSON-ready; `draft: true` is present only for a record made with a draft ruleset."""
+        body: dict[str, Any] = {
             "line": self.line,
             "record_id": self.record_id,
             "subject_ref": self.subject_ref,
@@ -108,6 +111,9 @@ class RecordReport:
                 {"path": c.path, "recorded": c.recorded, "replayed": c.replayed} for c in self.diff
             ],
         }
+        if self.draft:
+            body["draft"] = True
+        return body
 
 
 @dataclass
@@ -122,6 +128,8 @@ class ReplaySummary:
     head_hash: str | None = None
     signatures_checked: bool = False
     expected_head: str | None = None
+    drafts: int = 0
+    """Records made with a draft ruleset (`ruleset.published: false`), whatever their status."""
 
     @property
     def head_matches(self) -> bool | None:
@@ -147,6 +155,7 @@ class ReplaySummary:
             "expected_head": self.expected_head,
             "head_matches": self.head_matches,
             "signatures_checked": self.signatures_checked,
+            "drafts": self.drafts,
             "ok": self.ok,
         }
 
@@ -346,6 +355,7 @@ class ReplayRun(Iterator[RecordReport]):
         summary = self.summary
         summary.records += 1
         summary.counts[report.status] += 1
+        summary.drafts += report.draft
         if summary.chain_whole and any(f.status == CHAIN_BROKEN for f in report.findings):
             summary.chain_whole = False
             summary.first_break = number
@@ -375,7 +385,7 @@ class ReplayRun(Iterator[RecordReport]):
         diff: tuple[Change, ...] = ()
         if ruleset is not None and answers is not None:
             diff = self._compare(ruleset, answers, body, record.includes_input, findings)
-        return _report(number, body, findings, diff)
+        return _report(number, body, findings, diff, draft=record.ruleset.published is False)
 
     def _link(self, number: int, body: Any, findings: list[Finding], *, readable: bool) -> None:
         stored = body.get("record_hash") if isinstance(body, Mapping) else None
@@ -516,17 +526,30 @@ class ReplayRun(Iterator[RecordReport]):
         recorded = body["decision"]
         if _same_decision(recorded, replayed):
             return ()
-        changes = tuple(_diff(recorded, replayed, "$", redact=not includes_input))
+        changes = tuple(
+            _diff(_comparable(recorded), _comparable(replayed), "$", redact=not includes_input)
+        )
         findings.append(
             Finding(DIFFERENT, f"the replayed decision differs in {len(changes)} place(s)")
         )
         return changes
 
 
+def _comparable(decision: Mapping[str, Any]) -> dict[str, Any]:
+    """A decision without what replay does not compare: the engine, and whether the ruleset was
+    published (a draft published since, with the same hash, still gives the same decision)."""
+    body = {k: v for k, v in decision.items() if k not in _COMPARED_OUT}
+    ruleset = body.get("ruleset")
+    if isinstance(ruleset, Mapping) and "published" in ruleset:
+        body["ruleset"] = {k: v for k, v in ruleset.items() if k != "published"}
+    return body
+
+
 def _same_decision(recorded: Mapping[str, Any], replayed: Mapping[str, Any]) -> bool:
-    """Equal canonical JSON, `engine` left out; the C-speed encoder settles the usual case."""
-    left = {k: v for k, v in recorded.items() if k not in _COMPARED_OUT}
-    right = {k: v for k, v in replayed.items() if k not in _COMPARED_OUT}
+    """Equal canonical JSON, `engine` and `ruleset.published` left out; the C-speed encoder
+    settles the usual case."""
+    left = _comparable(recorded)
+    right = _comparable(replayed)
     if _QUICK.encode(left) == _QUICK.encode(right):
         return True
     try:
@@ -553,14 +576,19 @@ def _validated(body: Any) -> tuple[DecisionRecord | None, str]:
 
 
 def _report(
-    number: int, body: Any, findings: list[Finding], diff: tuple[Change, ...] = ()
+    number: int,
+    body: Any,
+    findings: list[Finding],
+    diff: tuple[Change, ...] = (),
+    *,
+    draft: bool = False,
 ) -> RecordReport:
     record_id = subject_ref = None
     if isinstance(body, Mapping):
         record_id = _printable(body.get("record_id"), RECORD_ID_PATTERN)
         subject_ref = _printable(body.get("subject_ref"), SUBJECT_PATTERN)
     status = min((f.status for f in findings), key=_SEVERITY.__getitem__, default=IDENTICAL)
-    return RecordReport(number, record_id, subject_ref, status, tuple(findings), diff)
+    return RecordReport(number, record_id, subject_ref, status, tuple(findings), diff, draft)
 
 
 def _printable(value: object, pattern: str) -> str | None:
