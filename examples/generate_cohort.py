@@ -1,4 +1,4 @@
-"""Generate a synthetic cohort of applicants for the peer-support-intake 1.0.0 ruleset.
+"""Generate a synthetic cohort of applicants for the peer-support-intake ruleset (1.0.0 or 1.1.0).
 
 Each person has a few latent traits (substance-use severity, mental-health symptom load,
 readiness to change, risk of harm to others, recovery resources) that drive every answer, so
@@ -15,6 +15,16 @@ The output is JSON Lines, one applicant per line, written as it is generated (co
 
     python examples/generate_cohort.py --count 1000 --seed 2026 --out examples/cohort-1000.jsonl
     python examples/generate_cohort.py --count 1000000 --seed 1 --out - | gzip > cohort.jsonl.gz
+
+`--ruleset-version 1.1.0` adds the questions intake 1.1.0 asks (age, a suicide attempt or
+self-harm in the last 12 months, thoughts of harming others, whether a diagnosis is documented or
+self-identified, medication for opioid use disorder, pregnancy). It draws them from a second
+random stream, so for the same seed the 1.1.0 cohort holds the same people with the same 1.0.0
+answers (and the same missing ones) plus the new answers, and the default (1.0.0) output stays
+byte-identical to what it always was:
+
+    python examples/generate_cohort.py --count 1000 --seed 2026 --ruleset-version 1.1.0 \
+        --out examples/cohort-1000-v1.1.jsonl
 
 A million applicants take a few minutes on one core (about 3,000 a second).
 
@@ -168,6 +178,11 @@ def phq9(person: Person) -> dict[str, Answer]:
 
 def applicant(rng: random.Random) -> Applicant:
     """One synthetic applicant, complete before missing data are applied."""
+    return person_and_answers(rng)[1]
+
+
+def person_and_answers(rng: random.Random) -> tuple[Person, Applicant]:
+    """The latent person and their 1.0.0 answers, complete before missing data are applied."""
     person = Person(rng)
     r, s, d, res = person.readiness, person.severity, person.distress, person.resources
     a = person.aggression
@@ -208,7 +223,36 @@ def applicant(rng: random.Random) -> Applicant:
     answers["phq9"] = depression
     answers["gad7"] = symptoms(person, 7, 0.6)
     answers["readiness"] = {"q1": clamp(6.5 + 2.0 * r + rng.gauss(0.0, 1.2), 0, 10)}
-    return answers
+    return person, answers
+
+
+DIAGNOSIS = ("documented", "self_identified", "not_sure")
+NEW_GAP_RATE = GAPPY_PERSON_RATE * GAP_RATE  # the same 3% of answers missing as the rest
+
+
+def answers_1_1(person: Person, answers: Applicant, rng: random.Random) -> Applicant:
+    """The answers intake 1.1.0 adds, drawn from `rng` (not the person's own stream) and
+    consistent with the person's traits and 1.0.0 answers; each is missing with probability
+    `NEW_GAP_RATE`. Pregnancy is asked as optional and often left out."""
+    s, d, a = person.severity, person.distress, person.aggression
+    new: Applicant = {}
+    if chance(rng, 0.02):
+        new["age_years"] = rng.randint(15, 17)
+    else:
+        new["age_years"] = min(90, 18 + int(rng.gammavariate(2.2, 9.0)))
+    if person.focus == "supporting_someone_else":
+        new["diagnosis_status"] = "not_sure"
+    else:
+        new["diagnosis_status"] = rng.choices(DIAGNOSIS, weights=(55, 35, 10))[0]
+    intent = answers.get("current_suicidal_intent") is True
+    new["suicide_attempt_or_self_harm_12_months"] = chance(
+        rng, sigmoid(-4.3 + 1.0 * d + (2.0 if intent else 0.0))
+    )
+    new["thoughts_of_harming_others"] = chance(rng, sigmoid(-5.8 + 1.0 * a))
+    new["takes_moud"] = person.drugs and chance(rng, sigmoid(-1.9 + 0.5 * s))
+    if chance(rng, 0.35):
+        new["pregnant"] = chance(rng, 0.06)
+    return {key: value for key, value in new.items() if not chance(rng, NEW_GAP_RATE)}
 
 
 def with_missing(rng: random.Random, answers: Applicant) -> Applicant:
@@ -228,16 +272,25 @@ def with_missing(rng: random.Random, answers: Applicant) -> Applicant:
     return answers
 
 
-def cohort(count: int, seed: int) -> Iterator[Applicant]:
-    """Yield `count` applicants; the same seed gives the same cohort."""
+VERSIONS = ("1.0.0", "1.1.0")
+
+
+def cohort(count: int, seed: int, version: str = "1.0.0") -> Iterator[Applicant]:
+    """Yield `count` applicants; the same seed gives the same cohort. For 1.1.0 every person
+    and every 1.0.0 answer is the one 1.0.0 gives, with the new answers added."""
     rng = random.Random(seed)
+    extra = random.Random(f"{seed}:1.1.0")
     for _ in range(count):
-        yield with_missing(rng, applicant(rng))
+        person, answers = person_and_answers(rng)
+        answers = with_missing(rng, answers)
+        if version == "1.1.0":
+            answers.update(answers_1_1(person, answers, extra))
+        yield answers
 
 
-def write(count: int, seed: int, out: TextIO) -> None:
+def write(count: int, seed: int, out: TextIO, version: str = "1.0.0") -> None:
     """Write the cohort as JSON Lines, one applicant at a time."""
-    for person in cohort(count, seed):
+    for person in cohort(count, seed, version):
         out.write(json.dumps(person, separators=(",", ":")))
         out.write("\n")
 
@@ -247,19 +300,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=1000, help="number of applicants")
     parser.add_argument("--seed", type=int, default=2026, help="random seed (reproducible)")
     parser.add_argument("--out", default="-", help="output file, or - for standard output")
+    parser.add_argument(
+        "--ruleset-version",
+        choices=VERSIONS,
+        default="1.0.0",
+        help="intake version whose questions to answer (default 1.0.0)",
+    )
     args = parser.parse_args(argv)
     if args.count < 0:
         parser.error("--count must be 0 or more")
     if args.out == "-":
         try:
-            write(args.count, args.seed, sys.stdout)
+            write(args.count, args.seed, sys.stdout, args.ruleset_version)
             sys.stdout.flush()
         except BrokenPipeError:
             # The reader stopped early (e.g. `| head`): end quietly, without a traceback.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     else:
         with open(args.out, "w", encoding="utf-8", newline="\n") as out:
-            write(args.count, args.seed, out)
+            write(args.count, args.seed, out, args.ruleset_version)
     return 0
 
 

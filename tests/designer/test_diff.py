@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from tests.conftest import FIXTURES, REPO
@@ -83,3 +84,29 @@ def test_values_only_with_show_values(capsys: pytest.CaptureFixture[str]) -> Non
     changed = shown["behaviour"]["changed"]  # type: ignore[index]
     assert len(changed) == 2
     assert all(e["applicant"]["withdrawal_severity"] == "severe" for e in changed)
+
+
+def test_an_answer_to_a_question_only_one_version_asks_is_not_shown_to_the_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old_path = REPO / "rulesets" / "continuing-support" / "1.0.0.yaml"
+    new_text = old_path.read_text(encoding="utf-8")
+    new_text = new_text.replace("version: 1.0.0\n", "version: 1.0.1\n", 1)
+    new_text = new_text.replace(
+        "  wants_anonymity_online:\n",
+        "  extra_question:\n    type: boolean\n    label: A question only 1.0.1 asks\n"
+        "  wants_anonymity_online:\n",
+        1,
+    )
+    new_path = tmp_path / "continuing-support-1.0.1.yaml"
+    new_path.write_text(new_text, encoding="utf-8")
+    applicant = json.loads((REPO / "examples/continuing-support/matched-support.json").read_text())
+    rows = [applicant, {**applicant, "extra_question": True}, {**applicant, "typo_field": 1}]
+    cohort = tmp_path / "cohort.jsonl"
+    cohort.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    data = _json(capsys, str(old_path), str(new_path), "--cohort", str(cohort))
+    behaviour = data["behaviour"]
+    assert isinstance(behaviour, dict)
+    # the new question's answer goes to 1.0.1 only; a key neither version declares stays invalid
+    assert behaviour["compared"] == 2
+    assert behaviour["changed_count"] == 0

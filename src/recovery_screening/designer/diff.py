@@ -50,6 +50,22 @@ class Change:
         }
 
 
+def _answer_keys(ruleset: Ruleset) -> set[str]:
+    """The top-level applicant keys a ruleset accepts: its inputs, its instrument aliases and,
+    in format v2, the reserved `screening_date`."""
+    compiled = ruleset.compiled
+    keys = set(compiled.converters) | set(compiled.item_converters)
+    if compiled.format_version >= 2:
+        keys.add("screening_date")
+    return keys
+
+
+def _without(applicant: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
+    if not keys or keys.isdisjoint(applicant):
+        return applicant
+    return {key: value for key, value in applicant.items() if key not in keys}
+
+
 def _field_changes(old: Any, new: Any) -> dict[str, tuple[Any, Any]]:
     if not isinstance(old, Mapping) or not isinstance(new, Mapping):
         return {} if old == new else {"value": (old, new)}
@@ -164,6 +180,11 @@ class DiffWorker:
         self.limit = limit
         self.show_values = show_values
         self.fields = {f.name: f for f in self.old.inputs} | {f.name: f for f in self.new.inputs}
+        old_keys, new_keys = _answer_keys(self.old), _answer_keys(self.new)
+        # An answer to a question only one version asks is not shown to the other version: a
+        # new question is the usual change, and it is no reason to count a row as invalid.
+        self.only_old = frozenset(old_keys - new_keys)
+        self.only_new = frozenset(new_keys - old_keys)
 
     def __call__(self, chunk: Chunk) -> DiffTally:
         tally = DiffTally(self.limit)
@@ -175,13 +196,13 @@ class DiffWorker:
             if applicant is None:
                 continue
             try:
-                before = decide(old, check_applicant(old, applicant))
+                before = decide(old, check_applicant(old, _without(applicant, self.only_new)))
             except InvalidApplicant as error:
                 for problem in error.problems:
                     tally.invalid_old.count_invalid(problem.path, problem.code, row[0])
                 before = None
             try:
-                after = decide(new, check_applicant(new, applicant))
+                after = decide(new, check_applicant(new, _without(applicant, self.only_old)))
             except InvalidApplicant as error:
                 for problem in error.problems:
                     tally.invalid_new.count_invalid(problem.path, problem.code, row[0])
