@@ -46,6 +46,62 @@ def shallow_strings(size: int = MIB) -> str:
     return "[" + item * ((size - 8) // len(item)) + '""]'
 
 
+def huge_integer_key(digits: int = 5000) -> dict[Any, Any]:
+    """An applicant keyed by an integer too long for str() (Python 3.11+ limits it)."""
+    return {10**digits: 1}
+
+
+def tuple_key() -> dict[Any, Any]:
+    """An applicant keyed by a tuple, whose str() would show its parts."""
+    return {("Jane Doe", "HIV+"): 1}
+
+
+def wide_ruleset(domains: int = 320, rules: int = 100, points: int = 1000) -> dict[str, Any]:
+    """A valid ruleset of many domains whose scores range widely (about 1.96 MB as YAML for
+    the defaults): compiling it once built a table with one entry per possible score."""
+    inputs = {f"x{index}": {"type": "boolean", "label": f"X{index}"} for index in range(rules)}
+    specs = {}
+    for domain in range(domains):
+        high = rules * points
+        specs[f"d{domain}"] = {
+            "title": f"Domain {domain}",
+            "rules": [
+                {"id": f"d{domain}-r{index}", "when": f"x{index}", "points": points,
+                 "code": f"D{domain}_R{index}", "text": "A rule."}
+                for index in range(rules)
+            ],
+            "bands": [
+                {"name": "low", "min": 0, "max": high // 2},
+                {"name": "high", "min": high // 2 + 1, "max": high},
+            ],
+        }  # fmt: skip
+    return {"inputs": inputs, "domains": specs}
+
+
+def schema_errors(count: int = 20_000) -> dict[str, Any]:
+    """A ruleset with `count` schema errors (inputs of an unknown type)."""
+    return {"inputs": {f"x{index}": {"type": "nothing", "label": "X"} for index in range(count)}}
+
+
+def chained_domains(count: int = 1500, cycle: bool = False) -> dict[str, Any]:
+    """Domains each reading the score of the one before it (the first reads the last when
+    `cycle`): once a RecursionError while ordering them."""
+    specs = {}
+    for index in range(count):
+        reads = (
+            f"d{index - 1}.score >= 1"
+            if index
+            else ("x" if not cycle else f"d{count - 1}.score >= 1")
+        )
+        specs[f"d{index}"] = {
+            "title": f"Domain {index}",
+            "rules": [{"id": f"d{index}-r", "when": reads, "points": 1, "code": f"D{index}",
+                       "text": "A rule."}],
+            "bands": [{"name": "none", "min": 0, "max": 0}, {"name": "some", "min": 1, "max": 1}],
+        }  # fmt: skip
+    return {"inputs": {"x": {"type": "boolean", "label": "X"}}, "domains": specs}
+
+
 GENERATORS: dict[str, Callable[..., Any]] = {
     "escaped-quotes": escaped_quotes,
     "open-strings": open_strings,
@@ -54,6 +110,11 @@ GENERATORS: dict[str, Callable[..., Any]] = {
     "deep-mappings": deep_mappings,
     "many-strings": many_strings,
     "shallow-strings": shallow_strings,
+    "huge-integer-key": huge_integer_key,
+    "tuple-key": tuple_key,
+    "wide-ruleset": wide_ruleset,
+    "schema-errors": schema_errors,
+    "chained-domains": chained_domains,
 }
 
 

@@ -4,10 +4,13 @@ command line and must be refused cleanly (or read, where it says so) in bounded 
 A case file holds `cases:`, each with
 - `id`, and `feed`: `reader` (the document reader), `ruleset` (a ruleset document compiled with
   `load_document`, over the defaults below), `applicant` (evaluated through the Python API) or
-  `cli` (the command line, in process);
-- the input: `text` (with `syntax: yaml` or `json`; default yaml), `document` / `applicant` (a
-  mapping), or `generate: {name: ..., ...}` (built by tests/hostile/generators.py), and for `cli`
-  `argv` (`{dir}` is a temporary directory holding `files: {name: text}`);
+  `fhir` (a QuestionnaireResponse mapped with `from_questionnaire_response`) or `cli` (the
+  command line, in process);
+- the input: `text` (with `syntax: yaml` or `json`; default yaml), `document` / `applicant` /
+  `response` (a mapping); `ruleset` for `applicant` and `fhir` (an id, or a path from the
+  repository root; default the intake), or `generate: {name: ..., ...}` (built by
+  tests/hostile/generators.py), and for `cli` `argv` (`{dir}` is a temporary directory holding
+  `files: {name: text}`);
 - `expect`: `error` (the exception class name), `problems` (each `{code, path}` must be among the
   error's problems), `message` (text the error must contain); `accepted: true` when the input must
   be read without error; for `cli`, `exit` and `stderr` (text stderr must contain);
@@ -29,11 +32,13 @@ import pytest
 import yaml
 from tests.hostile.generators import generate
 
-from recovery_screening import ScreeningError, load_document, load_ruleset
+from recovery_screening import Ruleset, ScreeningError, load_document, load_ruleset
 from recovery_screening.cli import main
 from recovery_screening.document.reader import parse_document_bytes
+from recovery_screening.errors import MAX_PROBLEMS
 
 CASES = Path(__file__).parent / "cases"
+REPO = Path(__file__).parent.parent.parent
 DEFAULT_SECONDS = 5.0
 DEFAULTS: dict[str, Any] = {
     "format": "recovery-screening/v1",
@@ -70,6 +75,13 @@ def _read(case: dict[str, Any], value: Any) -> Any:
     return value
 
 
+def _ruleset(case: dict[str, Any]) -> Ruleset:
+    reference = case.get("ruleset", "peer-support-intake")
+    if "/" in reference:
+        return load_ruleset(REPO / reference)
+    return load_ruleset(reference)
+
+
 def _feed_library(case: dict[str, Any]) -> None:
     feed = case["feed"]
     if feed == "reader":
@@ -78,8 +90,11 @@ def _feed_library(case: dict[str, Any]) -> None:
         document = _read(case, _input(case, "document"))
         load_document({**DEFAULTS, **document}, source="hostile snippet")
     elif feed == "applicant":
-        ruleset = load_ruleset(case.get("ruleset", "peer-support-intake"))
-        ruleset.evaluate(_read(case, _input(case, "applicant")))
+        _ruleset(case).evaluate(_read(case, _input(case, "applicant")))
+    elif feed == "fhir":
+        from recovery_screening.interchange import from_questionnaire_response
+
+        from_questionnaire_response(_read(case, _input(case, "response")), _ruleset(case))
     else:
         raise AssertionError(f"unknown feed {feed!r}")
 
@@ -92,6 +107,7 @@ def _check_library(case: dict[str, Any]) -> None:
         assert not expect.get("accepted"), f"refused: {error}"
         assert type(error).__name__ == expect["error"], error
         problems = list(getattr(error, "problems", ()))
+        assert len(problems) <= MAX_PROBLEMS + 1
         found = {(problem.code, problem.path) for problem in problems}
         for wanted in expect.get("problems", ()):
             assert (wanted["code"], wanted["path"]) in found, (wanted, found)
