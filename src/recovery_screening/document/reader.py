@@ -201,6 +201,12 @@ class _Container:
             self.expecting_key = True
 
 
+def _is_merge_key(event: yaml.ScalarEvent) -> bool:
+    """A plain `<<` (quoted, it is only text)."""
+    implicit: Any = event.implicit
+    return event.value == "<<" and bool(implicit[0])
+
+
 def _tag_or_merge(text: str) -> Problem | None:
     """The first explicit tag or merge key of a YAML text, as a problem at its path.
 
@@ -228,8 +234,7 @@ def _tag_or_merge(text: str) -> Problem | None:
             is_key = parent is not None and parent.mapping and parent.expecting_key
             if getattr(event, "tag", None) is not None:
                 return Problem(path, "yaml-tag", _TAG_MESSAGE)
-            merge = isinstance(event, yaml.ScalarEvent) and event.value == "<<"
-            if is_key and merge and event.implicit[0]:
+            if is_key and isinstance(event, yaml.ScalarEvent) and _is_merge_key(event):
                 return Problem(path, "yaml-merge", _MERGE_MESSAGE)
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 containers.append(_Container(isinstance(event, yaml.MappingStartEvent)))
