@@ -212,6 +212,7 @@ def test_domain_order_is_the_recursive_order(graph: dict[str, set[str]]) -> None
     from recovery_screening.compiler import _Compiler
 
     reads = {name: {o for o in others if o in graph} for name, others in graph.items()}
-    compiler = _Compiler({}, "test", "sha256:", lambda reference: ({}, ""))
+    document = {"format": "recovery-screening/v1"}
+    compiler = _Compiler(document, "test", "sha256:", lambda reference: ({}, ""))
     assert compiler._domain_order(reads) == _recursive_order(reads)
     assert all(problem.code == "cycle" for problem in compiler.problems)
