@@ -84,15 +84,14 @@ def schema_errors(count: int = 20_000) -> dict[str, Any]:
 
 
 def chained_domains(count: int = 1500, cycle: bool = False) -> dict[str, Any]:
-    """Domains each reading the score of the one before it (the first reads the last when
-    `cycle`): once a RecursionError while ordering them."""
+    """Domains each reading the score of the next one, listed first to last (the last reads the
+    first when `cycle`): ordering them once recursed once per domain, to a RecursionError."""
     specs = {}
     for index in range(count):
-        reads = (
-            f"d{index - 1}.score >= 1"
-            if index
-            else ("x" if not cycle else f"d{count - 1}.score >= 1")
-        )
+        if index < count - 1:
+            reads = f"d{index + 1}.score >= 1"
+        else:
+            reads = "d0.score >= 1" if cycle else "x"
         specs[f"d{index}"] = {
             "title": f"Domain {index}",
             "rules": [{"id": f"d{index}-r", "when": reads, "points": 1, "code": f"D{index}",
@@ -100,6 +99,14 @@ def chained_domains(count: int = 1500, cycle: bool = False) -> dict[str, Any]:
             "bands": [{"name": "none", "min": 0, "max": 0}, {"name": "some", "min": 1, "max": 1}],
         }  # fmt: skip
     return {"inputs": {"x": {"type": "boolean", "label": "X"}}, "domains": specs}
+
+
+def deep_document(depth: int = 5000) -> dict[str, Any]:
+    """A ruleset given as a dict nested far deeper than any file the reader accepts."""
+    node: dict[str, Any] = {}
+    for _ in range(depth):
+        node = {"a": node}
+    return {"inputs": node}
 
 
 GENERATORS: dict[str, Callable[..., Any]] = {
@@ -115,6 +122,7 @@ GENERATORS: dict[str, Callable[..., Any]] = {
     "wide-ruleset": wide_ruleset,
     "schema-errors": schema_errors,
     "chained-domains": chained_domains,
+    "deep-document": deep_document,
 }
 
 
