@@ -32,7 +32,10 @@ def register(subparsers: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
-        "--port", type=int_in_range(1, 65535), default=8080, help="port to listen on (default 8080)"
+        "--port",
+        type=int_in_range(0, 65535),
+        default=8080,
+        help="port to listen on (default 8080; 0: any free port)",
     )
     serve.add_argument(
         "--trust",
