@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -180,3 +181,23 @@ def test_replay_with_the_deprecated_rulesets_option_still_verifies(
     captured = capsys.readouterr()
     assert captured.out.rstrip().endswith("every record verified")
     assert "--rulesets is deprecated" in captured.err
+
+
+def _options(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.Action]]:
+    found: list[tuple[str, argparse.Action]] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found.extend((f"{name} {option}", act) for option, act in _options(sub))
+        else:
+            found.append(("/".join(action.option_strings) or action.dest, action))
+    return found
+
+
+def test_every_numeric_option_is_range_checked_by_argparse() -> None:
+    from recovery_screening.cli import build_parser
+
+    options = _options(build_parser())
+    bare = [name for name, action in options if action.type in (int, float)]
+    assert bare == [], f"use int_in_range for {bare}"
+    assert any(getattr(action.type, "__name__", "") == "whole number" for _, action in options)

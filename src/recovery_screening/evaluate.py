@@ -10,6 +10,7 @@ from typing import Any
 
 from recovery_screening.compiler import SCREENING_DATE, CompiledRuleset, Domain
 from recovery_screening.decision import Decision, Trace
+from recovery_screening.document.names import WITHHELD, key_step, shown_name
 from recovery_screening.errors import InvalidApplicant, Problem
 from recovery_screening.fields import FieldViolation, InputField
 from recovery_screening.outcomes import ADMIT, DEFER, REFER
@@ -78,16 +79,17 @@ def with_screening_date(compiled: CompiledRuleset, applicant: Any, as_of: dateti
     return {**answers, SCREENING_DATE: as_of.isoformat()}
 
 
-def _key_name(key: object) -> str:
-    text = str(key)
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _path(*keys: str) -> str:
+    """The path of declared names (the ruleset's, so they may be shown)."""
+    return "$" + "".join(f".{key}" if key.isidentifier() else f"['{key}']" for key in keys)
 
 
-def _path(*parts: object) -> str:
-    return "$" + "".join(
-        f".{_key_name(p)}" if str(p).isidentifier() else f"[{_key_name(p)!r}]" for p in parts
-    )
+def _unknown(step: str, name: object, message: str) -> tuple[str, str]:
+    """The path step and message for a key the ruleset does not declare: its name is shown only
+    when it looks like an identifier (document.names), else withheld and placed by position."""
+    if shown_name(name) is None:
+        return step, f"{WITHHELD}: {message}"
+    return step, message
 
 
 def check_applicant(compiled: CompiledRuleset, applicant: Any) -> dict[str, object]:
@@ -127,7 +129,7 @@ def _check_thoroughly(compiled: CompiledRuleset, answers: Mapping[str, Any]) -> 
     facts: dict[str, object] = dict(compiled.blank_facts)
     problems: list[Problem] = []
     top_fields = compiled.inputs.top
-    for key, answer in answers.items():
+    for position, (key, answer) in enumerate(answers.items(), start=1):
         field = top_fields.get(key)
         if field is not None:
             if answer is not None:
@@ -135,13 +137,12 @@ def _check_thoroughly(compiled: CompiledRuleset, answers: Mapping[str, Any]) -> 
             continue
         group = compiled.inputs.groups.get(key)
         if group is None:
-            problems.append(
-                Problem(
-                    _path(key),
-                    "unknown-field",
-                    f"not an input of ruleset {compiled.id} {compiled.version}",
-                )
+            step, message = _unknown(
+                key_step(key, position),
+                key,
+                f"not an input of ruleset {compiled.id} {compiled.version}",
             )
+            problems.append(Problem("$" + step, "unknown-field", message))
         elif isinstance(answer, Mapping):
             _check_items(facts, key, group, answer, problems)
         elif answer is not None:
@@ -161,12 +162,13 @@ def _check_items(
     problems: list[Problem],
 ) -> None:
     """One instrument's item answers (`{alias: {item: answer}}`), checked into `facts`."""
-    for item, item_answer in answers.items():
+    for item_position, (item, item_answer) in enumerate(answers.items(), start=1):
         field = group.get(item)
         if field is None:
-            problems.append(
-                Problem(_path(alias, item), "unknown-field", f"not an item of instrument {alias}")
+            step, message = _unknown(
+                key_step(item, item_position), item, f"not an item of instrument {alias}"
             )
+            problems.append(Problem(_path(alias) + step, "unknown-field", message))
         elif item_answer is not None:
             _convert_into(facts, field, item_answer, (alias, item), problems)
 

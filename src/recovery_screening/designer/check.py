@@ -35,6 +35,8 @@ from recovery_screening.ruleset import Ruleset
 
 DEFAULT_EXAMPLES = 300
 DEFAULT_SEED = 0
+MAX_EXAMPLES = 1_000_000
+MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,8 @@ def check_properties(
     only: Callable[[str], bool] | None = None,
 ) -> list[PropertyResult]:
     """Search for a counterexample to each property; each result has the smallest one found."""
+    if not 1 <= examples <= MAX_EXAMPLES:
+        raise ValueError(f"examples must be from 1 to {MAX_EXAMPLES}")
     search = _PropertySearch(ruleset, _hypothesis(), examples=examples, seed=seed, only=only)
     search.fail_safe()
     search.monotonic()
