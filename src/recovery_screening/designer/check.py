@@ -27,7 +27,6 @@ from typing import Any
 from recovery_screening.compiler import CompiledRuleset
 from recovery_screening.decision import Decision
 from recovery_screening.errors import InvalidApplicant, MissingExtra
-from recovery_screening.evaluate import check_applicant, decide
 from recovery_screening.expressions import compile_expression
 from recovery_screening.fields import InputField
 from recovery_screening.outcomes import RANK
@@ -81,9 +80,9 @@ def _hypothesis() -> Any:
     return hypothesis
 
 
-def _decide(compiled: CompiledRuleset, applicant: Mapping[str, Any]) -> Decision | None:
+def _decide(ruleset: Ruleset, applicant: Mapping[str, Any]) -> Decision | None:
     try:
-        return decide(compiled, check_applicant(compiled, applicant))
+        return ruleset.evaluate(applicant)
     except InvalidApplicant:
         return None
 
@@ -254,7 +253,7 @@ class _PropertySearch:
                 self.results.append(PropertyResult(prop_id, text, True))
                 return
         applicant = applicant_of(found)
-        decision = _decide(self.compiled, applicant)
+        decision = _decide(self.ruleset, applicant)
         detail = broken(found) or ""
         outcome = decision.outcome if decision else "invalid"
         deciding = decision.deciding if decision else ()
@@ -265,13 +264,14 @@ class _PropertySearch:
 
     def fail_safe(self) -> None:
         compiled = self.compiled
+        ruleset = self.ruleset
         must_answer = compiled.must_answer
 
         def broken(applicant: dict[str, Any]) -> str | None:
-            decision = _decide(compiled, applicant)
+            decision = _decide(ruleset, applicant)
             if decision is None or decision.outcome != "admit":
                 return None
-            facts = decision.trace.facts
+            facts = decision.facts
             missing = [key for key in must_answer if facts[key] is None]
             return f"admitted while {', '.join(missing)} unanswered" if missing else None
 
@@ -291,7 +291,7 @@ class _PropertySearch:
         ]
         if not directed:
             return
-        compiled = self.compiled
+        ruleset = self.ruleset
 
         def broken(pair: tuple[dict[str, Any], InputField]) -> str | None:
             applicant, field = pair
@@ -299,8 +299,8 @@ class _PropertySearch:
             worse = None if value is None else one_step_worse(field, value)
             if worse is None:
                 return None
-            before = _decide(compiled, applicant)
-            after = _decide(compiled, _with_answer(applicant, field, worse))
+            before = _decide(ruleset, applicant)
+            after = _decide(ruleset, _with_answer(applicant, field, worse))
             if before is None or after is None or RANK[after.outcome] >= RANK[before.outcome]:
                 return None
             return (
@@ -330,14 +330,15 @@ class _PropertySearch:
 
     def safety_flags(self) -> None:
         compiled = self.compiled
+        ruleset = self.ruleset
         for instrument in compiled.instruments:
             for flag in instrument.flags:
                 if not flag.safety:
                     continue
 
                 def broken(applicant: dict[str, Any], key: str = flag.key) -> str | None:
-                    decision = _decide(compiled, applicant)
-                    if decision is None or decision.trace.facts[key] is not True:
+                    decision = _decide(ruleset, applicant)
+                    if decision is None or decision.facts[key] is not True:
                         return None
                     if decision.outcome == "refer":
                         return None
@@ -353,13 +354,14 @@ class _PropertySearch:
 
     def declared_properties(self) -> None:
         compiled = self.compiled
+        ruleset = self.ruleset
         for spec in compiled.properties:
 
             def broken(applicant: dict[str, Any], spec: Any = spec) -> str | None:
-                decision = _decide(compiled, applicant)
+                decision = _decide(ruleset, applicant)
                 if decision is None:
                     return None
-                if spec.given is not None and spec.given(decision.trace.facts) is not True:
+                if spec.given is not None and spec.given(decision.facts) is not True:
                     return None
                 if decision.outcome in spec.outcome_in:
                     return None

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recovery_screening.compiler import CompiledRuleset
 from recovery_screening.decision import Decision
 from recovery_screening.designer._cohort import (
     Chunk,
@@ -26,7 +25,6 @@ from recovery_screening.designer._cohort import (
 )
 from recovery_screening.designer.simulate import Tally, parse_row
 from recovery_screening.errors import InvalidApplicant
-from recovery_screening.evaluate import check_applicant, decide
 from recovery_screening.outcomes import OUTCOMES
 from recovery_screening.ruleset import Ruleset
 
@@ -198,14 +196,17 @@ class DiffWorker:
 
     def __call__(self, chunk: Chunk) -> DiffTally:
         tally = DiffTally(self.limit)
-        old, new = self.old.compiled, self.new.compiled
         for row in chunk.rows:
             tally.applicants += 1
             applicant = parse_row(chunk, row, self.fields, tally.invalid_old)
             if applicant is None:
                 continue
-            before = _decided(old, _without(applicant, self.only_new), tally.invalid_old, row[0])
-            after = _decided(new, _without(applicant, self.only_old), tally.invalid_new, row[0])
+            before = _decided(
+                self.old, _without(applicant, self.only_new), tally.invalid_old, row[0]
+            )
+            after = _decided(
+                self.new, _without(applicant, self.only_old), tally.invalid_new, row[0]
+            )
             if before is not None and after is not None:
                 self._compare(tally, row[0], applicant, before, after)
         return tally
@@ -245,8 +246,8 @@ class DiffWorker:
             previous = self.old_domains.get(domain.name)
             if previous is None:
                 continue
-            old_band = before.trace.facts[previous.band_key]
-            new_band = after.trace.facts[domain.band_key]
+            old_band = before.facts[previous.band_key]
+            new_band = after.facts[domain.band_key]
             if old_band != new_band:
                 tally.band_changes[(domain.name, str(old_band), str(new_band))] += 1
                 band_changes.append({"domain": domain.name, "old": old_band, "new": new_band})
@@ -254,11 +255,11 @@ class DiffWorker:
 
 
 def _decided(
-    compiled: CompiledRuleset, applicant: dict[str, Any], invalid: Tally, line: int
+    ruleset: Ruleset, applicant: dict[str, Any], invalid: Tally, line: int
 ) -> Decision | None:
     """The decision, or None with the applicant's problems counted as invalid."""
     try:
-        return decide(compiled, check_applicant(compiled, applicant))
+        return ruleset.evaluate(applicant)
     except InvalidApplicant as error:
         for problem in error.problems:
             invalid.count_invalid(problem.path, problem.code, line)
