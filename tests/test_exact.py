@@ -296,7 +296,7 @@ def test_records_replay_with_the_semantics_of_their_ruleset_version(
     intakes: tuple[Any, Any], tmp_path: Path
 ) -> None:
     from recovery_screening import replay, shipped_rulesets_directory
-    from recovery_screening.records.record import record_hash
+    from recovery_screening.records.record import make_record, record_hash
 
     registry = tmp_path / "rulesets"
     shutil.copytree(shipped_rulesets_directory(), registry)
@@ -304,9 +304,9 @@ def test_records_replay_with_the_semantics_of_their_ruleset_version(
     v1, _ = intakes
     v2 = load_ruleset("peer-support-intake@1.0.0-exact", rulesets_dir=registry)
     when = "2026-01-05T10:00:00Z"
-    first = v1.evaluate(phq9_example()).to_record(subject_ref="s-1", evaluated_at=when)
-    second = v2.evaluate(phq9_example()).to_record(
-        subject_ref="s-1", evaluated_at=when, previous=first
+    first = make_record(v1.evaluate(phq9_example()), subject_ref="s-1", evaluated_at=when)
+    second = make_record(
+        v2.evaluate(phq9_example()), subject_ref="s-1", evaluated_at=when, previous=first
     )
     assert (first.decision.outcome, second.decision.outcome) == ("defer", "refer")
     assert second.to_dict()["decision"]["semantics"] == "exact"
