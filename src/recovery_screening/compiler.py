@@ -12,7 +12,8 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from recovery_screening.document import plain_text
-from recovery_screening.document.canonical import NotCanonical, canonical_hash
+from recovery_screening.document.canonical import NotCanonical, canonical_hash, integral_as_int
+from recovery_screening.document.reader import MAX_DEPTH, depth_exceeded
 from recovery_screening.document.schema import json_path, schema_problems
 from recovery_screening.errors import Problem, RulesetError
 from recovery_screening.expressions import (
@@ -217,7 +218,14 @@ def content_hash(document: Any) -> str:
 def compile_document(
     document: Any, source: str, resolve_instrument: InstrumentResolver
 ) -> tuple[CompiledRuleset, Mapping[str, Any]]:
-    """Validate and compile a ruleset document; raise RulesetError listing every problem."""
+    """Validate and compile a ruleset document; raise RulesetError listing every problem.
+
+    Returns the document compiled: the one given, with integral floats made integers."""
+    if depth_exceeded(document):
+        raise RulesetError(
+            source, [Problem("$", "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
+        )
+    document = integral_as_int(document)
     problems = schema_problems(document)
     if problems:
         raise RulesetError(source, problems)
@@ -316,6 +324,14 @@ def _as_tuple(referral: str | list[str] | None) -> tuple[str, ...]:
     if referral is None:
         return ()
     return (referral,) if isinstance(referral, str) else tuple(referral)
+
+
+def _cycle_text(names: list[str], shown: int = 5) -> str:
+    """`a → b → a`; a long cycle shows its first and last few domains and how many there are."""
+    if len(names) <= 2 * shown + 1:
+        return " → ".join(names)
+    hidden = len(names) - 2 * shown
+    return " → ".join([*names[:shown], f"… {hidden} more …", *names[-shown:]])
 
 
 class _Compiler:
@@ -453,6 +469,7 @@ class _Compiler:
                 continue
             try:
                 instrument_document, digest = self.resolve_instrument(reference)
+                instrument_document = integral_as_int(instrument_document)
             except RulesetError as error:
                 self.problems.extend(
                     Problem(path, problem.code, f"in {reference}: {problem}")
@@ -538,31 +555,37 @@ class _Compiler:
         return rules
 
     def _domain_order(self, reads: Mapping[str, set[str]]) -> list[str]:
-        """Domains in an order where each comes after the domains its rules read; report cycles."""
+        """Domains in an order where each comes after the domains its rules read; report cycles.
+
+        A depth-first walk kept on an explicit stack, so a chain of thousands of domains needs
+        no recursion."""
         order: list[str] = []
         state: dict[str, int] = {}
-
-        def visit(name: str, trail: list[str]) -> None:
-            if state.get(name) == 2:
-                return
-            if state.get(name) == 1:
-                cycle = " → ".join([*trail[trail.index(name) :], name])
-                self.problems.append(
-                    Problem(
-                        json_path(["domains", name]),
-                        "cycle",
-                        f"domains depend on each other in a cycle: {cycle}",
+        for root in reads:
+            if state.get(root) == 2:
+                continue
+            state[root] = 1
+            stack = [(root, iter(sorted(reads[root])))]
+            while stack:
+                name, others = stack[-1]
+                other = next(others, None)
+                if other is None:
+                    stack.pop()
+                    state[name] = 2
+                    order.append(name)
+                elif state.get(other) == 1:
+                    trail = [entry[0] for entry in stack]
+                    cycle = _cycle_text([*trail[trail.index(other) :], other])
+                    self.problems.append(
+                        Problem(
+                            json_path(["domains", other]),
+                            "cycle",
+                            f"domains depend on each other in a cycle: {cycle}",
+                        )
                     )
-                )
-                return
-            state[name] = 1
-            for other in sorted(reads[name]):
-                visit(other, [*trail, name])
-            state[name] = 2
-            order.append(name)
-
-        for name in reads:
-            visit(name, [])
+                elif state.get(other) != 2:
+                    state[other] = 1
+                    stack.append((other, iter(sorted(reads[other]))))
         return order
 
     def _domain(
