@@ -6,7 +6,7 @@ ids, cycles between domains, undeclared referral targets) and reported together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -182,6 +182,8 @@ class CompiledRuleset:
     """False for a draft: no known lock pins it (or an instrument it uses); set by the loader."""
     decision_conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
     advisory_conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
+    answer_labels: Mapping[str, Mapping[Any, str]] = field(init=False, repr=False, compare=False)
+    """v2: input or item name -> answer value -> its display label (value_labels, answers)."""
     date_keys: frozenset[str] = field(init=False, repr=False, compare=False)
     converters: Mapping[str, Callable[[Any], Any]] = field(init=False, repr=False, compare=False)
     item_converters: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = field(
@@ -193,6 +195,15 @@ class CompiledRuleset:
         object.__setattr__(self, "decision_conditions", conditions)
         advice = tuple(rule.condition for rule in self.advisories)
         object.__setattr__(self, "advisory_conditions", advice)
+        labels: dict[str, Mapping[Any, str]] = {
+            f.name: f.value_labels for f in self.fields if f.value_labels
+        }
+        for instrument in self.instruments:
+            for key, answers in instrument.answer_options.items():
+                worded = {(type(a.value), a.value): a.label for a in answers if a.label}
+                if worded:
+                    labels[key] = _TypedLabels(worded)
+        object.__setattr__(self, "answer_labels", MappingProxyType(labels))
         dates = frozenset(name for name, kind in self.symbols.items() if kind.kind == "date")
         object.__setattr__(self, "date_keys", dates)
         # plain dicts for the applicant check: faster lookups than the public mapping proxies
@@ -203,6 +214,22 @@ class CompiledRuleset:
             for alias, group in self.groups.items()
         }
         object.__setattr__(self, "item_converters", items)
+
+
+class _TypedLabels(Mapping[Any, str]):
+    """Labels keyed by value and its type, so the answer 1 is never read as `true`."""
+
+    def __init__(self, labels: Mapping[tuple[type, Any], str]) -> None:
+        self._labels: dict[tuple[type, Any], str] = dict(labels)
+
+    def __getitem__(self, value: Any) -> str:
+        return self._labels[(type(value), value)]
+
+    def __iter__(self) -> Iterator[Any]:
+        return (value for _, value in self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
 
 
 def format_version(document: Mapping[str, Any]) -> int:
