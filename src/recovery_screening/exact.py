@@ -664,6 +664,36 @@ def trace_exact(  # noqa: C901
     )
 
 
+def _settled_reader(
+    applicant: _Applicant, stage: int | None, index: int
+) -> Callable[[list[tuple[int, ...]], list[int]], int | None]:
+    """The rule's mask once the interval masks settle it (None while they do not)."""
+
+    def settled(domain_masks: list[tuple[int, ...]], decision_masks: list[int]) -> int | None:
+        if stage == ADVISORY:
+            found = applicant.program.advisory_conditions[index](applicant.last_env)
+        elif stage is None:
+            found = decision_masks[index]
+        else:
+            found = domain_masks[stage][index]
+        return found if found in (TRUE, FALSE, UNDEFINED) else None
+
+    return settled
+
+
+def _leaf_reader(stage: int | None, index: int) -> Callable[[Trace], int]:
+    """The rule's truth mask in the trace of one complete applicant."""
+
+    def at_leaf(trace: Trace) -> int:
+        if stage == ADVISORY:
+            return truth_mask(trace.advisory_truths[index])
+        if stage is None:
+            return truth_mask(trace.truths[index])
+        return truth_mask(trace.domains[stage][0][index])
+
+    return at_leaf
+
+
 def _rule_truth(
     applicant: _Applicant,
     mask: int,
@@ -679,23 +709,8 @@ def _rule_truth(
     if mask == UNDEFINED:
         return UNDEFINED, True
     variables = applicant.ordered(applicant.reads(references))
-
-    def settled(domain_masks: list[tuple[int, ...]], decision_masks: list[int]) -> int | None:
-        if stage == ADVISORY:
-            found = applicant.program.advisory_conditions[index](applicant.last_env)
-        elif stage is None:
-            found = decision_masks[index]
-        else:
-            found = domain_masks[stage][index]
-        return found if found in (TRUE, FALSE, UNDEFINED) else None
-
-    def at_leaf(trace: Trace) -> int:
-        if stage == ADVISORY:
-            return truth_mask(trace.advisory_truths[index])
-        if stage is None:
-            return truth_mask(trace.truths[index])
-        return truth_mask(trace.domains[stage][0][index])
-
+    settled = _settled_reader(applicant, stage, index)
+    at_leaf = _leaf_reader(stage, index)
     seen = 0
     for probe in applicant.probes():
         seen |= at_leaf(probe)
