@@ -26,7 +26,8 @@ pytestmark = pytest.mark.durable
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "rulesets"
 PATHS = sorted(shipped_rulesets_directory().glob("*/*.yaml")) + sorted(FIXTURES.glob("*/*.yaml"))
 PAIRS = {
-    path.parent.name: (load_ruleset(path), load_ruleset(path, backend="durable")) for path in PATHS
+    f"{path.parent.name}@{path.stem}": (load_ruleset(path), load_ruleset(path, backend="durable"))
+    for path in PATHS
 }
 NAMES = sorted(PAIRS)
 
@@ -59,7 +60,7 @@ def test_backends_agree_on_embedded_cases(name: str) -> None:
 
 
 def test_durable_decision_records_its_backend() -> None:
-    _, durable = PAIRS["peer-support-intake"]
+    _, durable = PAIRS["peer-support-intake@1.0.0"]
     decision = durable.evaluate({})
     assert decision.backend == "durable"
     assert decision.to_dict()["engine"]["backend"] == "durable"
@@ -67,7 +68,7 @@ def test_durable_decision_records_its_backend() -> None:
 
 
 def test_durable_backend_is_safe_from_several_threads() -> None:
-    native, durable = PAIRS["peer-support-intake"]
+    native, durable = PAIRS["peer-support-intake@1.0.0"]
     cohort = Path(__file__).parent.parent.parent / "examples" / "cohort-1000.jsonl"
     people = [json.loads(line) for line in cohort.read_text().splitlines()[:60]]
     expected = [comparable(native, person) for person in people]
@@ -159,7 +160,7 @@ def test_cli_evaluates_with_the_durable_backend(capsys: pytest.CaptureFixture[st
     assert main(["evaluate", str(applicant), "--backend", "durable", "--format", "json"]) == 0
     decision = json.loads(capsys.readouterr().out)
     assert decision["engine"]["backend"] == "durable"
-    native, _ = PAIRS["peer-support-intake"]
+    native, _ = PAIRS["peer-support-intake@1.0.0"]
     assert decision["outcome"] == native.evaluate(json.loads(applicant.read_text())).outcome
 
 
