@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 from tests.conftest import REPO
 
-from recovery_screening import Ruleset
+from recovery_screening import Ruleset, load_ruleset
 from recovery_screening.interchange import to_questionnaire_response
 from recovery_screening.interchange.server import create_app
 
@@ -102,13 +102,13 @@ def test_discovery_lists_each_screening_ruleset(client: Client) -> None:
 
 @pytest.mark.parametrize(
     ("name", "indicator", "where"),
-    [("admit.json", "info", "prefetch"), ("defer-motivation.json", "warning", "context"),
+    [("admit.json", "info", "prefetch"), ("defer-does-not-want-group.json", "warning", "context"),
      ("refer-safety.json", "critical", "prefetch")],
 )  # fmt: skip
-def test_a_hook_call_per_outcome(
-    client: Client, intake: Ruleset, name: str, indicator: str, where: str
-) -> None:
-    applicant = _applicant(name)
+def test_a_hook_call_per_outcome(client: Client, name: str, indicator: str, where: str) -> None:
+    intake = load_ruleset("peer-support-intake")  # the newest version, which the service runs
+    assert intake.version == "1.1.0"
+    applicant = _applicant(f"intake-1.1/{name}")
     response = to_questionnaire_response(applicant, intake, subject="Patient/p1")
     status, _, body = client.hook("peer-support-intake", _hook_request(response, where=where))
     assert status == 200
