@@ -134,3 +134,41 @@ def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert schema["type"] == "object"
     assert schema["additionalProperties"] is False
     assert "phq9" in schema["properties"]
+
+
+def test_evaluate_as_of_sets_the_screening_date(tmp_path: Path) -> None:
+    ruleset = str(FIXTURE_RULESETS / "mini-v2" / "1.0.0.yaml")
+    applicant = tmp_path / "applicant.json"
+    applicant.write_text(
+        json.dumps({"withdrawal": "none", "ready": 8, "injects": False, "housing": "stable",
+                    "trained_on": "2026-02-01", "scale": {"q1": 0, "q2": True, "q3": 0}})
+    )  # fmt: skip
+    undated = run("evaluate", str(applicant), "--ruleset", ruleset, "--format", "json")
+    assert json.loads(undated.stdout)["needs"] == ["screening_date"]
+    dated = run("evaluate", str(applicant), "--ruleset", ruleset, "--format", "json",
+                "--as-of", "2026-01-10")  # fmt: skip
+    assert dated.returncode == 0, dated.stderr
+    assert json.loads(dated.stdout)["deciding"] == ["defer-training-in-future"]
+    later = run("evaluate", str(applicant), "--ruleset", ruleset, "--as-of", "2026-03-01")
+    assert later.stdout.decode().startswith("Outcome: ADMIT")
+
+
+@pytest.mark.parametrize("as_of", ["2026-13-01", "10/01/2026", "20260110"])
+def test_evaluate_as_of_must_be_a_date(as_of: str) -> None:
+    result = run("evaluate", str(EXAMPLES / "admit.json"), "--as-of", as_of)
+    assert result.returncode == 2
+    assert b"YYYY-MM-DD" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_evaluate_as_of_with_a_v1_ruleset_notes_it_is_unused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    applicant = str(EXAMPLES / "admit.json")
+    assert main(["evaluate", applicant, "--ruleset", "peer-support-intake@1.0.0",
+                 "--as-of", "2026-01-10", "--format", "json"]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    assert "has no screening date" in captured.err
+    assert main(["evaluate", applicant, "--ruleset", "peer-support-intake@1.0.0",
+                 "--format", "json"]) == 0  # fmt: skip
+    assert capsys.readouterr().out == captured.out

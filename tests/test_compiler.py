@@ -160,11 +160,23 @@ def test_a_document_that_cannot_be_hashed_exactly_is_refused() -> None:
 
 def test_format_v2_is_accepted_and_exposed_for_both_kinds() -> None:
     v1 = load_document(mini(), rulesets_dir=FIXTURE_RULESETS)
-    v2 = load_document(mini(format="recovery-screening/v2"), rulesets_dir=FIXTURE_RULESETS)
+    as_v2 = mini(format="recovery-screening/v2")
+    # v2 enum inputs label their values (FORMAT-V2.md)
+    as_v2["inputs"]["withdrawal"]["value_labels"] = {
+        value: value.title() for value in as_v2["inputs"]["withdrawal"]["values"]
+    }
+    v2 = load_document(as_v2, rulesets_dir=FIXTURE_RULESETS)
     assert (v1.compiled.format_version, v2.compiled.format_version) == (1, 2)
     phq9 = yaml.safe_load((Path("rulesets") / "phq-9" / "1.0.0.yaml").read_text())
     assert load_document(phq9).compiled.format_version == 1
-    instrument = load_document({**phq9, "format": "recovery-screening/v2"}).compiled
+    # v2 scale items give their answers' labels
+    answers = [{"value": value, "label": f"answer {value}"} for value in range(4)]
+    phq9_v2 = {
+        **phq9,
+        "format": "recovery-screening/v2",
+        "items": [{**item, "answers": answers} for item in phq9["items"]],
+    }
+    instrument = load_document(phq9_v2).compiled
     assert instrument.format_version == 2
     assert instrument.instruments[0].format_version == 2
     assert problems_of(mini(format="recovery-screening/v3")) == [("$.format", "not-allowed")]

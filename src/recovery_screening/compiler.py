@@ -43,6 +43,9 @@ ADMIT, DEFER, REFER = 0, 1, 2
 OUTCOMES = ("admit", "defer", "refer")
 RANK = {name: rank for rank, name in enumerate(OUTCOMES)}
 FORMAT_VERSIONS = {"recovery-screening/v1": 1, "recovery-screening/v2": 2}
+SCREENING_DATE = "screening_date"
+"""v2: the reserved date input a host sets (`evaluate(..., as_of=)`); evaluation reads no clock."""
+SCREENING_DATE_LABEL = "Date of the screening"
 INSTRUMENT_LABELS = {"admit": "scored", "defer": "incomplete", "refer": "safety follow-up"}
 
 Condition = Callable[[Mapping[str, object]], object]
@@ -104,6 +107,24 @@ class DecisionRule:
 
 
 @dataclass(frozen=True)
+class Advisory:
+    """v2: referrals and a note a decision carries when `condition` holds, whatever its outcome.
+
+    It never changes the outcome, `needs` or the deciding rules; `ranks` are the final outcomes
+    it applies to."""
+
+    id: str
+    code: str
+    text: str
+    referrals: tuple[str, ...]
+    ranks: frozenset[int]
+    condition: Condition
+    references: tuple[str, ...]
+    source: str
+    expression: Node = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class Fallback:
     """The default outcome, or the fail-safe defer (`incomplete`)."""
 
@@ -153,9 +174,12 @@ class CompiledRuleset:
     blank_facts: Mapping[str, None] = field(repr=False)
     format_version: int = 1
     """1 or 2, from the document's `format`: the screening ruleset's fixes the semantics."""
+    advisories: tuple[Advisory, ...] = ()
+    """v2: advisory rules, applied after the outcome is decided."""
     published: bool = True
     """False for a draft: no known lock pins it (or an instrument it uses); set by the loader."""
     decision_conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
+    advisory_conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
     date_keys: frozenset[str] = field(init=False, repr=False, compare=False)
     converters: Mapping[str, Callable[[Any], Any]] = field(init=False, repr=False, compare=False)
     item_converters: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = field(
@@ -165,6 +189,8 @@ class CompiledRuleset:
     def __post_init__(self) -> None:
         conditions = tuple(rule.condition for rule in self.decisions)
         object.__setattr__(self, "decision_conditions", conditions)
+        advice = tuple(rule.condition for rule in self.advisories)
+        object.__setattr__(self, "advisory_conditions", advice)
         dates = frozenset(name for name, kind in self.symbols.items() if kind.kind == "date")
         object.__setattr__(self, "date_keys", dates)
         # plain dicts for the applicant check: faster lookups than the public mapping proxies
@@ -309,6 +335,7 @@ class _Compiler:
         self.symbols: dict[str, ValueType] = {}
         self.dependencies: dict[str, frozenset[str]] = {}
         self.rule_ids: set[str] = set()
+        self.format_version = format_version(document)
 
     def compile(self) -> CompiledRuleset:
         document = self.document
@@ -318,6 +345,7 @@ class _Compiler:
         self.targets = targets
         domains = self._domains()
         decisions = self._decisions()
+        advisories = self._advisories()
         default = self._fallback(document["default"], "default", "$.default")
         incomplete_spec = document.get(
             "incomplete",
@@ -369,7 +397,8 @@ class _Compiler:
             dependencies=MappingProxyType(dict(self.dependencies)),
             properties=tuple(properties),
             blank_facts=MappingProxyType(dict.fromkeys(self.symbols)),
-            format_version=format_version(document),
+            format_version=self.format_version,
+            advisories=tuple(advisories),
         )
 
     # --- declarations -------------------------------------------------------------------
@@ -387,13 +416,29 @@ class _Compiler:
         fields = []
         for name, spec in self.document["inputs"].items():
             path = json_path(["inputs", name])
-            found = input_problems(name, spec, path)
+            found = input_problems(name, spec, path, self.format_version)
+            if self.format_version >= 2 and name == SCREENING_DATE:
+                found.append(
+                    Problem(
+                        path,
+                        "reserved-name",
+                        f"'{SCREENING_DATE}' is reserved in format v2: the host passes it "
+                        "(evaluate(..., as_of=date)) and conditions read it undeclared",
+                    )
+                )
             self.problems.extend(found)
             if found:
                 continue
             input_field = make_field(name, spec)
             fields.append(input_field)
             self._declare(name, input_field.value_type, frozenset({name}), path)
+        if self.format_version >= 2:
+            reserved = make_field(
+                SCREENING_DATE, {"type": "date", "label": SCREENING_DATE_LABEL}, reserved=True
+            )
+            fields.append(reserved)
+            if SCREENING_DATE not in self.symbols:
+                self._declare(SCREENING_DATE, reserved.value_type, frozenset({SCREENING_DATE}), "$")
         return fields
 
     def _instruments(self) -> list[CompiledInstrument]:
@@ -592,6 +637,31 @@ class _Compiler:
                 )
             )
         return decisions
+
+    def _advisories(self) -> list[Advisory]:
+        advisories = []
+        for index, rule in enumerate(self.document.get("advisories", [])):
+            where = f"$.advisories[{index}]"
+            self._rule_id(rule["id"], where)
+            referrals = self._referrals(rule.get("referral"), f"{where}.referral")
+            compiled = self._condition(rule["when"], f"{where}.when")
+            if compiled is None:
+                continue
+            condition, references, expression = compiled
+            advisories.append(
+                Advisory(
+                    id=rule["id"],
+                    code=rule["code"],
+                    text=plain_text(rule["text"]),
+                    referrals=referrals,
+                    ranks=frozenset(RANK[name] for name in rule.get("outcomes", OUTCOMES)),
+                    condition=condition,
+                    references=references,
+                    source=rule["when"],
+                    expression=expression,
+                )
+            )
+        return advisories
 
     def _fallback(self, spec: Mapping[str, Any], fallback_id: str, path: str) -> Fallback:
         return Fallback(

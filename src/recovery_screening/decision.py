@@ -12,7 +12,7 @@ import datetime
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -35,6 +35,21 @@ JsonScalar = bool | int | float | str | None
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _V2Model(_Model):
+    """A model with keys only v2 decisions carry: left out of a dump when they are unset, so a
+    v1 decision's model dumps exactly as its JSON."""
+
+    _V2_ONLY: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_v2_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        for key in self._V2_ONLY:
+            if key in dumped and dumped[key] is None:
+                del dumped[key]
+        return dumped
 
 
 class Reason(_Model):
@@ -96,12 +111,34 @@ class UndecidedRule(_Model):
     missing: list[str]
 
 
-class Referral(_Model):
+class Referral(_V2Model):
     target: str
     kind: str
     title: str
     text: str | None
     rule: str
+    advisory: bool | None = None
+    """v2 decisions only: true for a referral an advisory added (never for a deciding one)."""
+
+    _V2_ONLY: ClassVar[frozenset[str]] = frozenset({"advisory"})
+
+
+class AdvisoryApplied(_Model):
+    """v2: an advisory whose condition held for this applicant and outcome."""
+
+    rule: str
+    code: str
+    text: str
+    referrals: list[str]
+    evidence: dict[str, JsonScalar]
+
+
+class AdvisoryUndecided(_Model):
+    """v2: an advisory that could not be decided because answers are missing (not applied)."""
+
+    rule: str
+    code: str
+    missing: list[str]
 
 
 class InstrumentRef(_Model):
@@ -135,7 +172,7 @@ class EngineRef(_Model):
     backend: str
 
 
-class DecisionModel(_Model):
+class DecisionModel(_V2Model):
     """The whole explained decision, as typed data. Its JSON is `Decision.to_json()`."""
 
     outcome: Outcome
@@ -145,11 +182,17 @@ class DecisionModel(_Model):
     needs: list[str]
     rescreen_after_days: int | None
     referrals: list[Referral]
+    advisories: list[AdvisoryApplied] | None = None
+    """v2 decisions only: the advisories that applied, in the ruleset's order."""
     domains: list[DomainScore]
     instruments: list[InstrumentScore]
     undecided: list[UndecidedRule]
+    undecided_advisories: list[AdvisoryUndecided] | None = None
+    """v2 decisions only: advisories left unknown for lack of answers (not applied)."""
     ruleset: RulesetRef
     engine: EngineRef
+
+    _V2_ONLY: ClassVar[frozenset[str]] = frozenset({"advisories", "undecided_advisories"})
 
 
 @dataclass(frozen=True)
@@ -166,6 +209,10 @@ class Trace:
     needs: tuple[str, ...]
     backend: str
     undecided_missing: tuple[tuple[str, ...], ...] = ()
+    advisory_truths: tuple[object, ...] = ()
+    """v2: each advisory's condition (True / False / None for unknown)."""
+    advisory_missing: tuple[tuple[str, ...], ...] = ()
+    """v2: for each advisory left unknown, the missing answers it reads."""
 
 
 def _json_value(value: object) -> JsonScalar:
@@ -221,7 +268,7 @@ class Decision:
     @property
     def referral_targets(self) -> tuple[str, ...]:
         """Ids of the referral targets for this outcome."""
-        return tuple(target for target, _ in self._referral_pairs())
+        return tuple(target for target, _, _ in self._referral_pairs())
 
     @property
     def rescreen_after_days(self) -> int | None:
@@ -257,20 +304,47 @@ class Decision:
     def trace(self) -> Trace:
         return self._trace
 
-    def _referral_pairs(self) -> list[tuple[str, str]]:
+    @property
+    def advisories(self) -> tuple[str, ...]:
+        """Ids of the advisories that applied (v2 rulesets; empty otherwise)."""
         trace = self._trace
-        if trace.fail_safe:
-            return []
-        if not trace.deciding:
-            return [(target, "default") for target in trace.ruleset.default.referrals]
-        pairs: list[tuple[str, str]] = []
+        return tuple(trace.ruleset.advisories[i].id for i in self._applied_advisories())
+
+    def _applied_advisories(self) -> list[int]:
+        trace = self._trace
+        rank = trace.rank
+        return [
+            index
+            for index, (rule, truth) in enumerate(
+                zip(trace.ruleset.advisories, trace.advisory_truths, strict=True)
+            )
+            if truth is True and rank in rule.ranks
+        ]
+
+    def _referral_pairs(self) -> list[tuple[str, str, bool]]:
+        """(target, rule id, advisory): the deciding referrals, then the advisories' new ones."""
+        trace = self._trace
+        pairs: list[tuple[str, str, bool]] = []
         seen: set[str] = set()
-        for index in trace.deciding:
-            rule = trace.ruleset.decisions[index]
-            for target in rule.referrals:
-                if target not in seen:
-                    seen.add(target)
-                    pairs.append((target, rule.id))
+        if trace.fail_safe:
+            pass
+        elif not trace.deciding:
+            pairs = [(target, "default", False) for target in trace.ruleset.default.referrals]
+            seen.update(trace.ruleset.default.referrals)
+        else:
+            for index in trace.deciding:
+                rule = trace.ruleset.decisions[index]
+                for target in rule.referrals:
+                    if target not in seen:
+                        seen.add(target)
+                        pairs.append((target, rule.id, False))
+        if trace.advisory_truths:
+            for index in self._applied_advisories():
+                advisory = trace.ruleset.advisories[index]
+                for target in advisory.referrals:
+                    if target not in seen:
+                        seen.add(target)
+                        pairs.append((target, advisory.id, True))
         return pairs
 
     # --- the whole explanation, built on demand -----------------------------------------
@@ -455,7 +529,8 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
             }
         )
     targets = ruleset.referral_targets
-    referrals = [
+    v2 = ruleset.format_version >= 2
+    referrals: list[dict[str, Any]] = [
         {
             "target": target,
             "kind": targets[target].kind,
@@ -463,8 +538,11 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
             "text": targets[target].text,
             "rule": rule_id,
         }
-        for target, rule_id in decision._referral_pairs()
+        for target, rule_id, _ in decision._referral_pairs()
     ]
+    if v2:
+        for referral, (_, _, advisory) in zip(referrals, decision._referral_pairs(), strict=True):
+            referral["advisory"] = advisory
     domains = []
     for domain, (truths, low, high) in zip(ruleset.domains, trace.domains, strict=True):
         domains.append(
@@ -520,7 +598,7 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
         for rule, truth, missing in zip(rules, trace.truths, trace.undecided_missing, strict=True)
         if truth is None
     ]
-    built: dict[str, Any] = {
+    result: dict[str, Any] = {
         "outcome": decision.outcome,
         "outcome_label": decision.outcome_label,
         "deciding": list(decision.deciding),
@@ -528,9 +606,15 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
         "needs": list(trace.needs),
         "rescreen_after_days": decision.rescreen_after_days,
         "referrals": referrals,
-        "domains": domains,
-        "instruments": instruments,
-        "undecided": undecided,
+    }
+    if v2:
+        result["advisories"] = _advisories_applied(decision)
+    result["domains"] = domains
+    result["instruments"] = instruments
+    result["undecided"] = undecided
+    if v2:
+        result["undecided_advisories"] = _advisories_undecided(trace)
+    result.update({
         "ruleset": {
             "id": ruleset.id,
             "version": ruleset.version,
@@ -547,10 +631,37 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
             ],
         },
         "engine": {"name": ENGINE_NAME, "version": __version__, "backend": trace.backend},
-    }
+    })  # fmt: skip
     if not ruleset.published:  # only drafts carry the key: published decisions keep their bytes
-        built["ruleset"]["published"] = False
-    return built
+        result["ruleset"]["published"] = False
+    return result
+
+
+def _advisories_applied(decision: Decision) -> list[dict[str, Any]]:
+    trace = decision._trace
+    advisories = trace.ruleset.advisories
+    return [
+        {
+            "rule": advisories[index].id,
+            "code": advisories[index].code,
+            "text": advisories[index].text,
+            "referrals": list(advisories[index].referrals),
+            "evidence": _evidence(
+                trace.facts, advisories[index].references, trace.ruleset.date_keys
+            ),
+        }
+        for index in decision._applied_advisories()
+    ]
+
+
+def _advisories_undecided(trace: Trace) -> list[dict[str, Any]]:
+    return [
+        {"rule": rule.id, "code": rule.code, "missing": list(missing)}
+        for rule, truth, missing in zip(
+            trace.ruleset.advisories, trace.advisory_truths, trace.advisory_missing, strict=True
+        )
+        if truth is None and trace.rank in rule.ranks
+    ]
 
 
 def decision_json_schema() -> dict[str, Any]:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from recovery_screening.compiler import ADMIT, DEFER, REFER, CompiledRuleset, Domain
+from recovery_screening.compiler import (
+    ADMIT,
+    DEFER,
+    REFER,
+    SCREENING_DATE,
+    CompiledRuleset,
+    Domain,
+)
 from recovery_screening.decision import Decision, Trace
 from recovery_screening.errors import InvalidApplicant, Problem
 from recovery_screening.fields import FieldViolation
@@ -18,8 +26,9 @@ Truths = tuple[object, ...]
 
 Judge = Callable[[int, Mapping[str, object]], tuple[object, ...]]
 """Decides one stage's conditions three-valued (True / False / None for unknown): stage `i` is
-the rules of `compiled.domains[i]`, stage `len(compiled.domains)` the decision rules. The
-native evaluator calls the compiled closures; another backend (durable-rules) supplies its own."""
+the rules of `compiled.domains[i]`, stage `len(compiled.domains)` the decision rules and stage
+`len(compiled.domains) + 1` the advisories (v2). The native evaluator calls the compiled
+closures; another backend (durable-rules) supplies its own."""
 
 
 def applicant_mapping(applicant: Any, ruleset_id: str) -> Mapping[str, Any]:
@@ -37,6 +46,42 @@ def applicant_mapping(applicant: Any, ruleset_id: str) -> Mapping[str, Any]:
         ruleset_id,
         [Problem("$", "type", "an applicant must be a JSON object (a mapping of answers)")],
     )
+
+
+def with_screening_date(compiled: CompiledRuleset, applicant: Any, as_of: datetime.date) -> Any:
+    """The applicant with the reserved `screening_date` set to `as_of` (format v2).
+
+    A v1 ruleset has no screening date: the applicant is returned unchanged. An applicant that
+    carries a different `screening_date` is refused, naming the field (never the dates)."""
+    if type(as_of) is not datetime.date:
+        raise InvalidApplicant(
+            f"{compiled.id} {compiled.version}",
+            [Problem(_path(SCREENING_DATE), "type", "as_of must be a datetime.date")],
+        )
+    if (
+        SCREENING_DATE not in compiled.top_fields
+        or not compiled.top_fields[SCREENING_DATE].reserved
+    ):
+        return applicant
+    answers = applicant_mapping(applicant, compiled.id)
+    given = answers.get(SCREENING_DATE)
+    if given is not None:
+        try:
+            same = compiled.top_fields[SCREENING_DATE].convert(given) == as_of
+        except FieldViolation:
+            return answers  # the applicant check reports the malformed date itself
+        if not same:
+            raise InvalidApplicant(
+                f"{compiled.id} {compiled.version}",
+                [
+                    Problem(
+                        _path(SCREENING_DATE),
+                        "conflict",
+                        "the applicant's screening_date differs from the as_of date",
+                    )
+                ],
+            )
+    return {**answers, SCREENING_DATE: as_of.isoformat()}
 
 
 def _key_name(key: object) -> str:
@@ -201,6 +246,11 @@ def decide(
         needs.update(undecided_missing[index])
     if rank != REFER:
         needs.update(key for key in compiled.must_answer if facts[key] is None)
+    advisory_truths, advisory_missing = (
+        _advise(compiled, facts, judge, open_domains, open_missing)
+        if compiled.advisories
+        else ((), ())
+    )
     trace = Trace(
         compiled,
         facts,
@@ -212,8 +262,38 @@ def decide(
         tuple(sorted(needs)),
         backend,
         undecided_missing,
+        advisory_truths,
+        advisory_missing,
     )
     return Decision(trace)
+
+
+def _advise(
+    compiled: CompiledRuleset,
+    facts: Mapping[str, object],
+    judge: Judge | None,
+    open_domains: Sequence[tuple[Domain, int, int]],
+    open_missing: Mapping[str, frozenset[str]],
+) -> tuple[Truths, tuple[tuple[str, ...], ...]]:
+    """v2 advisories, decided once the outcome is: their truths and, where unknown, the missing
+    answers. They read the same facts as the decision rules and change none of them."""
+    stage = len(compiled.domains) + 1
+    if judge is None:
+        truths: Truths = tuple([condition(facts) for condition in compiled.advisory_conditions])
+    else:
+        truths = judge(stage, facts)
+    if open_domains and None in truths:
+        truths = settle(
+            compiled.advisories, truths, facts, open_domains,
+            _stage_judge(compiled, judge, stage),
+        )  # fmt: skip
+    missing = tuple(
+        tuple(sorted(missing_inputs(rule.references, facts, compiled.dependencies, open_missing)))
+        if truth is None
+        else ()
+        for rule, truth in zip(compiled.advisories, truths, strict=True)
+    )
+    return truths, missing
 
 
 def score_range(domain: Domain, truths: Truths) -> tuple[int, int]:
@@ -249,8 +329,10 @@ def _stage_judge(
         return lambda facts: judge(stage, facts)
     if stage < len(compiled.domains):
         conditions = compiled.domains[stage].conditions
-    else:
+    elif stage == len(compiled.domains):
         conditions = compiled.decision_conditions
+    else:
+        conditions = compiled.advisory_conditions
     return lambda facts: tuple([condition(facts) for condition in conditions])
 
 
@@ -350,4 +432,14 @@ def outcome_of(
     return rank, deciding, blocking, fail_safe
 
 
-__all__ = ["ADMIT", "DEFER", "NATIVE", "REFER", "Judge", "check_applicant", "decide", "outcome_of"]
+__all__ = [
+    "ADMIT",
+    "DEFER",
+    "NATIVE",
+    "REFER",
+    "Judge",
+    "check_applicant",
+    "decide",
+    "outcome_of",
+    "with_screening_date",
+]

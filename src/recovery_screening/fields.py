@@ -10,7 +10,7 @@ import datetime
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from recovery_screening.errors import Problem
@@ -56,6 +56,16 @@ class InputField:
     loinc: str | None
     instrument: str | None
     convert: Callable[[Any], Any]
+    value_labels: Mapping[Any, str] = field(default_factory=dict, compare=False)
+    """v2: the display label of each answer value (enum values; True / False for booleans)."""
+    reserved: bool = False
+    """A name the format reserves (v2's `screening_date`): set by the host, not asked in forms."""
+
+    def label_of(self, value: object) -> str | None:
+        """The display label of an answer value, if the ruleset gives one."""
+        if not self.value_labels or value is None:
+            return None
+        return self.value_labels.get(value)
 
     @property
     def must_answer(self) -> bool:
@@ -87,7 +97,18 @@ class InputField:
             schema["x-safety-critical"] = True
         if self.direction:
             schema["x-direction"] = self.direction
+        if self.value_labels:
+            schema["x-value-labels"] = {
+                _label_key(value): label for value, label in self.value_labels.items()
+            }
         return schema
+
+
+def _label_key(value: object) -> str:
+    """A value as a `value_labels` key: booleans are written "true" / "false"."""
+    if value is True or value is False:
+        return "true" if value else "false"
+    return str(value)
 
 
 def _range_message(minimum: float | None, maximum: float | None) -> str:
@@ -186,7 +207,9 @@ def _converter(kind: str, spec: Mapping[str, Any]) -> Callable[[Any], Any]:
     return convert_date
 
 
-def make_field(name: str, spec: Mapping[str, Any], *, instrument: str | None = None) -> InputField:
+def make_field(
+    name: str, spec: Mapping[str, Any], *, instrument: str | None = None, reserved: bool = False
+) -> InputField:
     """Build a field from its declaration (`inputs.<name>` in a ruleset, or an instrument item)."""
     kind = spec["type"]
     if kind == "enum":
@@ -217,12 +240,24 @@ def make_field(name: str, spec: Mapping[str, Any], *, instrument: str | None = N
         loinc=fhir.get("loinc"),
         instrument=instrument,
         convert=_converter(kind, spec),
+        value_labels=_value_labels(kind, spec.get("value_labels")),
+        reserved=reserved,
     )
 
 
-def input_problems(name: str, spec: Mapping[str, Any], path: str) -> list[Problem]:
+def _value_labels(kind: str, labels: Mapping[str, str] | None) -> dict[Any, str]:
+    if not labels:
+        return {}
+    if kind == "boolean":
+        return {key == "true": label for key, label in labels.items()}
+    return dict(labels)
+
+
+def input_problems(
+    name: str, spec: Mapping[str, Any], path: str, format_version: int = 1
+) -> list[Problem]:
     """Meaning checks on one input declaration that the schema cannot express."""
-    problems = []
+    problems = _label_problems(spec, path, format_version)
     minimum, maximum = spec.get("minimum"), spec.get("maximum")
     if minimum is not None and maximum is not None and minimum > maximum:
         problems.append(Problem(path, "bad-range", "'minimum' is greater than 'maximum'"))
@@ -241,6 +276,52 @@ def input_problems(name: str, spec: Mapping[str, Any], path: str) -> list[Proble
                 f"{path}.direction",
                 "bad-direction",
                 "only an ordered enum (ordered: true) can have a direction",
+            )
+        )
+    return problems
+
+
+def _label_problems(spec: Mapping[str, Any], path: str, format_version: int) -> list[Problem]:
+    """v2: an enum input labels each of its values exactly once; a boolean may label both."""
+    labels = spec.get("value_labels")
+    kind = spec["type"]
+    where = f"{path}.value_labels"
+    if labels is None:
+        if format_version >= 2 and kind == "enum":
+            return [
+                Problem(
+                    path,
+                    "missing-value-labels",
+                    "an enum input needs value_labels (one display label per value) in format v2",
+                )
+            ]
+        return []
+    if kind == "enum":
+        expected = list(spec["values"])
+    elif kind == "boolean":
+        expected = ["true", "false"]
+    else:
+        return [
+            Problem(where, "bad-value-labels", "only enum and boolean inputs take value_labels")
+        ]
+    problems = []
+    unlabelled = [value for value in expected if value not in labels]
+    if unlabelled:
+        problems.append(
+            Problem(
+                where,
+                "missing-value-labels",
+                "no label for " + ", ".join(f"'{value}'" for value in unlabelled),
+            )
+        )
+    extra = [key for key in labels if key not in expected]
+    if extra:
+        problems.append(
+            Problem(
+                where,
+                "unknown-value",
+                "labels for values the input does not allow: "
+                + ", ".join(f"'{key}'" for key in extra),
             )
         )
     return problems

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,13 @@ from recovery_screening.errors import (
     RulesetAltered,
     RulesetError,
 )
-from recovery_screening.evaluate import NATIVE, Judge, check_applicant, decide
+from recovery_screening.evaluate import (
+    NATIVE,
+    Judge,
+    check_applicant,
+    decide,
+    with_screening_date,
+)
 from recovery_screening.fields import InputField
 
 DEFAULT_RULESET = "peer-support-intake"
@@ -104,11 +111,16 @@ class Ruleset:
         """The test cases embedded in the document."""
         return copy.deepcopy(list(self._document.get("tests", [])))
 
-    def evaluate(self, applicant: Any) -> Decision:
+    def evaluate(self, applicant: Any, *, as_of: datetime.date | None = None) -> Decision:
         """Decide for one applicant (a mapping, pydantic model or dataclass of answers).
 
+        `as_of` is the date of the screening: in a format v2 ruleset it sets the reserved input
+        `screening_date` (the applicant may carry it instead, as "YYYY-MM-DD"); a v1 ruleset has
+        no screening date and ignores it. Evaluation never reads a clock.
         Raises InvalidApplicant, naming every field that breaks the input contract.
         """
+        if as_of is not None:
+            applicant = with_screening_date(self._compiled, applicant, as_of)
         return decide(
             self._compiled, check_applicant(self._compiled, applicant), self._backend, self._judge
         )

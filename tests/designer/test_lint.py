@@ -119,3 +119,23 @@ def test_cli_exit_codes_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert finding["code"] == "band-gap"
     assert finding["path"] == "$.domains.motivation.bands[1]"
     assert set(finding) == {"code", "severity", "path", "message", "hint", "rule"}
+
+
+def test_v2_reserved_screening_date_and_advisory_inputs_are_not_unused() -> None:
+    document = load_ruleset(FIXTURES / "rulesets" / "mini-v2" / "1.0.0.yaml").document
+    document["decisions"] = [d for d in document["decisions"] if "screening_date" not in d["when"]]
+    document["inputs"].pop("trained_on")
+    unused = [
+        f.path
+        for f in lint_ruleset(load_document(document, rulesets_dir=FIXTURES / "rulesets"))
+        if f.code == "unused-input"
+    ]
+    # `injects` is read only by an advisory; `screening_date` is read by nothing, but reserved
+    assert unused == []
+    document["advisories"] = []
+    unused = [
+        f.path
+        for f in lint_ruleset(load_document(document, rulesets_dir=FIXTURES / "rulesets"))
+        if f.code == "unused-input"
+    ]
+    assert unused == ["$.inputs.injects"]

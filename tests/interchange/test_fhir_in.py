@@ -283,3 +283,68 @@ def test_the_core_needs_no_interchange_dependency() -> None:
                             cwd=REPO, timeout=60, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Outcome: ADMIT")
+
+
+MINI_V2 = REPO / "tests" / "fixtures" / "rulesets" / "mini-v2" / "1.0.0.yaml"
+
+
+@settings(max_examples=40)
+@given(data=st.data())
+def test_v2_generated_applicants_map_back(data: st.DataObject) -> None:
+    ruleset = ruleset_at(MINI_V2)
+    applicant = data.draw(applicants(ruleset, missing=0.2))
+    response = to_questionnaire_response(applicant, ruleset)
+    assert response.get("authored") == applicant.get("screening_date")
+    choice = data.draw(st.integers(0, 3))
+    _same_decision(ruleset, applicant, _rewrite_scored(response, choice))
+
+
+def test_v2_authored_is_the_screening_date() -> None:
+    ruleset = ruleset_at(MINI_V2)
+    applicant = {"withdrawal": "none", "ready": 8, "trained_on": "2026-02-01"}
+    response = to_questionnaire_response(applicant, ruleset)
+    assert "authored" not in response
+    assert "screening_date" not in from_questionnaire_response(response, ruleset)
+    response["authored"] = "2026-01-10T09:30:00+01:00"
+    mapped = from_questionnaire_response(response, ruleset)
+    assert mapped["screening_date"] == "2026-01-10"
+    assert ruleset.evaluate(mapped).deciding == ("defer-training-in-future",)
+    response["authored"] = "2026-01"  # a partial date gives no screening date
+    assert "screening_date" not in from_questionnaire_response(response, ruleset)
+
+
+def test_v1_ignores_authored(mini: Ruleset) -> None:
+    response = to_questionnaire_response(COMPLETE_MINI, mini, authored="2026-01-10")
+    assert from_questionnaire_response(response, mini) == COMPLETE_MINI
+
+
+def test_v2_authored_and_a_different_screening_date_conflict() -> None:
+    ruleset = ruleset_at(MINI_V2)
+    with pytest.raises(InvalidApplicant) as raised:
+        to_questionnaire_response(
+            {"screening_date": "2026-01-10"}, ruleset, authored="2026-02-01T10:00:00Z"
+        )
+    assert list(raised.value.fields) == ["$.screening_date"]
+
+
+def test_v2_loinc_answer_codes_and_instruction_items_are_read() -> None:
+    ruleset = ruleset_at(MINI_V2)
+    response = _response(
+        {"linkId": "withdrawal", "answer": [{"valueCoding": {"code": "none"}}]},
+        {
+            "linkId": "scale",
+            "item": [
+                {"linkId": "scale.instructions", "text": "Over the last 2 weeks..."},
+                {"linkId": "scale.q1", "answer": [
+                    {"valueCoding": {"system": "http://loinc.org", "code": "LA6570-1"}}]},
+                {"linkId": "scale.q2", "answer": [
+                    {"valueCoding": {"system": "http://loinc.org", "code": "LA32-8"}}]},
+            ],
+        },
+    )  # fmt: skip
+    assert from_questionnaire_response(response, ruleset) == {
+        "withdrawal": "none",
+        "scale": {"q1": 2, "q2": False},
+    }
+    response["item"][1]["item"][0]["answer"] = [{"valueString": SECRET}]
+    assert [code for _, code, _ in _problems(ruleset, response)] == ["wrong-answer-type"]

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.questionnaire import Questionnaire
+from tests.conftest import FIXTURE_RULESETS
 from tests.interchange.shared import SHIPPED, ruleset_at
 
 from recovery_screening import Ruleset, load_ruleset
 from recovery_screening.interchange import to_fhir_questionnaire
-from recovery_screening.interchange._extras import ITEM_WEIGHT, LOINC
+from recovery_screening.interchange._extras import LOINC, ORDINAL_VALUE
 
 
 def _items(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -31,6 +32,9 @@ def test_every_shipped_ruleset_gives_a_valid_questionnaire(path: Path) -> None:
     assert (questionnaire["id"], questionnaire["version"]) == (ruleset.id, ruleset.version)
     items = _items(questionnaire["item"])
     for field in ruleset.inputs:
+        if field.reserved:  # v2's screening_date is the response's `authored`, not an item
+            assert field.link_id not in items
+            continue
         assert field.link_id in items, field.name
         assert items[field.link_id]["required"] is field.must_answer
 
@@ -52,7 +56,7 @@ def test_one_item_per_input_and_a_group_per_instrument(intake: Ruleset) -> None:
         (option["valueCoding"]["code"], option["valueCoding"]["extension"][0])
         for option in q9["answerOption"]
     ]
-    assert weights == [(str(i), {"url": ITEM_WEIGHT, "valueDecimal": i}) for i in range(4)]
+    assert weights == [(str(i), {"url": ORDINAL_VALUE, "valueDecimal": i}) for i in range(4)]
 
 
 def test_item_types_follow_the_input_types(mini: Ruleset) -> None:
@@ -98,3 +102,64 @@ def test_the_cli_prints_the_questionnaire(capsys: pytest.CaptureFixture[str]) ->
     printed = json.loads(capsys.readouterr().out)
     assert printed["resourceType"] == "Questionnaire"
     assert printed["url"].endswith("/Questionnaire/phq-9")
+
+
+MINI_V2 = FIXTURE_RULESETS / "mini-v2" / "1.0.0.yaml"
+
+
+def test_v2_instrument_answers_are_worded_and_coded() -> None:
+    questionnaire = load_ruleset(MINI_V2).to_fhir_questionnaire()
+    Questionnaire.model_validate(questionnaire)
+    items = _items(questionnaire["item"])
+    q1 = [option["valueCoding"] for option in items["scale.q1"]["answerOption"]]
+    assert q1[0] == {
+        "system": LOINC,
+        "code": "LA6568-5",
+        "display": "Not at all",
+        "extension": [{"url": ORDINAL_VALUE, "valueDecimal": 0}],
+    }
+    assert [option["display"] for option in q1] == [
+        "Not at all", "Several days", "More than half the days", "Nearly every day",
+    ]  # fmt: skip
+    # a reverse-scored yes/no item: LOINC's Yes / No, with the reversed points
+    q2 = [option["valueCoding"] for option in items["scale.q2"]["answerOption"]]
+    assert [(o["code"], o["display"], o["extension"][0]["valueDecimal"]) for o in q2] == [
+        ("LA33-6", "Yes", 0),
+        ("LA32-8", "No", 1),
+    ]
+    # choice options: a LOINC code where given, the instrument's own code system otherwise
+    q3 = [option["valueCoding"] for option in items["scale.q3"]["answerOption"]]
+    assert [(o["system"] == LOINC, o["code"], o["display"]) for o in q3] == [
+        (True, "LA32-8", "No"), (False, "2", "Not lately"), (False, "4", "Lately"),
+    ]  # fmt: skip
+
+
+def test_v2_instructions_are_a_display_item_and_copyright_is_carried() -> None:
+    questionnaire = load_ruleset(MINI_V2).to_fhir_questionnaire()
+    group = next(item for item in questionnaire["item"] if item["linkId"] == "scale")
+    stem = group["item"][0]
+    assert stem == {
+        "linkId": "scale.instructions",
+        "text": "Over the last 2 weeks, how often have you been bothered by the following?",
+        "type": "display",
+    }
+    assert questionnaire["copyright"].startswith("Mini scale (v2): Written for the")
+    alone = load_ruleset(FIXTURE_RULESETS / "mini-scale-v2" / "1.0.0.yaml")
+    assert alone.to_fhir_questionnaire()["copyright"].startswith("Written for the")
+
+
+def test_v2_enum_inputs_show_their_value_labels_and_the_screening_date_is_not_asked() -> None:
+    items = _items(load_ruleset(MINI_V2).to_fhir_questionnaire()["item"])
+    housing = [option["valueCoding"] for option in items["housing"]["answerOption"]]
+    assert [(o["code"], o["display"]) for o in housing] == [
+        ("stable", "Stable housing"), ("temporary", "Temporary housing"), ("none", "No housing"),
+    ]  # fmt: skip
+    assert "screening_date" not in items
+
+
+def test_v1_questionnaires_keep_their_codes(mini: Ruleset) -> None:
+    items = _items(mini.to_fhir_questionnaire()["item"])
+    assert [o["valueCoding"]["display"] for o in items["withdrawal"]["answerOption"]] == [
+        "none", "mild", "moderate", "severe",
+    ]  # fmt: skip
+    assert {o["valueCoding"]["system"] for o in items["scale.q1"]["answerOption"]} != {LOINC}

@@ -243,3 +243,103 @@ def test_expected_head_detects_records_removed_from_the_end(
         head,
         False,
     )
+
+
+# --- replay never gives up on one bad line, and never claims more than it checked -------------
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n"])
+def test_an_empty_log_is_nothing_to_verify(
+    content: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "empty.jsonl"
+    log.write_bytes(content)
+    run = replay(log)
+    assert list(run) == [] and not run.summary.ok
+    assert main(["replay", str(log)]) == 1
+    out = capsys.readouterr().out
+    assert "NOTHING TO VERIFY" in out and "every record verified" not in out
+    assert main(["replay", str(log), "--format", "jsonl"]) == 1
+    assert json.loads(capsys.readouterr().out)["summary"]["ok"] is False
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-1e400", str(2**53 + 1).encode()])
+def test_a_number_that_cannot_be_hashed_is_one_malformed_record(
+    number: bytes,
+    small_log: list[DecisionRecord],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lines = _line_bytes(small_log)
+    assert b'"input":{' in lines[2]
+    lines[2] = lines[2].replace(b'"input":{', b'"input":{"extra":' + number + b",", 1)
+    log = tmp_path / "records.jsonl"
+    log.write_bytes(b"".join(lines))
+    reports = list(replay(log))
+    assert len(reports) == len(small_log)
+    assert reports[2].status == "chain-broken"
+    assert "cannot be hashed exactly" in reports[2].findings[0].detail
+    assert all(r.identical for i, r in enumerate(reports) if i != 2)
+    assert main(["replay", str(log)]) == 1
+    out = capsys.readouterr().out
+    assert f"{len(small_log)} records:" in out and "VERIFICATION FAILED" in out
+
+
+def _hash_only_log(intake: Ruleset, tmp_path: Path, count: int = 6) -> tuple[Path, Path]:
+    applicants = cohort(count)
+    records = chain(intake, applicants, include_input=False)
+    log = _write(tmp_path / "records.jsonl", records)
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text(
+        "".join(
+            json.dumps({"record_id": r.record_id, "input": intake.evaluate(a).applicant()}) + "\n"
+            for r, a in zip(records, applicants, strict=True)
+        )
+    )
+    return log, inputs
+
+
+@pytest.mark.parametrize("damage", [b"\xff", b"x", b"\x00"])
+def test_a_damaged_inputs_line_is_reported_and_replay_goes_on(
+    damage: bytes, intake: Ruleset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log, inputs = _hash_only_log(intake, tmp_path)
+    lines = inputs.read_bytes().splitlines(keepends=True)
+    lines[1] = damage + lines[1][1:]
+    inputs.write_bytes(b"".join(lines))
+    run = replay(log, None, inputs)
+    statuses = [report.status for report in run]
+    assert statuses == ["identical", "input-missing", *["identical"] * 4]
+    assert run.summary.malformed_inputs == [2] and not run.summary.ok
+    assert main(["replay", str(log), "--inputs", str(inputs)]) == 1
+    out = capsys.readouterr().out
+    assert "inputs: 1 unreadable entries skipped (lines 2)" in out
+    assert "may be one of them" in out and "VERIFICATION FAILED" in out
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_any_flipped_byte_in_the_inputs_never_aborts_replay(
+    intake: Ruleset, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    log, inputs = _hash_only_log(intake, tmp_path_factory.mktemp("flip"), count=3)
+    content = bytearray(inputs.read_bytes())
+    where = data.draw(st.integers(0, len(content) - 1))
+    content[where] ^= data.draw(st.integers(1, 255))
+    inputs.write_bytes(bytes(content))
+    run = replay(log, None, inputs)
+    reports = list(run)
+    assert len(reports) == 3 and run.summary.records == 3
+    assert not run.summary.ok or content == inputs.read_bytes()
+
+
+def test_the_summary_says_the_end_is_unchecked_without_an_expected_head(
+    small_log: list[DecisionRecord], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    truncated = _write(tmp_path / "truncated.jsonl", small_log[:-2])
+    assert main(["replay", str(truncated)]) == 0
+    out = capsys.readouterr().out
+    assert "end: not checked" in out and "--expect-head" in out
+    assert main(["replay", str(truncated), "--format", "jsonl"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["summary"]["end_checked"] is False
+    assert replay(truncated, expect_head=small_log[-1].record_hash).run().end_checked

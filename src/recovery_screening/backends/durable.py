@@ -10,8 +10,9 @@ The Rete network sees comparisons of fact fields with literals or other fields, 
 fact is asserted, as a derived fact field (documented in docs/backends.md): arithmetic,
 function values (count_true, sum, min, max, abs, days_between) and the positions of
 ordered-choice values compared with each other. Instrument scoring and domain aggregation run in
-Python between the Rete stages (domain rules → scores and bands → decision rules), through the
-same `evaluate.decide` as the native backend, so the decisions are byte-identical.
+Python between the Rete stages (domain rules → scores and bands → decision rules → v2
+advisories), through the same `evaluate.decide` as the native backend, so the decisions are
+byte-identical.
 
 durable-rules' nature, handled here:
 - rule and ruleset names are global inside a `Host`, and registering a name twice fails: each
@@ -364,6 +365,8 @@ class DurableJudge:
             [rule.expression for rule in domain.rules] for domain in compiled.domains
         ]
         expression_lists.append([rule.expression for rule in compiled.decisions])
+        # v2 advisories: one more stage, decided after the outcome (empty for v1 rulesets)
+        expression_lists.append([rule.expression for rule in compiled.advisories])
         self._fired: list[tuple[int, bool]] = []
         self._stages = tuple(
             self._stage(index, expressions) for index, expressions in enumerate(expression_lists)

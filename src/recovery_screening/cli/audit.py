@@ -140,11 +140,15 @@ def _summary_text(summary: ReplaySummary) -> str:
     chain = (
         "whole" if summary.chain_whole else f"BROKEN (first break at line {summary.first_break})"
     )
-    if summary.expected_head is not None:
-        chain += (
-            "; ends at the expected head"
-            if summary.head_matches
-            else f"; DOES NOT end at the expected head {summary.expected_head} "
+    if summary.expected_head is None:
+        end = (
+            "not checked: records removed from the end of a log go unnoticed without --expect-head"
+        )
+    elif summary.head_matches:
+        end = "ends at the expected head"
+    else:
+        end = (
+            f"DOES NOT end at the expected head {summary.expected_head} "
             "(records removed from the end, or another log)"
         )
     signatures = "checked" if summary.signatures_checked else "not checked (no --key-file)"
@@ -153,11 +157,27 @@ def _summary_text(summary: ReplaySummary) -> str:
         if summary.drafts
         else ""
     )
-    verdict = "every record verified" if summary.ok else "VERIFICATION FAILED"
+    inputs = (
+        f"inputs: {len(summary.malformed_inputs)} unreadable entries skipped "
+        f"(lines {_lines(summary.malformed_inputs)})\n"
+        if summary.malformed_inputs
+        else ""
+    )
+    if summary.records == 0:
+        verdict = "NOTHING TO VERIFY: the log holds no record"
+    else:
+        verdict = "every record verified" if summary.ok else "VERIFICATION FAILED"
     return (
         f"\n{summary.records} records: {counts or 'none'}\n"
         f"chain: {chain}; head {summary.head_hash}\n"
+        f"end: {end}\n"
         f"signatures: {signatures}\n"
         f"{drafts}"
+        f"{inputs}"
         f"{verdict}"
     )
+
+
+def _lines(numbers: list[int], shown: int = 10) -> str:
+    text = ", ".join(str(number) for number in numbers[:shown])
+    return text + (f" and {len(numbers) - shown} more" if len(numbers) > shown else "")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import sys
 from typing import Any
 
 from recovery_screening.backends import BACKENDS
@@ -37,6 +39,14 @@ def register(subparsers: Any) -> None:
         default="native",
         help="native compiled evaluator (default) or durable-rules (needs the durable extra)",
     )
+    evaluate.add_argument(
+        "--as-of",
+        metavar="YYYY-MM-DD",
+        type=_date,
+        default=None,
+        help="the date of the screening (format v2 rulesets: the reserved screening_date; "
+        "evaluation reads no clock)",
+    )
     evaluate.set_defaults(handler=run_evaluate)
 
     validate = subparsers.add_parser(
@@ -53,6 +63,15 @@ def register(subparsers: Any) -> None:
     schema.set_defaults(handler=run_schema)
 
 
+def _date(text: str) -> datetime.date:
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a calendar date written YYYY-MM-DD") from None
+
+
 def run_evaluate(arguments: argparse.Namespace) -> int:
     ruleset = open_ruleset(arguments)
     applicant = read_input_document(arguments.applicant)
@@ -60,7 +79,14 @@ def run_evaluate(arguments: argparse.Namespace) -> int:
         from recovery_screening.interchange.fhir_in import from_questionnaire_response
 
         applicant = from_questionnaire_response(applicant, ruleset)
-    decision = ruleset.evaluate(applicant)
+    as_of = arguments.as_of
+    if as_of is not None and ruleset.compiled.format_version < 2:
+        print(
+            f"note: {ruleset.id} {ruleset.version} is format v1, which has no screening date; "
+            "--as-of is not used",
+            file=sys.stderr,
+        )
+    decision = ruleset.evaluate(applicant, as_of=as_of)
     print(decision.to_json() if arguments.format == "json" else decision.explain())
     return EXIT_OK
 

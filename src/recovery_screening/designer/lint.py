@@ -439,12 +439,17 @@ class _Linter:
         by_decisions: set[str] = set()
         for decision in compiled.decisions:
             by_decisions |= self._read_inputs(decision.references)
+        for advisory in compiled.advisories:
+            by_rules |= self._read_inputs(advisory.references)
         for name, field in compiled.top_fields.items():
+            if field.reserved:
+                continue
             path = json_path(["inputs", name])
             if name not in by_rules and name not in by_decisions:
                 self.add(
                     "unused-input", "warning", path,
-                    f"input '{name}' is declared but no scoring or decision rule reads it",
+                    f"input '{name}' is declared but no scoring, decision or advisory rule "
+                    "reads it",
                 )  # fmt: skip
             if field.safety_critical and name not in by_decisions:
                 self.add(

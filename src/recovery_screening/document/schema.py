@@ -72,6 +72,12 @@ def _describe(error: ValidationError) -> tuple[str, str]:
     if keyword == "uniqueItems":
         return "duplicate", "items must be unique"
     if keyword == "not":
+        if isinstance(error.schema, dict) and error.schema.get("x-v2-only"):
+            name = str(error.path[-1]) if error.path else "this field"
+            return "needs-v2", (
+                f"'{name}' is part of format recovery-screening/v2; "
+                "this document declares recovery-screening/v1"
+            )
         return "not-allowed", "has a field that this type of entry does not take"
     return "invalid", f"breaks the schema rule '{keyword}'"
 

@@ -41,6 +41,16 @@ class Flag:
 
 
 @dataclass(frozen=True)
+class AnswerOption:
+    """v2: one allowed answer of an item, with its display text, LOINC answer code and score."""
+
+    value: int | bool | str
+    label: str | None
+    loinc: str | None
+    score: int
+
+
+@dataclass(frozen=True)
 class Subscore:
     key: str
     name: str
@@ -73,6 +83,11 @@ class CompiledInstrument:
     """For choice items: item input name -> option value -> the option's label (for forms)."""
     format_version: int = 1
     """1 or 2, from the instrument document's `format`."""
+    instructions: str | None = None
+    """v2: the instruction stem read before the items ("Over the last 2 weeks, ...")."""
+    answer_options: Mapping[str, tuple[AnswerOption, ...]] = field(default_factory=dict)
+    """v2: item input name -> its answers in order (labels, LOINC LA codes, item scores); for
+    scale and boolean items with `answers` and for every choice item."""
 
     def symbols(self) -> dict[str, ValueType]:
         """The names this instrument adds to a ruleset, with their types."""
@@ -263,6 +278,10 @@ def compile_instrument(
                 frozenset(compiled.references),
             )
         )  # fmt: skip
+    answer_options: dict[str, tuple[AnswerOption, ...]] = {}
+    if document["format"] == "recovery-screening/v2" and not problems:
+        answer_options, found = _answer_options(document, prefix, path)
+        problems.extend(found)
     if problems:
         return None, problems
     instrument = CompiledInstrument(
@@ -271,8 +290,76 @@ def compile_instrument(
         f"{prefix}total", (low_total, high_total), f"{prefix}band", bands, tuple(subscores),
         tuple(flags), targets, _option_labels(items, prefix),
         2 if document["format"] == "recovery-screening/v2" else 1,
+        document.get("instructions"), answer_options,
     )  # fmt: skip
     return instrument, problems
+
+
+def _answer_options(
+    document: Mapping[str, Any], prefix: str, path: str
+) -> tuple[dict[str, tuple[AnswerOption, ...]], list[Problem]]:
+    """v2: resolve each item's `answers` (a named list or a list) and check it covers the item's
+    values exactly once; choice items take their options."""
+    problems: list[Problem] = []
+    lists: Mapping[str, Any] = document.get("answer_lists", {})
+    options: dict[str, tuple[AnswerOption, ...]] = {}
+    for index, item in enumerate(document["items"]):
+        where = f"{path}.items[{index}]"
+        points, _ = _points_function(item)
+        key = f"{prefix}{item['id']}"
+        if item["type"] == "choice":
+            options[key] = tuple(
+                AnswerOption(o["value"], o.get("label"), o.get("loinc"), points(o["value"]))
+                for o in item["options"]
+            )
+            continue
+        answers = item.get("answers")
+        if answers is None:
+            if item["type"] == "scale":
+                problems.append(
+                    Problem(
+                        where,
+                        "missing-answers",
+                        "a scale item needs `answers` (a label for each value) in format v2",
+                    )
+                )
+            continue
+        if isinstance(answers, str):
+            if answers not in lists:
+                problems.append(
+                    Problem(
+                        f"{where}.answers",
+                        "unknown-answer-list",
+                        f"answer list '{answers}' is not declared in answer_lists",
+                    )
+                )
+                continue
+            answers = lists[answers]
+        if item["type"] == "scale":
+            expected: list[Any] = list(range(int(item["min"]), int(item["max"]) + 1))
+            kind: type = int
+        else:
+            expected, kind = [False, True], bool
+        values = [answer["value"] for answer in answers]
+        if any(type(value) is not kind for value in values) or sorted(values) != expected:
+            wanted = (
+                f"the whole numbers {expected[0]} to {expected[-1]}"
+                if kind is int
+                else "true and false"
+            )
+            problems.append(
+                Problem(
+                    f"{where}.answers",
+                    "answer-coverage",
+                    f"the answers must give each of {wanted} exactly once",
+                )
+            )
+            continue
+        options[key] = tuple(
+            AnswerOption(a["value"], a["label"], a.get("loinc"), points(a["value"]))
+            for a in answers
+        )
+    return options, problems
 
 
 def _option_labels(items: list[Mapping[str, Any]], prefix: str) -> dict[str, dict[Any, str]]:

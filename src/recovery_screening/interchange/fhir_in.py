@@ -4,6 +4,8 @@ Answers are found by `linkId` at any depth (groups, and items nested under answe
 without an answer is missing, never false. Every problem names the item's place and linkId and
 never the answer: an unknown linkId, an answer of the wrong type, a code that is not one of the
 item's options, more than one answer, or an answer outside the input's declared range.
+For a format v2 ruleset the response's `authored` date (its first ten characters, YYYY-MM-DD, as
+written: no time zone is applied) becomes the reserved `screening_date`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from recovery_screening.compiler import SCREENING_DATE
 from recovery_screening.errors import InvalidApplicant, Problem
 from recovery_screening.fields import FieldViolation
 from recovery_screening.interchange._extras import (
@@ -65,6 +68,15 @@ class _Reader:
                 continue
             link_id = item.get("linkId")
             answers = item.get("answer") or []
+            if link_id in self.form.display_link_ids:
+                if answers:
+                    self.problem(
+                        f"{where}.answer",
+                        "wrong-answer-type",
+                        link_id,
+                        "a display item takes no answer",
+                    )
+                continue
             if link_id in self.form.group_link_ids:
                 if answers:
                     self.problem(
@@ -289,7 +301,24 @@ def from_questionnaire_response(response: Any, ruleset: Ruleset) -> dict[str, An
     problems.extend(reader.problems)
     if problems:
         raise InvalidApplicant(subject, problems)
-    return reader.applicant()
+    applicant = reader.applicant()
+    screening_date = _screening_date(ruleset, document.get("authored"))
+    if screening_date is not None:
+        applicant[SCREENING_DATE] = screening_date
+    return applicant
+
+
+def _screening_date(ruleset: Ruleset, authored: Any) -> str | None:
+    """v2: the date part of `authored` when it gives a whole date; None otherwise."""
+    field = ruleset.compiled.top_fields.get(SCREENING_DATE)
+    if field is None or not field.reserved or not isinstance(authored, str):
+        return None
+    day = authored[:10]
+    try:
+        field.convert(day)
+    except FieldViolation:
+        return None  # a year or a year-month: no screening date
+    return day
 
 
 __all__ = ["from_questionnaire_response"]

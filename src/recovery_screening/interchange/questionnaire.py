@@ -2,8 +2,11 @@
 
 Every input becomes one item (`linkId` = the input's `fhir.link_id`, by default its name); each
 instrument becomes a group of its items. Scored instrument items are `choice` items whose answer
-options carry codes and the `itemWeight` extension (the item's points), so a form can show them
-and a QuestionnaireResponse can be scored by code or by weight.
+options carry codes and R4's `ordinalValue` extension (the item's points), so a form can show them
+and a QuestionnaireResponse can be scored by code or by weight. A format v2 instrument's answers
+are coded with their LOINC answer codes where it gives them and shown with their labels, and its
+instruction stem is a `display` item at the top of its group; v2 enum inputs show their value
+labels. The reserved v2 `screening_date` is not asked: it is the response's `authored` date.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from recovery_screening.compiler import SCREENING_DATE, CompiledRuleset
 from recovery_screening.document import plain_text
 from recovery_screening.errors import InvalidApplicant, Problem, RulesetError
 from recovery_screening.fields import InputField
 from recovery_screening.instruments import CompiledInstrument
-from recovery_screening.interchange._extras import BASE_URL, ITEM_WEIGHT, LOINC, validated
+from recovery_screening.interchange._extras import BASE_URL, LOINC, ORDINAL_VALUE, validated
 
 if TYPE_CHECKING:
     from recovery_screening.ruleset import Ruleset
@@ -47,7 +51,7 @@ class AnswerOption:
     def coding(self) -> dict[str, Any]:
         coding: dict[str, Any] = {"system": self.system, "code": self.code, "display": self.display}
         if self.weight is not None:
-            coding["extension"] = [{"url": ITEM_WEIGHT, "valueDecimal": self.weight}]
+            coding["extension"] = [{"url": ORDINAL_VALUE, "valueDecimal": self.weight}]
         return coding
 
 
@@ -83,6 +87,8 @@ class FormSpec:
     groups: tuple[GroupSpec, ...]
     by_link_id: Mapping[str, ItemSpec]
     group_link_ids: frozenset[str]
+    display_link_ids: frozenset[str] = frozenset()
+    """The linkIds of display items (v2 instruction stems): they take no answer."""
 
 
 def questionnaire_url(ruleset_id: str) -> str:
@@ -95,6 +101,35 @@ def _display(value: Any) -> str:
 
 
 def _scored_options(
+    field: InputField,
+    owner: str,
+    item_id: str,
+    points: Callable[[Any], int],
+    instrument: CompiledInstrument,
+) -> tuple[AnswerOption, ...]:
+    labels = instrument.option_labels.get(field.name, {})
+    plain = _plain_scored_options(field, owner, item_id, points, labels)
+    coded = instrument.answer_options.get(field.name)
+    if not coded:
+        return plain
+    # v2: LOINC answer codes where the instrument gives them, and the answers' own texts
+    defaults = {(type(option.value), option.value): option for option in plain}
+    options = []
+    for answer in coded:
+        default = defaults[(type(answer.value), answer.value)]
+        options.append(
+            AnswerOption(
+                answer.value,
+                LOINC if answer.loinc else default.system,
+                answer.loinc or default.code,
+                answer.label or default.display,
+                answer.score,
+            )
+        )
+    return tuple(options)
+
+
+def _plain_scored_options(
     field: InputField,
     owner: str,
     item_id: str,
@@ -127,14 +162,14 @@ def _spec(
 ) -> ItemSpec:
     if instrument is not None:
         points = dict(instrument.points)[field.name]
-        labels = instrument.option_labels.get(field.name, {})
-        options = _scored_options(field, owner, item_id, points, labels)
+        options = _scored_options(field, owner, item_id, points, instrument)
         return ItemSpec(field, field.link_id, "choice", options, group, key)
     options = ()
     if field.kind == "enum":
         system = f"{BASE_URL}/CodeSystem/{owner}/{item_id}"
         options = tuple(
-            AnswerOption(value, system, str(value), _display(value), None) for value in field.values
+            AnswerOption(value, system, str(value), field.label_of(value) or _display(value), None)
+            for value in field.values
         )
     return ItemSpec(field, field.link_id, _ITEM_TYPES[field.kind], options, group, key)
 
@@ -155,6 +190,7 @@ def form_spec(ruleset: Ruleset) -> FormSpec:
         items.extend(
             _spec(field, compiled.id, name, name, None, None)
             for name, field in compiled.top_fields.items()
+            if not field.reserved
         )
         for instrument in compiled.instruments:
             specs = tuple(
@@ -182,9 +218,28 @@ def form_spec(ruleset: Ruleset) -> FormSpec:
                 )
             )
         by_link_id[spec.link_id] = spec
+    displays = {
+        _instructions_link_id(group.link_id)
+        for group in groups
+        if group.instrument.instructions is not None
+    }
+    for link_id in sorted(displays & (set(by_link_id) | group_ids)):
+        problems.append(
+            Problem(
+                "$.instruments",
+                "duplicate-link-id",
+                f"linkId '{link_id}' of an instruction stem is also an item's or group's",
+            )
+        )
     if problems:
         raise RulesetError(f"{compiled.id} {compiled.version}", problems)
-    return FormSpec(tuple(items), tuple(groups), by_link_id, frozenset(group_ids))
+    return FormSpec(
+        tuple(items), tuple(groups), by_link_id, frozenset(group_ids), frozenset(displays)
+    )
+
+
+def _instructions_link_id(group_link_id: str) -> str:
+    return f"{group_link_id}.instructions"
 
 
 def _machine_name(ruleset_id: str) -> str:
@@ -248,14 +303,40 @@ def to_fhir_questionnaire(ruleset: Ruleset) -> dict[str, Any]:
         entry: dict[str, Any] = {"linkId": group.link_id}
         if "panel" in group.instrument.loinc:
             entry["code"] = [{"system": LOINC, "code": group.instrument.loinc["panel"]}]
+        group_items = [_item(spec) for spec in group.items]
+        if group.instrument.instructions is not None:
+            stem = {
+                "linkId": _instructions_link_id(group.link_id),
+                "text": plain_text(group.instrument.instructions),
+                "type": "display",
+            }
+            group_items.insert(0, stem)
         entry.update(
             text=f"{group.instrument.title} ({group.instrument.id} {group.instrument.version})",
             type="group",
-            item=[_item(spec) for spec in group.items],
+            item=group_items,
         )
         items.append(entry)
     questionnaire["item"] = items
+    copyright_text = _copyright(compiled)
+    if copyright_text:
+        questionnaire["copyright"] = copyright_text
     return validated(questionnaire)
+
+
+def _copyright(compiled: CompiledRuleset) -> str | None:
+    """The instruments' copyright statements (v2 `licence.copyright`), one paragraph each; an
+    instrument's own Questionnaire carries its statement as it is."""
+    instruments = compiled.instruments
+    if compiled.kind == "instrument":
+        statement = instruments[0].licence.get("copyright")
+        return plain_text(statement) if statement else None
+    statements = [
+        f"{instrument.title}: {plain_text(instrument.licence['copyright'])}"
+        for instrument in instruments
+        if instrument.licence.get("copyright")
+    ]
+    return "\n\n".join(statements) or None
 
 
 def _answer(spec: ItemSpec, value: Any) -> dict[str, Any]:
@@ -303,6 +384,20 @@ def to_questionnaire_response(
     response["status"] = "completed"
     if subject is not None:
         response["subject"] = {"reference": subject}
+    screening_date = applicant.get(SCREENING_DATE) if _has_screening_date(ruleset) else None
+    if authored is None and screening_date is not None:
+        authored = screening_date
+    elif authored is not None and screening_date is not None and authored[:10] != screening_date:
+        raise InvalidApplicant(
+            f"{ruleset.id} {ruleset.version}",
+            [
+                Problem(
+                    f"$.{SCREENING_DATE}",
+                    "conflict",
+                    "the applicant's screening_date differs from the authored date",
+                )
+            ],
+        )
     if authored is not None:
         response["authored"] = authored
     items = [
@@ -322,6 +417,11 @@ def to_questionnaire_response(
     if items:
         response["item"] = items
     return validated(response)
+
+
+def _has_screening_date(ruleset: Ruleset) -> bool:
+    field = ruleset.compiled.top_fields.get(SCREENING_DATE)
+    return field is not None and field.reserved
 
 
 __all__ = ["form_spec", "questionnaire_url", "to_fhir_questionnaire", "to_questionnaire_response"]

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 from pydantic import ValidationError
 
 from recovery_screening.document.canonical import NotCanonical, canonical_hash, canonical_json
-from recovery_screening.document.reader import MAX_DOCUMENT_BYTES, iter_json_lines
+from recovery_screening.document.reader import MAX_DOCUMENT_BYTES, parse_document_bytes
 from recovery_screening.errors import (
     DocumentError,
     InvalidApplicant,
@@ -130,6 +130,8 @@ class ReplaySummary:
     expected_head: str | None = None
     drafts: int = 0
     """Records made with a draft ruleset (`ruleset.published: false`), whatever their status."""
+    malformed_inputs: list[int] = field(default_factory=list)
+    """Line (or position) numbers of `inputs` entries that could not be read; they were skipped."""
 
     @property
     def head_matches(self) -> bool | None:
@@ -138,12 +140,22 @@ class ReplaySummary:
 
     @property
     def ok(self) -> bool:
-        """Every record identical, the chain whole, and it ends at the expected head, if any."""
+        """At least one record, every record identical, the chain whole, every input entry
+        readable, and the log ends at the expected head, if one was given. An empty log is not
+        verified: there was nothing to verify."""
         return (
-            self.chain_whole
+            self.records > 0
+            and self.chain_whole
             and self.counts[IDENTICAL] == self.records
+            and not self.malformed_inputs
             and self.head_matches is not False
         )
+
+    @property
+    def end_checked(self) -> bool:
+        """Whether removal of records from the end could be detected: only with an expected head
+        (`expect_head`); without one, a log cut short still has a whole chain."""
+        return self.expected_head is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -154,7 +166,9 @@ class ReplaySummary:
             "head_hash": self.head_hash,
             "expected_head": self.expected_head,
             "head_matches": self.head_matches,
+            "end_checked": self.end_checked,
             "signatures_checked": self.signatures_checked,
+            "malformed_inputs": list(self.malformed_inputs),
             "drafts": self.drafts,
             "ok": self.ok,
         }
@@ -167,10 +181,16 @@ class _Inputs:
     `window` entries, and at most `window` unmatched entries are held.
     """
 
-    def __init__(self, entries: Iterator[tuple[str, Any]], window: int = INPUT_WINDOW) -> None:
+    def __init__(
+        self,
+        entries: Iterator[tuple[str, Any]],
+        window: int = INPUT_WINDOW,
+        malformed: list[int] | None = None,
+    ) -> None:
         self._entries = entries
         self._pending: OrderedDict[str, Any] = OrderedDict()
         self._window = window
+        self.malformed = malformed if malformed is not None else []
 
     def take(self, record_id: str) -> Any | None:
         if record_id in self._pending:
@@ -190,6 +210,7 @@ class _Lookup:
 
     def __init__(self, inputs: Mapping[str, Any]) -> None:
         self._inputs = inputs
+        self.malformed: list[int] = []
 
     def take(self, record_id: str) -> Any | None:
         return self._inputs.get(record_id)
@@ -218,26 +239,47 @@ def _numbered(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:
 
 def iter_input_entries(
     source: str | Path | BinaryIO | Iterable[Mapping[str, Any]],
+    *,
+    malformed: list[int] | None = None,
 ) -> Iterator[tuple[str, Any]]:
-    """(record_id, input) from `{"record_id": ..., "input": {...}}` lines or mappings."""
+    """(record_id, input) from `{"record_id": ..., "input": {...}}` lines or mappings.
+
+    An entry that is not readable JSON of that shape raises DocumentError naming its line; when
+    a `malformed` list is given, its line number is appended there instead and reading goes on.
+    """
     if isinstance(source, (str, Path)) or hasattr(source, "read"):
         name = str(source) if isinstance(source, (str, Path)) else "<inputs>"
-        lines = (raw for _, raw in read_lines(source))  # type: ignore[arg-type]
-        entries: Iterable[tuple[int, Any]] = iter_json_lines(lines, name)
+        entries: Iterable[tuple[int, Any]] = (
+            (number, _input_line(raw, f"{name}, line {number}"))
+            for number, raw in read_lines(source)  # type: ignore[arg-type]
+        )
     else:
         name = "<inputs>"
         entries = enumerate(source, start=1)
     for number, entry in entries:
         if (
-            not isinstance(entry, Mapping)
+            isinstance(entry, DocumentError)
+            or not isinstance(entry, Mapping)
             or not isinstance(entry.get("record_id"), str)
             or not isinstance(entry.get("input"), Mapping)
         ):
+            if malformed is not None:
+                malformed.append(number)
+                continue
+            if isinstance(entry, DocumentError):
+                raise entry
             raise DocumentError(
                 f"{name}, entry {number}",
                 [Problem("$", "input-entry", 'expected {"record_id": "...", "input": {...}}')],
             )
         yield entry["record_id"], entry["input"]
+
+
+def _input_line(raw: bytes, source: str) -> Any:
+    try:
+        return parse_document_bytes(raw, source, yaml_syntax=False)
+    except DocumentError as error:
+        return error
 
 
 RecordSource = str | Path | BinaryIO | Iterable[DecisionRecord | Mapping[str, Any] | str | bytes]
@@ -319,9 +361,12 @@ def replay(
     elif isinstance(inputs, Mapping):
         source = _Lookup(inputs)
     else:
-        source = _Inputs(iter_input_entries(inputs))
+        malformed: list[int] = []
+        source = _Inputs(iter_input_entries(inputs, malformed=malformed), malformed=malformed)
     run = ReplayRun(_record_bodies(records), registry, source, key, chain_start)
     run.summary.expected_head = expect_head
+    if source is not None:
+        run.summary.malformed_inputs = source.malformed
     return run
 
 
@@ -372,11 +417,23 @@ class ReplayRun(Iterator[RecordReport]):
     def _check(self, number: int, body: Any) -> RecordReport:
         findings: list[Finding] = []
         record, unreadable = _validated(body)
+        digest = None
+        if record is not None:
+            try:
+                digest = record_hash(body)
+            except NotCanonical:
+                record, unreadable = (
+                    None,
+                    (
+                        "a number in it cannot be hashed exactly (an integer beyond ±2**53, "
+                        "or a number too large to be finite)"
+                    ),
+                )
         if record is None:
             findings.append(Finding(CHAIN_BROKEN, f"not a readable decision record: {unreadable}"))
             self._link(number, body, findings, readable=False)
             return _report(number, body, findings)
-        self._link(number, body, findings, readable=True)
+        self._link(number, body, findings, readable=True, digest=digest)
         if self._key is not None and not signature_valid(body, self._key):
             detail = "the signature does not match" if "signature" in body else "no signature"
             findings.append(Finding(SIGNATURE_INVALID, detail))
@@ -387,10 +444,18 @@ class ReplayRun(Iterator[RecordReport]):
             diff = self._compare(ruleset, answers, body, record.includes_input, findings)
         return _report(number, body, findings, diff, draft=record.ruleset.published is False)
 
-    def _link(self, number: int, body: Any, findings: list[Finding], *, readable: bool) -> None:
+    def _link(
+        self,
+        number: int,
+        body: Any,
+        findings: list[Finding],
+        *,
+        readable: bool,
+        digest: str | None = None,
+    ) -> None:
         stored = body.get("record_hash") if isinstance(body, Mapping) else None
         if readable:
-            if record_hash(body) != stored:
+            if digest != stored:
                 findings.append(
                     Finding(
                         CHAIN_BROKEN,
@@ -486,9 +551,7 @@ class ReplayRun(Iterator[RecordReport]):
         else:
             answers = self._inputs.take(record.record_id) if self._inputs is not None else None
             if answers is None:
-                findings.append(
-                    Finding(INPUT_MISSING, "the record keeps only the input's hash; no input given")
-                )
+                findings.append(Finding(INPUT_MISSING, self._no_input()))
                 return None
         try:
             digest = canonical_hash(answers)
@@ -504,6 +567,17 @@ class ReplayRun(Iterator[RecordReport]):
             )
             return None
         return answers
+
+    def _no_input(self) -> str:
+        if self._inputs is None:
+            return "the record keeps only the input's hash; no input given"
+        if self._inputs.malformed:
+            return (
+                "the record keeps only the input's hash and no input entry was found for it; "
+                f"{len(self._inputs.malformed)} input entries were unreadable "
+                "(its entry may be one of them)"
+            )
+        return "the record keeps only the input's hash and no input entry was found for it"
 
     def _compare(
         self,
