@@ -24,9 +24,14 @@ from recovery_screening.ruleset import load_document
 pytestmark = pytest.mark.durable
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "rulesets"
-PATHS = sorted(shipped_rulesets_directory().glob("*/*.yaml")) + sorted(FIXTURES.glob("*/*.yaml"))
+SHIPPED_PATHS = sorted(shipped_rulesets_directory().glob("*/*.yaml"))
+PATHS = SHIPPED_PATHS + sorted(FIXTURES.glob("*/*.yaml"))
+# shipped rulesets by id@version (several versions ship), fixtures by their folder
 PAIRS = {
-    f"{path.parent.name}@{path.stem}": (load_ruleset(path), load_ruleset(path, backend="durable"))
+    (f"{path.parent.name}@{path.stem}" if path in SHIPPED_PATHS else path.parent.name): (
+        load_ruleset(path),
+        load_ruleset(path, backend="durable"),
+    )
     for path in PATHS
 }
 NAMES = sorted(PAIRS)
@@ -157,7 +162,10 @@ def test_cli_evaluates_with_the_durable_backend(capsys: pytest.CaptureFixture[st
     from recovery_screening.cli import main
 
     applicant = Path(__file__).parent.parent.parent / "examples" / "applicants" / "admit.json"
-    assert main(["evaluate", str(applicant), "--backend", "durable", "--format", "json"]) == 0
+    pinned = ["--ruleset", "peer-support-intake@1.0.0"]
+    assert (
+        main(["evaluate", str(applicant), *pinned, "--backend", "durable", "--format", "json"]) == 0
+    )
     decision = json.loads(capsys.readouterr().out)
     assert decision["engine"]["backend"] == "durable"
     native, _ = PAIRS["peer-support-intake@1.0.0"]
