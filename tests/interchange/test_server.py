@@ -402,7 +402,8 @@ def test_the_serve_command_answers_authenticated_calls_over_http(
     with serve_command(tmp_path, *options) as (client, log_path):
         status, _, body = client.request("GET", "/cds-services")
         assert "peer-support-intake" in {service["id"] for service in body["services"]}
-        response = to_questionnaire_response(_applicant("admit.json"), intake)
+        newest = load_ruleset("peer-support-intake")  # the version the service runs
+        response = to_questionnaire_response(_applicant("intake-1.1/admit.json"), newest)
         status, _, body = client.hook("peer-support-intake", _hook_request(response))
         assert (status, body["cards"][0]["indicator"]) == (200, "info")
         anonymous = Client(client.base, authenticate=False)
