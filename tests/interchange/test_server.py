@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tests.conftest import REPO
 
 from recovery_screening import Ruleset, load_ruleset
-from recovery_screening.interchange import to_questionnaire_response
+from recovery_screening.interchange import to_cds_card, to_questionnaire_response
 from recovery_screening.interchange.auth import Authenticator, TrustedIssuer
 from recovery_screening.interchange.server import create_app, server_config
 
@@ -167,7 +167,7 @@ def test_a_hook_call_per_outcome(client: Client, name: str, indicator: str, wher
     status, _, body = client.hook("peer-support-intake", _hook_request(response, where=where))
     assert status == 200
     [card] = body["cards"]
-    expected = intake.evaluate(applicant).to_cds_card(source=intake.title, subject="Patient/p1")
+    expected = to_cds_card(intake.evaluate(applicant), source=intake.title, subject="Patient/p1")
     assert without_uuids(card) == without_uuids(expected)
     assert card["indicator"] == indicator
 
@@ -227,6 +227,19 @@ def test_wrong_resource_type(client: Client) -> None:
     assert status == 400
     assert [(p["path"], p["code"]) for p in body["problems"]] == [
         ("prefetch.questionnaireResponse.resourceType", "wrong-resource-type")
+    ]
+
+
+def test_a_contained_resource_of_an_unknown_type_is_a_bad_request(
+    client: Client, intake: Ruleset
+) -> None:
+    response = to_questionnaire_response(_applicant("admit.json"), intake)
+    response["contained"] = [{"resourceType": "X"}]
+    status, body = _problem(client, "/cds-services/peer-support-intake",
+                            json.dumps(_hook_request(response)).encode())  # fmt: skip
+    assert status == 400
+    assert [(p["path"], p["code"]) for p in body["problems"]] == [
+        ("prefetch.questionnaireResponse.contained[0].resourceType", "unknown-resource-type")
     ]
 
 
@@ -741,7 +754,7 @@ def test_slow_clients_are_cut_off_and_others_still_served(intake: Ruleset) -> No
         for sock in heads + bodies:
             sock.setblocking(False)
         index = 0
-        while len(outcome) < len(heads) + len(bodies) and time.monotonic() - started < 6:
+        while len(outcome) < len(heads) + len(bodies) and time.monotonic() - started < 15:
             for number, sock in enumerate(heads + bodies):
                 if number in outcome:
                     continue
@@ -762,6 +775,6 @@ def test_slow_clients_are_cut_off_and_others_still_served(intake: Ruleset) -> No
         for sock in heads + bodies:
             sock.close()
     assert len(outcome) == len(heads) + len(bodies), "some slow clients were still held"
-    assert elapsed < 5
+    assert elapsed < 10  # each deadline is 1 s; a loaded machine gets some slack
     assert all(outcome[number] == b"" for number in range(len(heads)))
     assert all(outcome[len(heads) + k].startswith(b"HTTP/1.1 408") for k in range(len(bodies)))

@@ -11,7 +11,12 @@ from tests.records.conftest import WHEN
 
 from recovery_screening import DecisionRecord, Ruleset, load_ruleset
 from recovery_screening.document.canonical import canonical_hash
-from recovery_screening.records.record import REDACTED, RecordError, record_json_schema
+from recovery_screening.records.record import (
+    REDACTED,
+    RecordError,
+    make_record,
+    record_json_schema,
+)
 
 SECRET_NOTE = "ZQX7"
 SECRET_DATE = "2019-07-13"
@@ -46,10 +51,10 @@ def test_a_record_names_everything_needed_to_replay_it(
 
 def test_record_ids_are_deterministic(intake: Ruleset) -> None:
     decision = intake.evaluate(json.loads((REPO / "examples/applicants/admit.json").read_text()))
-    one = decision.to_record(subject_ref="s-1", evaluated_at=WHEN)
-    assert one.record_id == decision.to_record(subject_ref="s-1", evaluated_at=WHEN).record_id
-    assert one.record_id != decision.to_record(subject_ref="s-2", evaluated_at=WHEN).record_id
-    chosen = decision.to_record(subject_ref="s-1", evaluated_at=WHEN, record_id="visit-42")
+    one = make_record(decision, subject_ref="s-1", evaluated_at=WHEN)
+    assert one.record_id == make_record(decision, subject_ref="s-1", evaluated_at=WHEN).record_id
+    assert one.record_id != make_record(decision, subject_ref="s-2", evaluated_at=WHEN).record_id
+    chosen = make_record(decision, subject_ref="s-1", evaluated_at=WHEN, record_id="visit-42")
     assert chosen.record_id == "visit-42" and chosen.verify_hash()
 
 
@@ -57,8 +62,8 @@ def test_missing_and_null_answers_hash_the_same(intake: Ruleset) -> None:
     applicant = json.loads((REPO / "examples/applicants/defer-missing.json").read_text())
     with_nulls = dict(applicant, days_since_last_use=None, phq9=None)
     without = {k: v for k, v in applicant.items() if k not in ("days_since_last_use", "phq9")}
-    left = intake.evaluate(with_nulls).to_record(subject_ref="s", evaluated_at=WHEN)
-    right = intake.evaluate(without).to_record(subject_ref="s", evaluated_at=WHEN)
+    left = make_record(intake.evaluate(with_nulls), subject_ref="s", evaluated_at=WHEN)
+    right = make_record(intake.evaluate(without), subject_ref="s", evaluated_at=WHEN)
     assert left.input_hash == right.input_hash
 
 
@@ -66,7 +71,7 @@ def test_missing_and_null_answers_hash_the_same(intake: Ruleset) -> None:
 def test_subject_ref_must_be_opaque(intake: Ruleset, subject: str) -> None:
     decision = intake.evaluate({})
     with pytest.raises(RecordError) as error:
-        decision.to_record(subject_ref=subject, evaluated_at=WHEN)
+        make_record(decision, subject_ref=subject, evaluated_at=WHEN)
     assert subject not in str(error.value) or not subject
 
 
@@ -82,21 +87,21 @@ def test_subject_ref_must_be_opaque(intake: Ruleset, subject: str) -> None:
 )
 def test_evaluated_at_must_be_an_iso_timestamp_with_offset(intake: Ruleset, when: str) -> None:
     with pytest.raises(RecordError):
-        intake.evaluate({}).to_record(subject_ref="s", evaluated_at=when)
+        make_record(intake.evaluate({}), subject_ref="s", evaluated_at=when)
 
 
 @pytest.mark.parametrize("when", ["2026-03-01T09:30:00.123+01:00", "2026-03-01T09:30-05:00"])
 def test_timestamps_every_python_reads_alike_are_accepted(intake: Ruleset, when: str) -> None:
-    assert intake.evaluate({}).to_record(subject_ref="s", evaluated_at=when).evaluated_at == when
+    assert make_record(intake.evaluate({}), subject_ref="s", evaluated_at=when).evaluated_at == when
 
 
 def test_signing_and_verifying(small_log: list[DecisionRecord], intake: Ruleset) -> None:
     key = b"k" * 32
-    record = intake.evaluate({}).to_record(subject_ref="s", evaluated_at=WHEN, key=key)
+    record = make_record(intake.evaluate({}), subject_ref="s", evaluated_at=WHEN, key=key)
     assert record.signature is not None and record.verify_signature(key)
     assert not record.verify_signature(b"x" * 32)
     with pytest.raises(RecordError):
-        intake.evaluate({}).to_record(subject_ref="s", evaluated_at=WHEN, key=b"short")
+        make_record(intake.evaluate({}), subject_ref="s", evaluated_at=WHEN, key=b"short")
 
 
 def _mini_applicant() -> dict[str, object]:
@@ -117,12 +122,12 @@ def test_a_record_without_input_holds_no_answer() -> None:
     mini = load_ruleset(FIXTURE_RULESETS / "mini" / "1.0.0.yaml")
     decision = mini.evaluate(_mini_applicant())
     assert SECRET_DATE in decision.to_json()  # the rule on days since last use applied
-    shared = decision.to_record(subject_ref="s", evaluated_at=WHEN, include_input=False)
+    shared = make_record(decision, subject_ref="s", evaluated_at=WHEN, include_input=False)
     text = shared.to_json()
     assert "input" not in json.loads(text)
     assert SECRET_DATE not in text and SECRET_NOTE not in text and "1.25" not in text
     for reason in shared.decision.reasons:
         assert set(reason.evidence.values()) <= {REDACTED}
-    kept = decision.to_record(subject_ref="s", evaluated_at=WHEN)
+    kept = make_record(decision, subject_ref="s", evaluated_at=WHEN)
     assert kept.input is not None and kept.input["note_code"] == SECRET_NOTE
     assert shared.input_hash == kept.input_hash

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from recovery_screening.decision import DecisionModel, EngineRef, RulesetRef
 from recovery_screening.document.canonical import HASH_PREFIX, canonical_hash, canonical_json
 from recovery_screening.errors import ScreeningError
+from recovery_screening.models import DecisionModel, EngineRef, RulesetRef
 
 if TYPE_CHECKING:
     from recovery_screening.decision import Decision
@@ -144,6 +144,31 @@ def redact_evidence(decision: dict[str, Any]) -> dict[str, Any]:
     return redacted
 
 
+def _redacted(model: DecisionModel) -> DecisionModel:
+    """`model` with every evidence value replaced as `redact_evidence` replaces it in dicts."""
+    return model.model_copy(
+        update={
+            "reasons": [
+                reason.model_copy(update={"evidence": dict.fromkeys(reason.evidence, REDACTED)})
+                for reason in model.reasons
+            ],
+            "domains": [
+                domain.model_copy(
+                    update={
+                        "contributions": [
+                            item.model_copy(
+                                update={"evidence": dict.fromkeys(item.evidence, REDACTED)}
+                            )
+                            for item in domain.contributions
+                        ]
+                    }
+                )
+                for domain in model.domains
+            ],
+        }
+    )
+
+
 def check_key(key: bytes) -> bytes:
     if not isinstance(key, bytes) or len(key) < MIN_KEY_BYTES:
         raise RecordError(f"a signing key must be at least {MIN_KEY_BYTES} bytes")
@@ -210,7 +235,15 @@ def make_record(
     body["record_hash"] = record_hash(body)
     if key is not None:
         body["signature"] = sign(body, check_key(key))
-    return DecisionRecord.model_validate(body)
+    model = decision.model
+    return DecisionRecord.model_construct(
+        **{
+            **body,
+            "ruleset": model.ruleset,
+            "engine": model.engine,
+            "decision": model if include_input else _redacted(model),
+        }
+    )
 
 
 def record_json_schema() -> dict[str, Any]:
