@@ -13,6 +13,7 @@ from tests.conftest import REPO
 
 from recovery_screening import Ruleset, load_ruleset
 from recovery_screening.designer.check import check_properties
+from recovery_screening.interchange import to_fhir_questionnaire
 from recovery_screening.ruleset import load_document
 
 INTAKE = "peer-support-intake@1.1.0"
@@ -110,7 +111,7 @@ def _choice_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_every_choice_of_the_intake_questionnaire_shows_words_not_codes(intake: Ruleset) -> None:
-    choices = _choice_items(intake.to_fhir_questionnaire()["item"])
+    choices = _choice_items(to_fhir_questionnaire(intake)["item"])
     assert len(choices) > 40
     for item in choices:
         for option in item["answerOption"]:
@@ -120,7 +121,7 @@ def test_every_choice_of_the_intake_questionnaire_shows_words_not_codes(intake: 
 
 
 def test_phq9_and_gad7_answers_carry_their_loinc_codes(intake: Ruleset) -> None:
-    questionnaire = intake.to_fhir_questionnaire()
+    questionnaire = to_fhir_questionnaire(intake)
     groups = {item["linkId"]: item for item in questionnaire["item"]}
     for alias in ("phq9", "gad7"):
         for item in _choice_items(groups[alias]["item"]):
