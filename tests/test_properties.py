@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +19,14 @@ SHIPPED = {
     for path in shipped_rulesets_directory().glob("*/*.yaml")
 }
 RULESETS = [pytest.param(ruleset, id=name) for name, ruleset in sorted(SHIPPED.items())]
+INTAKE_V2 = load_ruleset(Path(__file__).parent / "fixtures" / "v2" / "peer-support-intake.yaml")
 INTAKES = [
-    pytest.param(ruleset, id=name)
-    for name, ruleset in sorted(SHIPPED.items())
-    if name.startswith("peer-support-intake@")
+    *(
+        pytest.param(ruleset, id=name)
+        for name, ruleset in sorted(SHIPPED.items())
+        if name.startswith("peer-support-intake@")
+    ),
+    pytest.param(INTAKE_V2, id="v2-exact"),
 ]
 
 
