@@ -435,6 +435,7 @@ class Decision:
         include_input: bool = True,
         key: bytes | None = None,
         record_id: str | None = None,
+        digest_key: bytes | None = None,
     ) -> DecisionRecord:
         """A tamper-evident `DecisionRecord` of this decision (see records.record.make_record)."""
         from recovery_screening.records.record import make_record
@@ -447,6 +448,7 @@ class Decision:
             include_input=include_input,
             key=key,
             record_id=record_id,
+            digest_key=digest_key,
         )
 
     def explain(self) -> str:
