@@ -42,7 +42,7 @@ def test_embedded_case_passes(loaded: dict[Path, Ruleset], path: Path, index: in
 @pytest.mark.parametrize(
     "ruleset_id", ["peer-support-intake", "group-leader-readiness", "continuing-support"]
 )
-def test_cases_cover_every_outcome_and_every_decision_rule(ruleset_id: str) -> None:
+def test_cases_cover_every_outcome_and_every_decision_and_advisory_rule(ruleset_id: str) -> None:
     ruleset = load_ruleset(ruleset_id)
     outcomes: set[str] = set()
     fired: set[str] = set()
@@ -50,8 +50,10 @@ def test_cases_cover_every_outcome_and_every_decision_rule(ruleset_id: str) -> N
         decision = ruleset.evaluate(case["applicant"])
         outcomes.add(decision.outcome)
         fired.update(reason.rule for reason in decision.reasons)
+        fired.update(decision.advisories)
     assert outcomes == {"admit", "defer", "refer"}
     rules = {rule.id for rule in ruleset.compiled.decisions}
+    rules |= {advisory.id for advisory in ruleset.compiled.advisories}
     assert rules - fired == set()
     assert {"default", "incomplete"} <= fired
 

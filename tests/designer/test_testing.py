@@ -98,3 +98,16 @@ def test_assert_case_fails_with_the_explanation() -> None:
 def test_no_cases_at_all_fails(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["test", str(FIXTURES / "lint" / "never-applies" / "good.yaml")]) == 1
     assert "no test cases" in capsys.readouterr().out
+
+
+def test_expected_advisories_are_compared_as_codes() -> None:
+    from recovery_screening.designer.cases import run_case
+
+    ruleset = load_ruleset(FIXTURES / "rulesets" / "mini-v2" / "1.0.0.yaml")
+    case = next(c for c in ruleset.tests if c["id"] == "admit-with-advisories")
+    assert run_case(ruleset, case).passed
+    wrong = {**case, "expect": {**case["expect"], "advisories": ["HARM_REDUCTION_INFO"]}}
+    result = run_case(ruleset, wrong)
+    assert result.failures == (
+        "advisories: expected [HARM_REDUCTION_INFO], got [HARM_REDUCTION_INFO, PRIMARY_CARE_CHECK]",
+    )

@@ -1,4 +1,5 @@
-"""Test cases: an applicant and what its decision must be (outcome, reasons, needs, referrals)."""
+"""Test cases: an applicant and what its decision must be (outcome, reasons, needs, referrals,
+and in format v2 the codes of the advisories that apply)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,14 @@ def run_case(ruleset: Ruleset, case: Mapping[str, Any]) -> CaseResult:
             f"referrals: expected [{', '.join(sorted(expect['referrals']))}], "
             f"got [{', '.join(sorted(decision.referral_targets))}]"
         )
+    if "advisories" in expect:
+        applied = decision.to_dict().get("advisories") or []
+        got = sorted(advice["code"] for advice in applied)
+        if sorted(expect["advisories"]) != got:
+            failures.append(
+                f"advisories: expected [{', '.join(sorted(expect['advisories']))}], "
+                f"got [{', '.join(got)}]"
+            )
     return CaseResult(case_id, not failures, tuple(failures), decision)
 
 

@@ -1,8 +1,9 @@
 """Run a ruleset's embedded test cases and external case files; JUnit XML; a pytest helper.
 
 A case file is YAML or JSON: `{ruleset: id@version (optional), cases: [{id, applicant, expect}]}`
-where `expect` has `outcome` and optionally `reasons`, `needs` and `referrals` (see
-docs/designing-rulesets.md). A file naming a ruleset applies only to that id (and version).
+where `expect` has `outcome` and optionally `reasons`, `needs`, `referrals` and (format v2)
+`advisories` (see docs/designing-rulesets.md). A file naming a ruleset applies only to that id
+(and version).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from recovery_screening.document.versions import split_reference
 from recovery_screening.errors import DocumentError, Problem
 from recovery_screening.ruleset import Ruleset, load_ruleset
 
-_EXPECT_KEYS = {"outcome", "reasons", "needs", "referrals"}
+_EXPECT_KEYS = {"outcome", "reasons", "needs", "referrals", "advisories"}
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def case_problems(case: Any, index: int) -> list[Problem]:
         if key not in _EXPECT_KEYS:
             problems.append(
                 Problem(f"{path}.expect.{key}", "unknown-field",
-                        "expect may have outcome, reasons, needs and referrals")
+                        "expect may have outcome, reasons, needs, referrals and advisories")
             )  # fmt: skip
         elif key != "outcome" and not (
             isinstance(expect[key], list) and all(isinstance(v, str) for v in expect[key])
