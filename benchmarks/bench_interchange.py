@@ -4,7 +4,7 @@
 
 Needs the `server` extra. Prints medians in milliseconds per applicant for: QuestionnaireResponse
 → applicant (R4B validation included), the RiskAssessment, the CDS Hooks card, and a whole hook
-call over HTTP on loopback (JSON parsing, screening, card, response).
+call over HTTP on loopback (ES256 bearer token verified, JSON parsing, screening, card, response).
 """
 
 from __future__ import annotations
@@ -13,19 +13,24 @@ import argparse
 import json
 import socket
 import statistics
+import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import jwt
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from recovery_screening import load_ruleset
 from recovery_screening.interchange import from_questionnaire_response, to_questionnaire_response
-from recovery_screening.interchange.server import create_app
+from recovery_screening.interchange.auth import Authenticator, TrustedIssuer
+from recovery_screening.interchange.server import create_app, server_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +59,13 @@ def main() -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="off"))
+    issuer, key = "https://ehr.example.org", ec.generate_private_key(ec.SECP256R1())
+    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    keys = Path(tempfile.mkdtemp()) / "jwks.json"
+    keys.write_text(json.dumps({"keys": [{**public, "kid": "k1"}]}))
+    authenticator = Authenticator([TrustedIssuer(issuer, str(keys))])
+    app = create_app(authenticator=authenticator, public_url=f"http://127.0.0.1:{port}")
+    server = uvicorn.Server(server_config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
@@ -66,9 +77,16 @@ def main() -> None:
         for response in responses
     ]  # fmt: skip
 
+    def token() -> str:
+        now = int(time.time())
+        claims = {"iss": issuer, "sub": "bench", "aud": url, "iat": now, "exp": now + 300,
+                  "jti": uuid.uuid4().hex}  # fmt: skip
+        return jwt.encode(claims, key, algorithm="ES256", headers={"kid": "k1"})
+
     def hook_call(body: bytes) -> object:
         request = urllib.request.Request(url, data=body, method="POST")
         request.add_header("Content-Type", "application/json")
+        request.add_header("Authorization", f"Bearer {token()}")  # signing takes ~0.1 ms
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.read()
 

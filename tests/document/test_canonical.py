@@ -42,8 +42,9 @@ def test_canonical_json_is_rfc8785(value: object) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [1.0, -0.0, 1e-5, 1e-4, 0.1, 1e16, 1e21, 123456.789, 2**53 - 1, '\u2028\x01\x7f"\\', "é😀"],
-)
+    [1.0, -0.0, 1e-5, 1e-4, 0.1, 1e16, 1e21, 123456.789, 2**53 - 1, '\u2028\x01\x7f"\\', "é😀",
+     2.0**53, 2.0**53 + 2, -(2.0**53), 9.999999999999998e15],
+)  # fmt: skip
 def test_numbers_and_unicode_match_the_reference(value: object) -> None:
     assert canonical_json(value) == rfc8785.dumps(value)
 

@@ -27,6 +27,42 @@ def register(subparsers: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    serve.add_argument(
+        "--trust",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("ISSUER", "JWKS"),
+        help="accept tokens from this EHR issuer (iss), verified with the keys in this JWKS "
+        "file or https URL; repeat for each EHR",
+    )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the base URL EHRs call (e.g. https://cds.example.org): each token's aud must be "
+        "URL/cds-services/<id>, and its host is accepted in the Host header",
+    )
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept this name in the Host header (default: the public URL's host, or "
+        "loopback names); repeatable",
+    )
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let browser pages from this origin (https://app.example.org) read answers "
+        "(CORS; none by default); repeatable",
+    )
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="run without authentication (a closed test network only; warns on every start)",
+    )
     serve.set_defaults(handler=run_serve)
 
 
@@ -37,7 +73,21 @@ def run_questionnaire(arguments: argparse.Namespace) -> int:
 
 
 def run_serve(arguments: argparse.Namespace) -> int:
+    from recovery_screening.interchange.auth import Authenticator, TrustedIssuer
     from recovery_screening.interchange.server import serve
 
-    serve(arguments.rulesets, host=arguments.host, port=arguments.port)
+    authenticator = None
+    if arguments.trust:
+        issuers = [TrustedIssuer(issuer, jwks) for issuer, jwks in arguments.trust]
+        authenticator = Authenticator(issuers)
+    serve(
+        arguments.rulesets,
+        host=arguments.host,
+        port=arguments.port,
+        authenticator=authenticator,
+        public_url=arguments.public_url,
+        insecure_no_auth=arguments.insecure_no_auth,
+        allowed_origins=arguments.allow_origin,
+        allowed_hosts=arguments.allowed_host,
+    )
     return EXIT_OK

@@ -49,8 +49,11 @@ def _prepared(value: Any) -> Any:
     if kind is list or kind is tuple:
         return [_prepared(item) for item in value]
     if kind is float:
-        if value.is_integer() and abs(value) <= _MAX_SAFE_INTEGER:
-            return int(value)
+        if value.is_integer():
+            if abs(value) <= _MAX_SAFE_INTEGER:
+                return int(value)
+            # ECMAScript writes 2.0**53 as 9007199254740992, Python's repr with a ".0"
+            raise _Unusual
         if 1e-4 <= abs(value) < 1e16:
             return value
     raise _Unusual

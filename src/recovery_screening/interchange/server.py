@@ -5,16 +5,32 @@ person's latest QuestionnaireResponse to the ruleset's Questionnaire). `POST /cd
 takes a hook request whose QuestionnaireResponse is in `prefetch.questionnaireResponse` (the
 resource, or a search Bundle) or `context.questionnaireResponse`, and returns `{"cards": [...]}`.
 
-Bad requests get a JSON problem body (RFC 9457) naming the field, never its value; bodies over
-the size limit get 413. Nothing here logs a request body: the access log is uvicorn's (request
-line and status only), and an unexpected error is logged by its type alone.
+What the service refuses (docs/security.md has the threat model, docs/interchange.md the
+settings):
+- a hook call without a valid CDS Hooks 2.0 bearer token from a trusted issuer (401; see
+  `auth.py`); without any trusted issuer the app is not created unless `insecure_no_auth`, and
+  then every start logs a warning;
+- a `Host` header naming none of the configured names (400; DNS rebinding);
+- a cross-origin browser read, unless its origin is configured (no `*`);
+- a hook call whose content type is not JSON (415), so no page can send a "simple" request;
+- a body over the size limit (413), or not received within the body deadline (408); a request
+  head not received within the head deadline closes the connection;
+- a request without the QuestionnaireResponse (412: this service does not query FHIR servers),
+  or with an OperationOutcome instead (412); a `null` prefetch (the EHR has none) gets no card.
+
+Bad requests get a JSON problem body (RFC 9457) naming the field, never its value. Nothing here
+logs a request body: the access log is uvicorn's (request line and status only), and an
+unexpected error is logged by its type alone.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import urllib.parse
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +38,7 @@ from typing import Any
 from recovery_screening.interchange._extras import MissingExtra, fhir_model
 
 try:
+    import h11
     import uvicorn
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
@@ -31,28 +48,49 @@ try:
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 except ImportError as missing:  # pragma: no cover - exercised only without the extra
     raise MissingExtra("server", (missing.name or "starlette").split(".")[0]) from None
 
 from recovery_screening.document.reader import parse_document_bytes
 from recovery_screening.document.versions import list_rulesets
 from recovery_screening.errors import DocumentError, InvalidApplicant, Problem, ScreeningError
+from recovery_screening.interchange.auth import (
+    AuthenticationFailed,
+    Authenticator,
+    ServiceConfigurationError,
+)
 from recovery_screening.interchange.cds import to_cds_card
 from recovery_screening.interchange.fhir_in import from_questionnaire_response
 from recovery_screening.interchange.questionnaire import questionnaire_url
 from recovery_screening.ruleset import Ruleset, load_ruleset, shipped_rulesets_directory
 
 MAX_BODY_BYTES = 1024 * 1024
+BODY_TIMEOUT_SECONDS = 10.0
+"""A hook call's body must arrive within this many seconds of its head (else 408)."""
+HEAD_TIMEOUT_SECONDS = 10.0
+"""A request's line and headers must arrive within this many seconds (else the connection is
+closed): uvicorn itself waits for them forever, so slow clients could hold every connection."""
+CONCURRENCY_LIMIT = 64
+"""Connections (and requests in flight) beyond which uvicorn answers 503."""
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+"""The Host names accepted when neither a public URL nor host names are configured."""
 HOOK = "patient-view"
 PREFETCH_KEY = "questionnaireResponse"
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {
     400: "Bad Request",
+    401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
+    412: "Precondition Failed",
     413: "Content Too Large",
+    415: "Unsupported Media Type",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
+_HOOK_INSTANCE_NAMESPACE = uuid.UUID("0f6f1c52-3a43-4e0c-9d2c-7c8e51f1a8d4")
 log = logging.getLogger("recovery_screening.server")
 
 
@@ -66,7 +104,12 @@ class RequestProblem(Exception):
         self.problems = tuple(problems)
 
 
-def problem_response(status: int, detail: str, problems: Sequence[Problem] = ()) -> JSONResponse:
+def problem_response(
+    status: int,
+    detail: str,
+    problems: Sequence[Problem] = (),
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     body = {
         "type": "about:blank",
         "title": _TITLES.get(status, "Error"),
@@ -74,7 +117,7 @@ def problem_response(status: int, detail: str, problems: Sequence[Problem] = ())
         "detail": detail,
         "problems": [{"path": p.path, "code": p.code, "message": p.message} for p in problems],
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -93,7 +136,7 @@ class Service:
                 "admit / defer / refer card."
             ),
             "prefetch": {
-                PREFETCH_KEY: f"QuestionnaireResponse?subject={{{{context.patientId}}}}"
+                PREFETCH_KEY: f"QuestionnaireResponse?patient={{{{context.patientId}}}}"
                 f"&questionnaire={canonical}&_sort=-authored&_count=1"
             },
         }
@@ -123,24 +166,53 @@ def _object(body: Mapping[str, Any], key: str, *, required: bool) -> Mapping[str
     return value
 
 
+def _outcome_problem(where: str) -> RequestProblem:
+    return RequestProblem(
+        412,
+        "the EHR could not prefetch the QuestionnaireResponse",
+        [
+            Problem(
+                where,
+                "prefetch-failed",
+                "an OperationOutcome came instead of a QuestionnaireResponse; "
+                "this service does not query FHIR servers",
+            )
+        ],
+    )
+
+
+def _failed(outcome: Mapping[str, Any]) -> bool:
+    """Whether an OperationOutcome reports an error (a search's warnings do not count)."""
+    issues = outcome.get("issue")
+    return not isinstance(issues, list) or any(
+        not isinstance(issue, Mapping) or issue.get("severity") in ("error", "fatal", None)
+        for issue in issues
+    )
+
+
 def _questionnaire_response(body: Mapping[str, Any]) -> tuple[str, Mapping[str, Any] | None]:
-    """Where the QuestionnaireResponse is and the resource (None: a search found none)."""
+    """Where the QuestionnaireResponse is and the resource (None: the EHR has none to send)."""
     prefetch = _object(body, "prefetch", required=False) or {}
     context = _object(body, "context", required=True) or {}
     if prefetch.get(PREFETCH_KEY) is not None:
         where, resource = f"prefetch.{PREFETCH_KEY}", prefetch[PREFETCH_KEY]
     elif context.get(PREFETCH_KEY) is not None:
         where, resource = f"context.{PREFETCH_KEY}", context[PREFETCH_KEY]
+    elif PREFETCH_KEY in prefetch:
+        # CDS Hooks: a prefetch key whose value is null means the EHR has no such data
+        return f"prefetch.{PREFETCH_KEY}", None
     else:
+        fhir_server = body.get("fhirServer")
         raise RequestProblem(
-            400,
+            412,
             "the hook request carries no QuestionnaireResponse",
             [
                 Problem(
                     f"prefetch.{PREFETCH_KEY}",
-                    "required",
+                    "prefetch-missing",
                     "a QuestionnaireResponse (or a search Bundle of one) is required here or "
-                    f"in context.{PREFETCH_KEY}; this service does not query FHIR servers",
+                    f"in context.{PREFETCH_KEY}; this service does not query FHIR servers"
+                    + (", so fhirServer is not used" if fhir_server is not None else ""),
                 )
             ],
         )
@@ -150,18 +222,25 @@ def _questionnaire_response(body: Mapping[str, Any]) -> tuple[str, Mapping[str, 
             "the hook request is invalid",
             [Problem(where, "type", "must be a FHIR resource (JSON object)")],
         )
+    if resource.get("resourceType") == "OperationOutcome":
+        raise _outcome_problem(where)
     if resource.get("resourceType") == "Bundle":
         entries = resource.get("entry")
-        found = [
-            entry["resource"]
-            for entry in (entries if isinstance(entries, list) else [])
-            if isinstance(entry, Mapping)
-            and isinstance(entry.get("resource"), Mapping)
-            and entry["resource"].get("resourceType") == "QuestionnaireResponse"
-        ]
-        if not found:
-            return where, None
-        return f"{where}.entry[0].resource", found[0]
+        found: list[Mapping[str, Any]] = []
+        failed = False
+        for entry in entries if isinstance(entries, list) else []:
+            inner = entry.get("resource") if isinstance(entry, Mapping) else None
+            if not isinstance(inner, Mapping):
+                continue
+            if inner.get("resourceType") == "QuestionnaireResponse":
+                found.append(inner)
+            elif inner.get("resourceType") == "OperationOutcome" and _failed(inner):
+                failed = True
+        if found:
+            return f"{where}.entry[0].resource", found[0]
+        if failed:
+            raise _outcome_problem(f"{where}.entry")
+        return where, None
     if resource.get("resourceType") != "QuestionnaireResponse":
         raise RequestProblem(
             400,
@@ -175,6 +254,22 @@ def _questionnaire_response(body: Mapping[str, Any]) -> tuple[str, Mapping[str, 
             ],
         )
     return where, resource
+
+
+def _per_hook_instance(card: dict[str, Any], hook_instance: str) -> dict[str, Any]:
+    """The card with its uuid, and its suggestions' uuids, derived from the hook instance too:
+    the same decision shown in two hook calls is two cards (CDS Hooks: a card's uuid identifies
+    it for feedback), while one call answered twice gives the same uuids (no randomness)."""
+
+    def derive(identity: object) -> str:
+        return str(uuid.uuid5(_HOOK_INSTANCE_NAMESPACE, json.dumps([hook_instance, identity])))
+
+    card = {**card, "uuid": derive(card["uuid"])}
+    if "suggestions" in card:
+        card["suggestions"] = [
+            {**suggestion, "uuid": derive(suggestion["uuid"])} for suggestion in card["suggestions"]
+        ]
+    return card
 
 
 def answer_hook(service: Service, data: bytes) -> dict[str, Any]:
@@ -210,7 +305,7 @@ def answer_hook(service: Service, data: bytes) -> dict[str, Any]:
     patient = context.get("patientId")
     subject = f"Patient/{patient}" if isinstance(patient, str) and patient else None
     card = to_cds_card(decision, source=service.ruleset.title, subject=subject)
-    return {"cards": [card]}
+    return {"cards": [_per_hook_instance(card, body["hookInstance"])]}
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -227,10 +322,118 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def _read_body_in_time(request: Request, limit: int, seconds: float) -> bytes:
+    try:
+        return await asyncio.wait_for(_read_body(request, limit), seconds)
+    except asyncio.TimeoutError:
+        raise RequestProblem(
+            408, f"the request body did not arrive within {seconds:g} seconds"
+        ) from None
+
+
+def _is_json(content_type: str | None) -> bool:
+    """application/json or application/<something>+json, with or without parameters."""
+    if content_type is None:
+        return False
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    kind, _, subtype = media_type.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _host_name(host: str) -> str:
+    """The name in a Host header, without its port ("[::1]:80" -> "::1")."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
+
+
+class _TrustedHosts:
+    """Refuses (400, a JSON problem) every request whose Host header names none of the
+    configured names: a page on a rebound DNS name reaches the service only by its own name."""
+
+    def __init__(self, app: ASGIApp, names: Iterable[str]) -> None:
+        self.app = app
+        self.names = frozenset(_host_name(name) for name in names)
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] == "http":
+            hosts = [value for key, value in scope["headers"] if key == b"host"]
+            name = _host_name(hosts[0].decode("latin-1")) if len(hosts) == 1 else None
+            if name not in self.names:
+                response = problem_response(
+                    400,
+                    "the Host header does not name this service",
+                    [Problem("Host", "untrusted-host", "use one of the configured host names")],
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(
-    rulesets_dir: str | Path | None = None, *, max_body_bytes: int = MAX_BODY_BYTES
+    rulesets_dir: str | Path | None = None,
+    *,
+    authenticator: Authenticator | None = None,
+    public_url: str | None = None,
+    insecure_no_auth: bool = False,
+    allowed_origins: Sequence[str] = (),
+    allowed_hosts: Sequence[str] = (),
+    max_body_bytes: int = MAX_BODY_BYTES,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
 ) -> Starlette:
-    """The ASGI app serving every screening ruleset in `rulesets_dir` (default: shipped)."""
+    """The ASGI app serving every screening ruleset in `rulesets_dir` (default: shipped).
+
+    `authenticator` verifies each hook call's bearer token, whose `aud` must be `public_url`
+    (the base URL the EHR calls) + `/cds-services/<id>`. Without an authenticator the app is
+    refused (ServiceConfigurationError) unless `insecure_no_auth`, and then a warning is logged.
+    `allowed_origins`: the web origins a browser may read answers from (CORS; none by default,
+    never `*`). `allowed_hosts`: the Host names accepted (default: the public URL's host, or
+    loopback names when there is no public URL)."""
+    if authenticator is None and not insecure_no_auth:
+        raise ServiceConfigurationError(
+            "no trusted issuer is configured: the service would answer anyone; configure "
+            "the EHR's issuer and keys (serve --trust ISSUER JWKS --public-url URL), or pass "
+            "--insecure-no-auth for a closed test network"
+        )
+    base = None
+    if public_url is not None:
+        parsed = urllib.parse.urlsplit(public_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ServiceConfigurationError("the public URL must be an http(s) URL with a host")
+        if parsed.query or parsed.fragment:
+            raise ServiceConfigurationError("the public URL takes no query or fragment")
+        base = public_url.rstrip("/")
+    elif authenticator is not None:
+        raise ServiceConfigurationError(
+            "the public URL is required with trusted issuers: each token's aud must be it "
+            "(serve --public-url URL)"
+        )
+    if "*" in allowed_origins or "null" in allowed_origins:
+        raise ServiceConfigurationError(
+            "allowed origins must be named one by one (no '*' and no 'null')"
+        )
+    hosts = list(allowed_hosts)
+    if base is not None:
+        hosts.append(urllib.parse.urlsplit(base).hostname or "")
+    if not hosts:
+        hosts = list(LOOPBACK_NAMES)
+    if authenticator is None:
+        log.warning(
+            "authentication is off (--insecure-no-auth): any client that reaches this "
+            "service can submit answers and read decisions; use only on a closed test network"
+        )
     fhir_model("QuestionnaireResponse")
     services = load_services(rulesets_dir)
     discovery = {"services": [service.discovery() for service in services.values()]}
@@ -239,7 +442,8 @@ def create_app(
         return JSONResponse(discovery)
 
     async def call_service(request: Request) -> Response:
-        service = services.get(request.path_params["service_id"])
+        service_id = request.path_params["service_id"]
+        service = services.get(service_id)
         try:
             if service is None:
                 raise RequestProblem(
@@ -247,8 +451,23 @@ def create_app(
                     "no CDS service has this id",
                     [Problem("id", "unknown-service", "see GET /cds-services")],
                 )
-            data = await _read_body(request, max_body_bytes)
+            if authenticator is not None:
+                audience = f"{base}/cds-services/{service_id}"
+                authorization = request.headers.get("authorization")
+                await run_in_threadpool(authenticator.verify, authorization, audience)
+            if not _is_json(request.headers.get("content-type")):
+                raise RequestProblem(
+                    415,
+                    "a hook call must be sent as application/json",
+                    [Problem("Content-Type", "unsupported-media-type", "use application/json")],
+                )
+            data = await _read_body_in_time(request, max_body_bytes, body_timeout)
             answer = await run_in_threadpool(answer_hook, service, data)
+        except AuthenticationFailed as failure:
+            headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            if failure.status == 503:
+                headers = {"Retry-After": "5"}
+            return problem_response(failure.status, failure.detail, headers=headers)
         except RequestProblem as problem:
             return problem_response(problem.status, problem.detail, problem.problems)
         except ScreeningError as error:
@@ -262,29 +481,126 @@ def create_app(
         status = error.status_code if isinstance(error, HTTPException) else 500
         return problem_response(status, _TITLES.get(status, "Error").lower())
 
+    middleware = [Middleware(_TrustedHosts, names=hosts)]
+    if allowed_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(allowed_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+            )
+        )
     return Starlette(
         routes=[
             Route("/cds-services", list_services, methods=["GET"]),
             Route("/cds-services/{service_id}", call_service, methods=["POST"]),
         ],
-        middleware=[
-            Middleware(
-                CORSMiddleware,
-                allow_origins=["*"],
-                allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type"],
-            )
-        ],
+        middleware=middleware,
         exception_handlers={HTTPException: http_error},
     )
 
 
+class _DeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, closing a connection whose request head (request line and
+    headers) has not fully arrived within `head_timeout` seconds of the connection, or of the
+    previous response on a kept-alive connection. uvicorn alone waits for it forever, and
+    every byte received restarts its keep-alive timer."""
+
+    head_timeout = HEAD_TIMEOUT_SECONDS
+    _head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_deadline()
+
+    def _arm_head_deadline(self) -> None:
+        self._cancel_head_deadline()
+        self._head_deadline = self.loop.call_later(self.head_timeout, self._head_overdue)
+
+    def _cancel_head_deadline(self) -> None:
+        deadline = self._head_deadline
+        if deadline is not None:
+            deadline.cancel()
+            self._head_deadline = None
+
+    def _head_overdue(self) -> None:
+        self._head_deadline = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            self._cancel_head_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm_head_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_deadline()
+        super().connection_lost(exc)
+
+
+def server_config(
+    app: Starlette,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    head_timeout: float = HEAD_TIMEOUT_SECONDS,
+    limit_concurrency: int = CONCURRENCY_LIMIT,
+    **options: Any,
+) -> uvicorn.Config:
+    """uvicorn's configuration for the app: the h11 protocol with a request-head deadline, a
+    bound on concurrent connections, a short keep-alive, and no Server header."""
+    protocol = type("DeadlineH11Protocol", (_DeadlineH11Protocol,), {"head_timeout": head_timeout})
+    settings: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "http": protocol,
+        "limit_concurrency": limit_concurrency,
+        "timeout_keep_alive": 5,
+        "server_header": False,
+        "log_level": "info",
+        **options,
+    }
+    return uvicorn.Config(app, **settings)
+
+
 def serve(
-    rulesets_dir: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 8080
+    rulesets_dir: str | Path | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    authenticator: Authenticator | None = None,
+    public_url: str | None = None,
+    insecure_no_auth: bool = False,
+    allowed_origins: Sequence[str] = (),
+    allowed_hosts: Sequence[str] = (),
 ) -> None:
-    """Run the service with uvicorn until interrupted."""
-    app = create_app(rulesets_dir)
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    """Run the service with uvicorn until interrupted (see `create_app` for the settings)."""
+    if not allowed_hosts and public_url is None:
+        allowed_hosts = (*LOOPBACK_NAMES, host)
+    app = create_app(
+        rulesets_dir,
+        authenticator=authenticator,
+        public_url=public_url,
+        insecure_no_auth=insecure_no_auth,
+        allowed_origins=allowed_origins,
+        allowed_hosts=allowed_hosts,
+    )
+    uvicorn.Server(server_config(app, host=host, port=port)).run()
 
 
-__all__ = ["MAX_BODY_BYTES", "answer_hook", "create_app", "load_services", "serve"]
+__all__ = [
+    "BODY_TIMEOUT_SECONDS",
+    "HEAD_TIMEOUT_SECONDS",
+    "MAX_BODY_BYTES",
+    "answer_hook",
+    "create_app",
+    "load_services",
+    "serve",
+    "server_config",
+]
