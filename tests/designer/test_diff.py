@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from tests.conftest import FIXTURES, REPO
 
+from recovery_screening import load_document, load_ruleset
 from recovery_screening.cli import main
+from recovery_screening.designer.diff import structural_diff
 
 COHORT = str(REPO / "examples" / "cohort-1000.jsonl")
 OLD = "peer-support-intake@1.0.0"
@@ -110,3 +112,16 @@ def test_an_answer_to_a_question_only_one_version_asks_is_not_shown_to_the_other
     # the new question's answer goes to 1.0.1 only; a key neither version declares stays invalid
     assert behaviour["compared"] == 2
     assert behaviour["changed_count"] == 0
+
+
+def test_structural_diff_lists_advisory_changes() -> None:
+    fixtures = FIXTURES / "rulesets"
+    old = load_ruleset(fixtures / "mini-v2" / "1.0.0.yaml")
+    document = old.document
+    document["version"] = "1.0.1"
+    document["advisories"][0]["text"] = "Naloxone information."
+    document["advisories"].pop()
+    new = load_document(document, rulesets_dir=fixtures)
+    changes = [(c.section, c.id, c.change) for c in structural_diff(old, new)]
+    assert ("advisories", "advise-harm-reduction", "changed") in changes
+    assert ("advisories", "advise-motivated-note", "removed") in changes

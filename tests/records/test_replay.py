@@ -439,3 +439,27 @@ def test_old_v1_records_without_input_still_replay(intake: Ruleset) -> None:
         for r, a in zip(records, applicants, strict=True)
     }
     assert replay(records, None, inputs).run().ok
+
+
+def test_a_v2_screening_date_is_part_of_the_record_and_replays(tmp_path: Path) -> None:
+    import datetime
+
+    mini_v2 = load_ruleset(FIXTURE_RULESETS / "mini-v2" / "1.0.0.yaml")
+    applicant = {"withdrawal": "none", "ready": 8, "injects": True, "housing": "temporary",
+                 "trained_on": "2026-02-01", "scale": {"q1": 0, "q2": True, "q3": 0}}  # fmt: skip
+    records: list[DecisionRecord] = []
+    for day in (datetime.date(2026, 1, 10), datetime.date(2026, 3, 1)):
+        decision = mini_v2.evaluate(applicant, as_of=day)
+        records.append(
+            decision.to_record(
+                subject_ref=f"subject-{day}",
+                evaluated_at=WHEN,
+                previous=records[-1] if records else None,
+            )
+        )
+    # the same answers screened on two days: different inputs, different decisions
+    assert records[0].to_dict()["input_hash"] != records[1].to_dict()["input_hash"]
+    outcomes = [record.to_dict()["decision"]["outcome"] for record in records]
+    assert outcomes == ["defer", "admit"]
+    run = replay(records, FIXTURE_RULESETS)
+    assert [report.status for report in run] == ["identical", "identical"]

@@ -130,6 +130,9 @@ def structural_diff(old: Ruleset, new: Ruleset) -> list[Change]:
     if common != new_order:
         changes.append(Change("decisions", "(order)", "changed", {"order": (common, new_order)}))
     changes += _keyed(
+        "advisories", _by_id(a.get("advisories", [])), _by_id(b.get("advisories", []))
+    )
+    changes += _keyed(
         "properties", _by_id(a.get("properties", [])), _by_id(b.get("properties", []))
     )
     changes += _keyed("tests", _by_id(a.get("tests", [])), _by_id(b.get("tests", [])),
