@@ -191,8 +191,14 @@ class DecisionModel(_V2Model):
     """v2 decisions only: advisories left unknown for lack of answers (not applied)."""
     ruleset: RulesetRef
     engine: EngineRef
+    semantics: Literal["exact", "exact-bounded"] | None = None
+    """v2 decisions only: exact over the completions of the missing answers, or
+    `exact-bounded` when the search bound was reached and the fail-safe answered
+    (docs/decision-semantics.md)."""
 
-    _V2_ONLY: ClassVar[frozenset[str]] = frozenset({"advisories", "undecided_advisories"})
+    _V2_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {"advisories", "undecided_advisories", "semantics"}
+    )
 
 
 @dataclass(frozen=True)
@@ -213,6 +219,8 @@ class Trace:
     """v2: each advisory's condition (True / False / None for unknown)."""
     advisory_missing: tuple[tuple[str, ...], ...] = ()
     """v2: for each advisory left unknown, the missing answers it reads."""
+    exact: bool = True
+    """v2: False when the exact search reached its bound and the fail-safe answered."""
 
 
 def _json_value(value: object) -> JsonScalar:
@@ -636,6 +644,8 @@ def _build_dict(decision: Decision) -> dict[str, Any]:
     })  # fmt: skip
     if not ruleset.published:  # only drafts carry the key: published decisions keep their bytes
         result["ruleset"]["published"] = False
+    if v2:
+        result["semantics"] = "exact" if trace.exact else "exact-bounded"
     return result
 
 

@@ -189,7 +189,22 @@ def decide(
     """Score instruments and domains, apply the decision rules, and apply the fail-safe.
 
     Only `judge` — how a stage's conditions are decided — differs between backends; scoring,
-    aggregation, the hit policy and the fail-safe are this one code path for all of them."""
+    aggregation, the hit policy and the fail-safe are this one code path for all of them.
+    A format v2 ruleset is decided exactly over the missing answers (`exact.decide_exact`)."""
+    if compiled.format_version != 1:
+        return Decision(trace_exact(compiled, facts, backend, judge))
+    return Decision(trace_v1(compiled, facts, backend, judge))
+
+
+def trace_v1(
+    compiled: CompiledRuleset,
+    facts: dict[str, object],
+    backend: str = NATIVE,
+    judge: Judge | None = None,
+) -> Trace:
+    """The v1 semantics: three-valued rules, a domain range from its undecided rules, and the
+    fail-safe (no admit while an undecided rule could raise the outcome). Writes the derived
+    values into `facts`."""
     for instrument in compiled.instruments:
         instrument.score(facts)
     domain_results: list[tuple[Truths, int, int]] = []
@@ -251,7 +266,7 @@ def decide(
         if compiled.advisories
         else ((), ())
     )
-    trace = Trace(
+    return Trace(
         compiled,
         facts,
         tuple(domain_results),
@@ -265,7 +280,6 @@ def decide(
         advisory_truths,
         advisory_missing,
     )
-    return Decision(trace)
 
 
 def _advise(
@@ -432,6 +446,8 @@ def outcome_of(
     return rank, deciding, blocking, fail_safe
 
 
+from recovery_screening.exact import trace_exact  # noqa: E402  (exact builds on the v1 functions)
+
 __all__ = [
     "ADMIT",
     "DEFER",
@@ -441,5 +457,6 @@ __all__ = [
     "check_applicant",
     "decide",
     "outcome_of",
+    "trace_v1",
     "with_screening_date",
 ]

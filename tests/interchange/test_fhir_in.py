@@ -184,6 +184,45 @@ def test_wrong_resource_type_and_invalid_resources(mini: Ruleset) -> None:
     assert _problems(mini, ["not", "a", "resource"])[0][1] == "type"
 
 
+def _nested_contained(depth: int) -> dict[str, Any]:
+    inner: dict[str, Any] = {"resourceType": "Patient", "name": [{"text": SECRET}]}
+    for _ in range(depth):
+        inner = {"resourceType": "Patient", "contained": [inner]}
+    return inner
+
+
+@pytest.mark.parametrize(
+    ("contained", "expected"),
+    [([{"resourceType": "X"}], [("QuestionnaireResponse.contained[0].resourceType",
+                                 "unknown-resource-type")]),
+     ([{"resourceType": SECRET}], [("QuestionnaireResponse.contained[0].resourceType",
+                                    "unknown-resource-type")]),
+     ([{"resourceType": "Patient"}, {"resourceType": "Quantity"}],
+      [("QuestionnaireResponse.contained[1].resourceType", "unknown-resource-type")]),
+     ([{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {
+         "resourceType": "DomainResource"}}]}],
+      [("QuestionnaireResponse.contained[0].entry[0].resource.resourceType",
+        "unknown-resource-type")]),
+     ([{"resourceType": 7}], [("QuestionnaireResponse.contained[0].resourceType",
+                               "unknown-resource-type")]),
+     ([_nested_contained(500)], [("QuestionnaireResponse", "invalid")])],
+)  # fmt: skip
+def test_contained_resources_of_unknown_types_are_refused_with_a_path(
+    mini: Ruleset, contained: list[Any], expected: list[tuple[str, str]]
+) -> None:
+    response = {**to_questionnaire_response(COMPLETE_MINI, mini), "contained": contained}
+    with pytest.raises(InvalidApplicant) as error:
+        from_questionnaire_response(response, mini)
+    assert [(p.path, p.code) for p in error.value.problems] == expected
+    assert SECRET not in str(error.value)
+
+
+def test_known_contained_resources_are_accepted(mini: Ruleset) -> None:
+    response = to_questionnaire_response(COMPLETE_MINI, mini)
+    contained = [{"resourceType": "Patient", "id": "p"}, {"resourceType": "Practitioner"}]
+    _same_decision(mini, COMPLETE_MINI, {**response, "contained": contained})
+
+
 def test_status_and_questionnaire_are_checked(mini: Ruleset) -> None:
     response = to_questionnaire_response(COMPLETE_MINI, mini)
     assert [p[1] for p in _problems(mini, {**response, "status": "entered-in-error"})] == [

@@ -230,6 +230,19 @@ def test_wrong_resource_type(client: Client) -> None:
     ]
 
 
+def test_a_contained_resource_of_an_unknown_type_is_a_bad_request(
+    client: Client, intake: Ruleset
+) -> None:
+    response = to_questionnaire_response(_applicant("admit.json"), intake)
+    response["contained"] = [{"resourceType": "X"}]
+    status, body = _problem(client, "/cds-services/peer-support-intake",
+                            json.dumps(_hook_request(response)).encode())  # fmt: skip
+    assert status == 400
+    assert [(p["path"], p["code"]) for p in body["problems"]] == [
+        ("prefetch.questionnaireResponse.contained[0].resourceType", "unknown-resource-type")
+    ]
+
+
 def test_invalid_answers_name_the_link_id(client: Client, intake: Ruleset) -> None:
     response = to_questionnaire_response(_applicant("admit.json"), intake)
     response["item"].append({"linkId": "phq9", "item": [
@@ -740,7 +753,7 @@ def test_slow_clients_are_cut_off_and_others_still_served(intake: Ruleset) -> No
         for sock in heads + bodies:
             sock.setblocking(False)
         index = 0
-        while len(outcome) < len(heads) + len(bodies) and time.monotonic() - started < 6:
+        while len(outcome) < len(heads) + len(bodies) and time.monotonic() - started < 15:
             for number, sock in enumerate(heads + bodies):
                 if number in outcome:
                     continue
@@ -761,6 +774,6 @@ def test_slow_clients_are_cut_off_and_others_still_served(intake: Ruleset) -> No
         for sock in heads + bodies:
             sock.close()
     assert len(outcome) == len(heads) + len(bodies), "some slow clients were still held"
-    assert elapsed < 5
+    assert elapsed < 10  # each deadline is 1 s; a loaded machine gets some slack
     assert all(outcome[number] == b"" for number in range(len(heads)))
     assert all(outcome[len(heads) + k].startswith(b"HTTP/1.1 408") for k in range(len(bodies)))

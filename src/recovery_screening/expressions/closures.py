@@ -398,18 +398,21 @@ def _call(node: Call) -> Evaluator:
     return extreme
 
 
+MISSING_PREFIX = "?"
+"""Exact evaluation (format v2) fills missing answers in to try completions; it then sets
+`facts["?name"]` to whether `name` was unknown on the answers as given, which is what
+is_missing / is_known test. v1 facts never hold such keys."""
+
+
 def _missing_test(name: str, missing: bool) -> Evaluator:
-    if missing:
+    key = MISSING_PREFIX + name
 
-        def is_missing(facts: Facts) -> bool:
-            return facts[name] is None
+    def is_missing(facts: Facts) -> bool:
+        observed = facts.get(key)
+        unknown = facts[name] is None if observed is None else bool(observed)
+        return unknown is missing
 
-        return is_missing
-
-    def is_known(facts: Facts) -> bool:
-        return facts[name] is not None
-
-    return is_known
+    return is_missing
 
 
 def _count_true(arguments: tuple[Evaluator, ...]) -> Evaluator:

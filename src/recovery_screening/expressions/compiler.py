@@ -23,6 +23,8 @@ class CompiledExpression:
     type: ValueType
     references: frozenset[str]
     evaluate: Callable[[Mapping[str, object]], object]
+    bound: Node | None = None
+    """The tree `evaluate` was built from: `ast` with `bind` applied (names are facts keys)."""
 
 
 def compile_expression(
@@ -53,6 +55,7 @@ def compile_expression(
         type=typed.type,
         references=references,
         evaluate=build_evaluator(evaluated),
+        bound=evaluated,
     )
 
 

@@ -17,6 +17,7 @@ from recovery_screening.expressions import (
     INTEGER,
     NUMBER,
     ExpressionError,
+    Node,
     ValueType,
     compile_expression,
     enum_type,
@@ -38,6 +39,8 @@ class Flag:
     referral: str | None
     condition: Callable[[Mapping[str, object]], object]
     references: frozenset[str]
+    expression: Node | None = field(default=None, repr=False, compare=False)
+    """The condition's typed tree, its names bound to facts keys (for range evaluation)."""
 
 
 @dataclass(frozen=True)
@@ -275,7 +278,7 @@ def compile_instrument(
             Flag(
                 spec["id"], f"{prefix}{spec['id']}", spec["code"], plain_text(spec["text"]),
                 bool(spec.get("safety", False)), referral, compiled.evaluate,
-                frozenset(compiled.references),
+                frozenset(compiled.references), compiled.bound,
             )
         )  # fmt: skip
     answer_options: dict[str, tuple[AnswerOption, ...]] = {}

@@ -11,6 +11,7 @@ written: no time zone is applied) becomes the reserved `screening_date`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -240,6 +241,55 @@ def _weight(extensions: Any) -> float | None:
     return None
 
 
+_ELEMENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_MODEL_FAILURES = (KeyError, IndexError, TypeError, AttributeError, RecursionError)
+"""What fhir.resources' validators raise, instead of a ValidationError, on some hostile input
+(a contained resource of an unknown type is a KeyError inside the model)."""
+
+
+def _is_resource_type(kind: object) -> bool:
+    """Whether `kind` names an R4B resource (not a data type, not an abstract base)."""
+    if not isinstance(kind, str) or not _ELEMENT_NAME.match(kind) or kind in _ABSTRACT:
+        return False
+    resources = require("fhir.resources.R4B", "fhir")
+    base = require("fhir.resources.R4B.resource", "fhir").Resource
+    try:
+        model = resources.get_fhir_model_class(kind)
+    except (ValueError, KeyError, ImportError):
+        return False
+    return isinstance(model, type) and issubclass(model, base)
+
+
+_ABSTRACT = frozenset({"Resource", "DomainResource"})
+
+
+def _resource_type_problems(document: Mapping[str, Any]) -> list[Problem]:
+    """A problem for every nested `resourceType` (contained resources, and resources inside
+    them) that names no R4B resource: fhir.resources fails on those with a KeyError."""
+    problems: list[Problem] = []
+    pending: list[tuple[Any, str]] = [(document, RESOURCE)]
+    while pending:
+        node, path = pending.pop()
+        if isinstance(node, Mapping):
+            nested = path != RESOURCE and "resourceType" in node
+            if nested and not _is_resource_type(node["resourceType"]):
+                problems.append(
+                    Problem(
+                        f"{path}.resourceType",
+                        "unknown-resource-type",
+                        "not the name of a FHIR R4 resource type",
+                    )
+                )
+            for key, value in node.items():
+                # other keys are not FHIR elements: the model refuses them itself
+                element = isinstance(key, str) and _ELEMENT_NAME.match(key) is not None
+                if element and isinstance(value, (Mapping, list)):
+                    pending.append((value, f"{path}.{key}"))
+        elif isinstance(node, list):
+            pending.extend((item, f"{path}[{index}]") for index, item in enumerate(node))
+    return sorted(problems, key=lambda problem: problem.path)
+
+
 def _as_json(response: Any) -> Any:
     if isinstance(response, Mapping):
         return response
@@ -272,10 +322,17 @@ def from_questionnaire_response(response: Any, ruleset: Ruleset) -> dict[str, An
         )
     model = fhir_model(RESOURCE)
     pydantic = require("pydantic", "fhir")
+    unknown = _resource_type_problems(document)
+    if unknown:
+        raise InvalidApplicant(subject, unknown)
     try:
         model.model_validate(document)
     except pydantic.ValidationError as error:
         raise InvalidApplicant(subject, validation_problems(error, RESOURCE, document)) from None
+    except _MODEL_FAILURES:
+        raise InvalidApplicant(
+            subject, [Problem(RESOURCE, "invalid", f"not a valid FHIR {RESOURCE}")]
+        ) from None
     problems: list[Problem] = []
     if document.get("status") == "entered-in-error":
         problems.append(

@@ -1,0 +1,735 @@
+"""Exact decisions over missing answers (ruleset format v2): what every completion agrees on.
+
+A *completion* gives every missing answer one of its allowed values. Its outcome is the v1
+evaluation of the completed answers, except that is_missing / is_known still test the answers as
+given. The v2 outcome is the outcome every completion agrees on; where they disagree it is
+`defer`, and `needs` holds exactly the missing answers `x` for which two completions that differ
+only in `x` have different outcomes. The proofs and the bounds are in docs/decision-semantics.md.
+
+How: one v1 pass on the answers as given, then range evaluation (expressions.ranges) decides
+what the ranges decide; what is left is settled by a depth-first search over the missing answers
+the undecided rules read, pruned wherever the ranges decide a whole subtree. The subtrees where
+the search stops have one outcome each and partition the completions, which is what makes the
+outcome and `needs` exact. Past the bounds the answer is the conservative one (the fail-safe),
+and the decision says so (`semantics: "exact-bounded"`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from recovery_screening.compiler import ADMIT, DEFER, REFER, CompiledRuleset, Domain
+from recovery_screening.decision import Trace
+from recovery_screening.expressions import Node
+from recovery_screening.expressions.closures import MISSING_PREFIX
+from recovery_screening.expressions.ranges import (
+    ANY,
+    BOTH,
+    FALSE,
+    TRUE,
+    UNDEFINED,
+    RangeEvaluator,
+    build_range_evaluator,
+    point,
+    truth_mask,
+)
+from recovery_screening.fields import BandTable, InputField
+
+MAX_OUTCOME_NODES = 512
+"""Subtrees the outcome search may visit; beyond it the decision is the conservative defer."""
+MAX_RULE_NODES = 256
+"""Subtrees the search for one rule's truth may visit; beyond it the rule stays undecided."""
+MAX_ENUMERATED = 101
+"""A missing whole number with more allowed values than this is not enumerated."""
+
+_MISSING: Any = object()
+ADVISORY = -1
+"""The `stage` of an advisory in `_rule_truth`."""
+Judge = Callable[[int, Mapping[str, object]], tuple[object, ...]]
+
+
+class _BoundReached(Exception):
+    """The search visited its maximum number of subtrees."""
+
+
+@dataclass(frozen=True)
+class _Item:
+    key: str
+    points: Callable[[Any], int]
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class _Instrument:
+    total_key: str
+    band_key: str
+    bands: BandTable | None
+    items: tuple[_Item, ...]
+    subscores: tuple[tuple[str, tuple[str, ...], bool], ...]
+    flags: tuple[tuple[str, RangeEvaluator | None], ...]
+
+
+class _Program:
+    """A compiled ruleset's range evaluators and answer domains, built once per ruleset."""
+
+    def __init__(self, compiled: CompiledRuleset) -> None:
+        self.compiled = compiled
+        self.fields: dict[str, str] = {f.name: f.kind for f in compiled.fields}
+        self.whole: dict[str, Any] = {}
+        self.values: dict[str, tuple[Any, ...] | None] = {}
+        self.fill: dict[str, Any] = {}
+        for f in compiled.fields:
+            self.whole[f.name], self.values[f.name], self.fill[f.name] = _answer_domain(f)
+        derived = {
+            key for domain in compiled.domains for key in (domain.score_key, domain.band_key)
+        }
+        for instrument in compiled.instruments:
+            derived |= {instrument.total_key, instrument.band_key}
+            derived |= {s.key for s in instrument.subscores} | {f.key for f in instrument.flags}
+        # names that are neither answers nor derived (e.g. a reserved date): never enumerated
+        for name, value_type in compiled.symbols.items():
+            if name not in self.fields and name not in derived:
+                self.fields[name] = value_type.kind
+                self.whole[name], self.values[name], self.fill[name] = _kind_domain(value_type.kind)
+        self.order = {name: index for index, name in enumerate(self.fields)}
+        self.domain_index = {
+            key: index
+            for index, domain in enumerate(compiled.domains)
+            for key in (domain.score_key, domain.band_key)
+        }
+        self.instrument_of = {
+            key: index
+            for index, instrument in enumerate(compiled.instruments)
+            for key, _ in instrument.points
+        }
+        self.instruments = tuple(self._instrument(i) for i in compiled.instruments)
+        self.domain_conditions = tuple(
+            tuple(build_range_evaluator(rule.expression) for rule in domain.rules)
+            for domain in compiled.domains
+        )
+        self.decision_conditions = tuple(
+            build_range_evaluator(rule.expression) for rule in compiled.decisions
+        )
+        self.advisory_conditions = tuple(
+            build_range_evaluator(rule.expression) for rule in compiled.advisories
+        )
+
+    def domains_read(self, references: Sequence[str]) -> tuple[int, ...]:
+        """The domains whose scores `references` read, directly or through other domains, in
+        evaluation order."""
+        found: set[int] = set()
+        pending = [self.domain_index[r] for r in references if r in self.domain_index]
+        while pending:
+            index = pending.pop()
+            if index in found:
+                continue
+            found.add(index)
+            for rule in self.compiled.domains[index].rules:
+                pending.extend(
+                    self.domain_index[r] for r in rule.references if r in self.domain_index
+                )
+        return tuple(sorted(found))
+
+    def _instrument(self, instrument: Any) -> _Instrument:
+        items = []
+        for key, points in instrument.points:
+            values = self.values[key]
+            assert values is not None, "instrument items have finite answers"
+            scored = [points(value) for value in values]
+            items.append(_Item(key, points, min(scored), max(scored)))
+        flags = tuple(
+            (flag.key, _evaluator(flag.expression)) for flag in instrument.flags
+        )  # fmt: skip
+        subscores = tuple((s.key, s.item_keys, s.mean) for s in instrument.subscores)
+        return _Instrument(
+            instrument.total_key,
+            instrument.band_key,
+            instrument.bands,
+            tuple(items),
+            subscores,
+            flags,
+        )
+
+
+def _evaluator(node: Node | None) -> RangeEvaluator | None:
+    return None if node is None else build_range_evaluator(node)
+
+
+def _answer_domain(f: InputField) -> tuple[Any, tuple[Any, ...] | None, Any]:
+    """(the range of every allowed answer, the answers to enumerate or None, one answer)."""
+    kind = f.kind
+    if kind == "boolean":
+        return BOTH, (False, True), False
+    if kind == "enum":
+        return frozenset(f.values), tuple(f.values), f.values[0]
+    if kind in ("integer", "number"):
+        if f.values:
+            values = tuple(sorted(f.values))
+            return (values[0], values[-1], False), values, values[0]
+        low = f.minimum if f.minimum is not None else -math.inf
+        high = f.maximum if f.maximum is not None else math.inf
+        enumerated: tuple[Any, ...] | None = None
+        finite = math.isfinite(low) and math.isfinite(high)
+        if kind == "integer" and finite and high - low < MAX_ENUMERATED:
+            enumerated = tuple(range(math.ceil(low), math.floor(high) + 1))
+        if math.isfinite(low):
+            one: Any = math.ceil(low) if kind == "integer" else low
+        elif math.isfinite(high):
+            one = math.floor(high) if kind == "integer" else high
+        else:
+            one = 0
+        if kind == "number":
+            one = float(one)
+        return (low, high, False), enumerated, one
+    if kind == "date":
+        return ANY, None, datetime.date(2000, 1, 1)
+    return ANY, None, ""
+
+
+def _kind_domain(kind: str) -> tuple[Any, None, Any]:
+    if kind == "boolean":
+        return BOTH, None, False
+    if kind in ("integer", "number"):
+        return (-math.inf, math.inf, False), None, 0
+    if kind == "date":
+        return ANY, None, datetime.date(2000, 1, 1)
+    return ANY, None, ""
+
+
+def _program(compiled: CompiledRuleset) -> _Program:
+    program = compiled.__dict__.get("_exact_program")
+    if program is None:
+        program = _Program(compiled)
+        object.__setattr__(compiled, "_exact_program", program)
+    return program
+
+
+def _bands_within(bands: BandTable, low: Any, high: Any) -> frozenset[str | None]:
+    return frozenset(b.name for b in bands.bands if b.minimum <= high and b.maximum >= low)
+
+
+def _truth(mask: int) -> object:
+    """A decided mask as a v1 truth; an undecided one as None."""
+    if mask == TRUE:
+        return True
+    if mask == FALSE:
+        return False
+    return None
+
+
+class _Applicant:
+    """One applicant's answers, what the v1 pass on them found, and their range evaluation."""
+
+    def __init__(self, program: _Program, answers: Mapping[str, object], v1: Trace) -> None:
+        self.program = program
+        self.answers = answers
+        self.missing = frozenset(name for name in program.fields if answers.get(name) is None)
+        self.markers = {
+            MISSING_PREFIX + name: True for name, value in v1.facts.items() if value is None
+        }
+        self.domain_masks: list[tuple[int, ...]] = [
+            tuple(truth_mask(t) if t is not None else 0 for t in truths)
+            for truths, _, _ in v1.domains
+        ]
+        self.decision_masks: list[int] = [truth_mask(t) if t is not None else 0 for t in v1.truths]
+        self.advisory_masks: list[int] = [
+            truth_mask(t) if t is not None else 0 for t in v1.advisory_truths
+        ]
+        self.dependencies_of = program.compiled.dependencies
+        self.root: dict[str, Any] = {}
+        self.last_env: dict[str, Any] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Evaluate everything over all completions; decided masks are kept as they are."""
+        program = self.program
+        env: dict[str, Any] = dict(self.markers)
+        answers = self.answers
+        for name, kind in program.fields.items():
+            value = answers.get(name)
+            env[name] = program.whole[name] if value is None else point(value, kind)
+        for instrument in program.instruments:
+            self._score(instrument, env, {})
+        self.root = env
+        everything = range(len(program.compiled.domains))
+        self.domain_masks, self.decision_masks = self.world(
+            {}, everything, range(len(program.decision_conditions))
+        )
+        self.root = self.last_env
+        self.advisory_masks = [
+            mask if mask in (TRUE, FALSE) else condition(self.root)
+            for condition, mask in zip(
+                program.advisory_conditions, self.advisory_masks, strict=True
+            )
+        ]
+
+    def world(
+        self, assignment: Mapping[str, object], domains: Sequence[int], decisions: Sequence[int]
+    ) -> tuple[list[tuple[int, ...]], list[int]]:
+        """Masks over the completions of `assignment`, re-evaluating only `domains` (in
+        evaluation order) and `decisions`; the other rules keep their masks over all
+        completions, which hold here too."""
+        program = self.program
+        compiled = program.compiled
+        env = dict(self.root)
+        touched: set[int] = set()
+        for name, value in assignment.items():
+            env[name] = point(value, program.fields[name])
+            index = program.instrument_of.get(name)
+            if index is not None:
+                touched.add(index)
+        for index in sorted(touched):
+            self._score(program.instruments[index], env, assignment)
+        domain_masks = list(self.domain_masks)
+        for index in domains:
+            domain = compiled.domains[index]
+            conditions = program.domain_conditions[index]
+            current = domain_masks[index]
+            masks = tuple(
+                mask if mask in (TRUE, FALSE) else condition(env)
+                for condition, mask in zip(conditions, current, strict=True)
+            )
+            domain_masks[index] = masks
+            _domain_range(domain, masks, env)
+        decision_masks = list(self.decision_masks)
+        for index in decisions:
+            mask = decision_masks[index]
+            if mask not in (TRUE, FALSE):
+                decision_masks[index] = program.decision_conditions[index](env)
+        self.last_env = env
+        return domain_masks, decision_masks
+
+    def _score(
+        self, instrument: _Instrument, env: dict[str, Any], assignment: Mapping[str, object]
+    ) -> None:
+        answers = self.answers
+        ranges: dict[str, tuple[int, int]] = {}
+        low = high = 0
+        for item in instrument.items:
+            value = answers[item.key]
+            if value is None:
+                value = assignment.get(item.key, _MISSING)
+            if value is _MISSING:
+                ranges[item.key] = (item.low, item.high)
+            else:
+                scored = item.points(value)
+                ranges[item.key] = (scored, scored)
+            low += ranges[item.key][0]
+            high += ranges[item.key][1]
+        env[instrument.total_key] = (low, high, False)
+        if instrument.bands is not None:
+            env[instrument.band_key] = _bands_within(instrument.bands, low, high)
+        for key, item_keys, mean in instrument.subscores:
+            sub_low = sum(ranges[k][0] for k in item_keys)
+            sub_high = sum(ranges[k][1] for k in item_keys)
+            if mean:
+                env[key] = (sub_low / len(item_keys), sub_high / len(item_keys), False)
+            else:
+                env[key] = (sub_low, sub_high, False)
+        for key, condition in instrument.flags:
+            env[key] = BOTH | UNDEFINED if condition is None else condition(env)
+
+    # --- completions --------------------------------------------------------------------
+
+    def completion(self, assignment: Mapping[str, object]) -> Trace:
+        """The v1 evaluation of one completion that extends `assignment` (any values for the
+        other missing answers), with is_missing still testing the answers as given."""
+        from recovery_screening.evaluate import trace_v1
+
+        program = self.program
+        facts = dict(self.answers)
+        for name in self.missing:
+            value = assignment.get(name, _MISSING)
+            facts[name] = program.fill[name] if value is _MISSING else value
+        facts.update(self.markers)
+        return trace_v1(program.compiled, facts)
+
+    def reads(self, references: Sequence[str]) -> set[str]:
+        """The missing answers behind `references`: for a domain score or band, those its
+        undecided rules read."""
+        found: set[str] = set()
+        for reference in references:
+            if reference in self.missing:
+                found.add(reference)
+            elif reference in self.program.domain_index:
+                index = self.program.domain_index[reference]
+                domain = self.program.compiled.domains[index]
+                for rule, mask in zip(domain.rules, self.domain_masks[index], strict=True):
+                    if mask not in (TRUE, FALSE):
+                        found |= self.reads(rule.references)
+            else:
+                keys = self.dependencies_of.get(reference, ())
+                found.update(key for key in keys if key in self.missing)
+        return found
+
+    def ordered(self, names: set[str]) -> tuple[str, ...]:
+        return tuple(sorted(names, key=self.program.order.__getitem__))
+
+    def search(
+        self,
+        variables: tuple[str, ...],
+        domains: Sequence[int],
+        decisions: Sequence[int],
+        settled: Callable[[list[tuple[int, ...]], list[int]], int | None],
+        at_leaf: Callable[[Trace], int],
+        limit: int,
+    ) -> Iterator[tuple[tuple[object, ...], int]]:
+        """Depth-first over `variables` (in this order): yield (prefix, value) for every subtree
+        where `settled(masks)` is not None, and for every full assignment where it is None
+        (`at_leaf` of its completion). Raises _BoundReached after `limit` subtrees."""
+        values = self.program.values
+        nodes = 0
+        stack: list[tuple[object, ...]] = [()]
+        while stack:
+            prefix = stack.pop()
+            nodes += 1
+            if nodes > limit:
+                raise _BoundReached
+            assignment = dict(zip(variables, prefix, strict=False))
+            found = settled(*self.world(assignment, domains, decisions))
+            if found is not None:
+                yield prefix, found
+            elif len(prefix) == len(variables):
+                yield prefix, at_leaf(self.completion(assignment))
+            else:
+                choices = values[variables[len(prefix)]]
+                assert choices is not None
+                stack.extend((*prefix, value) for value in reversed(choices))
+
+
+def _domain_range(domain: Domain, masks: tuple[int, ...], env: dict[str, Any]) -> None:
+    """Write the domain's score interval and possible bands into `env`."""
+    from recovery_screening.evaluate import score_range
+
+    if any(mask & UNDEFINED or not mask for mask in masks):
+        low, high = domain.reachable
+        env[domain.score_key] = (low, high, True)
+        env[domain.band_key] = frozenset((*domain.bands.names, None))
+        return
+    low, high = score_range(domain, tuple(_truth(mask) for mask in masks))
+    env[domain.score_key] = (low, high, False)
+    env[domain.band_key] = _bands_within(domain.bands, low, high)
+
+
+def outcome_over(compiled: CompiledRuleset, masks: Sequence[int]) -> int | None:
+    """The outcome rank every completion of these rule masks has (the v1 outcome of a complete
+    applicant), or None when the masks alone do not fix it."""
+    rules = compiled.decisions
+    if compiled.hit_policy == "first":
+        for rule, mask in zip(rules, masks, strict=True):
+            if mask == FALSE:
+                continue
+            return rule.rank if mask == TRUE else None
+        return compiled.default.rank
+    low = compiled.default.rank
+    high = low
+    for rule, mask in zip(rules, masks, strict=True):
+        if mask & TRUE:
+            if mask == TRUE:
+                low = max(low, rule.rank)
+            high = max(high, rule.rank)
+    if low != high:
+        return None
+    if low == ADMIT:
+        above = [mask for rule, mask in zip(rules, masks, strict=True) if rule.rank > ADMIT]
+        if UNDEFINED in above:
+            return DEFER  # undefined in every completion: the fail-safe of a complete applicant
+        if any(mask & UNDEFINED for mask in above):
+            return None
+    return low
+
+
+def _affecting(compiled: CompiledRuleset, masks: Sequence[int]) -> list[int]:
+    """Indexes of the undecided decision rules whose truth can change the outcome."""
+    rules = compiled.decisions
+    undecided = [i for i, mask in enumerate(masks) if mask not in (TRUE, FALSE)]
+    if compiled.hit_policy == "first":
+        first_true = next((i for i, mask in enumerate(masks) if mask == TRUE), len(rules))
+        return [i for i in undecided if i < first_true]
+    certain = max(
+        (rule.rank for rule, mask in zip(rules, masks, strict=True) if mask == TRUE),
+        default=compiled.default.rank,
+    )
+    floor = max(certain, compiled.default.rank)
+    return [i for i in undecided if rules[i].rank > floor]
+
+
+def trace_exact(
+    compiled: CompiledRuleset,
+    facts: dict[str, object],
+    backend: str,
+    judge: Judge | None,
+) -> Trace:
+    """The v2 decision: exact over the completions of the missing answers (within the bounds)."""
+    from recovery_screening.evaluate import score_range, trace_v1
+
+    answers = dict(facts)
+    v1 = trace_v1(compiled, facts, backend, judge)
+    missing_items = any(
+        answers[key] is None for instrument in compiled.instruments for key, _ in instrument.points
+    )
+    undecided = None in v1.truths or None in v1.advisory_truths
+    if not (missing_items or undecided or any(None in truths for truths, _, _ in v1.domains)):
+        return v1  # every rule is decided as the answers stand: v1 is exact here
+    program = _program(compiled)
+    applicant = _Applicant(program, answers, v1)
+    exact = True
+
+    # each rule's truth: the one every completion agrees on (None where they differ)
+    for stage, domain in enumerate(compiled.domains):
+        for index, rule in enumerate(domain.rules):
+            mask = applicant.domain_masks[stage][index]
+            if mask in (TRUE, FALSE):
+                continue
+            found, complete = _rule_truth(
+                applicant,
+                mask,
+                rule.references,
+                (*program.domains_read(rule.references), stage),
+                (),
+                stage,
+                index,
+            )
+            exact = exact and complete
+            if found is not None:
+                masks = list(applicant.domain_masks[stage])
+                masks[index] = found
+                applicant.domain_masks[stage] = tuple(masks)
+    for index, decision_rule in enumerate(compiled.decisions):
+        mask = applicant.decision_masks[index]
+        if mask in (TRUE, FALSE):
+            continue
+        found, complete = _rule_truth(
+            applicant,
+            mask,
+            decision_rule.references,
+            program.domains_read(decision_rule.references),
+            (index,),
+            None,
+            index,
+        )
+        exact = exact and complete
+        if found is not None:
+            applicant.decision_masks[index] = found
+    applicant.refresh()
+    for index, advisory in enumerate(compiled.advisories):
+        mask = applicant.advisory_masks[index]
+        if mask in (TRUE, FALSE):
+            continue
+        found, complete = _rule_truth(
+            applicant,
+            mask,
+            advisory.references,
+            program.domains_read(advisory.references),
+            (),
+            ADVISORY,
+            index,
+        )
+        exact = exact and complete
+        if found is not None:
+            applicant.advisory_masks[index] = found
+
+    # the outcome, jointly over the missing answers that the outcome-changing rules read
+    ranks: set[int] = set()
+    influential: set[str] = set()
+    rank = outcome_over(compiled, applicant.decision_masks)
+    if rank is not None:
+        ranks.add(rank)
+    else:
+        affecting = _affecting(compiled, applicant.decision_masks)
+        references = [r for i in affecting for r in compiled.decisions[i].references]
+        variables = applicant.ordered(applicant.reads(references))
+        cubes: list[tuple[tuple[object, ...], int]] = []
+        try:
+            if any(program.values[name] is None for name in variables):
+                raise _BoundReached
+            for prefix, found_rank in applicant.search(
+                variables,
+                program.domains_read(references),
+                affecting,
+                lambda _, d: outcome_over(compiled, d),
+                lambda t: t.rank,
+                MAX_OUTCOME_NODES,
+            ):
+                cubes.append((prefix, found_rank))
+            ranks = {found_rank for _, found_rank in cubes}
+            influential = _influential(variables, cubes)
+        except _BoundReached:
+            exact = False
+            ranks = {ADMIT, REFER}
+            influential = set(variables)
+
+    # the outcome, the deciding rules and needs
+    rules = compiled.decisions
+    truths = tuple(_truth(mask) for mask in applicant.decision_masks)
+    must_missing = [key for key in compiled.must_answer if answers[key] is None]
+    fail_safe = False
+    deciding: tuple[int, ...]
+    if len(ranks) == 1:
+        (rank,) = ranks
+        if rank == ADMIT and must_missing:
+            rank, deciding, fail_safe = DEFER, (), True
+        else:
+            deciding = _deciding(compiled, truths, rank)
+    else:
+        rank = DEFER
+        deciding = ()
+        if compiled.hit_policy != "first":
+            deciding = tuple(
+                i for i, t in enumerate(truths) if t is True and rules[i].rank == DEFER
+            )
+        fail_safe = not deciding
+    needs = set(influential)
+    if rank != REFER:
+        needs.update(must_missing)
+
+    # what the decision reports follows the same truths
+    reported = dict(v1.facts)
+    domain_results = []
+    for domain, found_masks in zip(compiled.domains, applicant.domain_masks, strict=True):
+        domain_truths = tuple(_truth(mask) for mask in found_masks)
+        low, high = score_range(domain, domain_truths)
+        reported[domain.score_key] = low if low == high else None
+        band_low = domain.bands.band_of(low)
+        reported[domain.band_key] = band_low if band_low == domain.bands.band_of(high) else None
+        domain_results.append((domain_truths, low, high))
+    for instrument in compiled.instruments:
+        if instrument.bands is not None and reported[instrument.band_key] is None:
+            bands = applicant.root[instrument.band_key]
+            if len(bands) == 1:
+                reported[instrument.band_key] = next(iter(bands))
+        for subscore in instrument.subscores:
+            low, high, _ = applicant.root[subscore.key]
+            if reported[subscore.key] is None and low == high:
+                reported[subscore.key] = low
+        for flag in instrument.flags:
+            if reported[flag.key] is None:
+                reported[flag.key] = _truth(applicant.root[flag.key])
+    undecided_missing = tuple(
+        applicant.ordered(applicant.reads(rule.references)) if truth is None else ()
+        for rule, truth in zip(rules, truths, strict=True)
+    )
+    advisory_truths = tuple(_truth(mask) for mask in applicant.advisory_masks)
+    advisory_missing = tuple(
+        applicant.ordered(applicant.reads(rule.references)) if truth is None else ()
+        for rule, truth in zip(compiled.advisories, advisory_truths, strict=True)
+    )
+    return Trace(
+        compiled,
+        reported,
+        tuple(domain_results),
+        truths,
+        rank,
+        deciding,
+        fail_safe,
+        tuple(sorted(needs)),
+        backend,
+        undecided_missing,
+        advisory_truths,
+        advisory_missing,
+        exact,
+    )
+
+
+def _rule_truth(
+    applicant: _Applicant,
+    mask: int,
+    references: Sequence[str],
+    domains: Sequence[int],
+    decisions: Sequence[int],
+    stage: int | None,
+    index: int,
+) -> tuple[int | None, bool]:
+    """(the mask of rule `index` of domain `stage` (of the decision rules when None, of the
+    advisories when ADVISORY) when every completion agrees on its truth, else None; whether the
+    search was complete)."""
+    if mask == UNDEFINED:
+        return UNDEFINED, True
+    variables = applicant.ordered(applicant.reads(references))
+    if any(applicant.program.values[name] is None for name in variables):
+        return None, False
+
+    def settled(domain_masks: list[tuple[int, ...]], decision_masks: list[int]) -> int | None:
+        if stage == ADVISORY:
+            found = applicant.program.advisory_conditions[index](applicant.last_env)
+        elif stage is None:
+            found = decision_masks[index]
+        else:
+            found = domain_masks[stage][index]
+        return found if found in (TRUE, FALSE, UNDEFINED) else None
+
+    def at_leaf(trace: Trace) -> int:
+        if stage == ADVISORY:
+            return truth_mask(trace.advisory_truths[index])
+        if stage is None:
+            return truth_mask(trace.truths[index])
+        return truth_mask(trace.domains[stage][0][index])
+
+    seen = 0
+    try:
+        for _, found in applicant.search(
+            variables, domains, decisions, settled, at_leaf, MAX_RULE_NODES
+        ):
+            seen |= found
+            if seen not in (TRUE, FALSE, UNDEFINED):
+                return None, True
+    except _BoundReached:
+        return None, False
+    return seen, True
+
+
+def _deciding(compiled: CompiledRuleset, truths: Sequence[object], rank: int) -> tuple[int, ...]:
+    """The rules that decide an outcome every completion agrees on: those of its rank true in
+    every completion; failing those, those of its rank that hold in some completion (the
+    outcome is certain, its reason is one of them); the default outcome when it is the default's."""
+    rules = compiled.decisions
+    if compiled.hit_policy == "first":
+        first = next((i for i, t in enumerate(truths) if t is not False), None)
+        if first is None:
+            return ()
+        if truths[first] is True and rules[first].rank == rank:
+            return (first,)
+        last = next((i for i, t in enumerate(truths) if t is True), len(rules) - 1)
+        possible = tuple(
+            i for i in range(first, last + 1) if truths[i] is not False and rules[i].rank == rank
+        )
+        return () if rank == compiled.default.rank and truths[last] is not True else possible
+    certain = tuple(i for i, t in enumerate(truths) if t is True and rules[i].rank == rank)
+    if certain or rank == compiled.default.rank:
+        return certain
+    return tuple(i for i, t in enumerate(truths) if t is None and rules[i].rank == rank)
+
+
+def _influential(
+    variables: tuple[str, ...], cubes: list[tuple[tuple[object, ...], int]]
+) -> set[str]:
+    """The variables x for which two completions that differ only in x have different outcomes.
+
+    The cubes (a prefix of `variables` fixed, the rest free) partition the completions and each
+    has one outcome, so such a pair exists iff two cubes with different outcomes conflict in x
+    alone."""
+    found: set[str] = set()
+    for a_index, (a, a_rank) in enumerate(cubes):
+        for b, b_rank in cubes[a_index + 1 :]:
+            if a_rank == b_rank:
+                continue
+            conflict = -1
+            for position in range(min(len(a), len(b))):
+                if a[position] != b[position]:
+                    if conflict >= 0:
+                        conflict = -2
+                        break
+                    conflict = position
+            if conflict >= 0:
+                found.add(variables[conflict])
+        if len(found) == len(variables):
+            break
+    return found
+
+
+__all__ = ["MAX_OUTCOME_NODES", "MAX_RULE_NODES", "outcome_over", "trace_exact"]
