@@ -28,7 +28,12 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from recovery_screening import load_ruleset
-from recovery_screening.interchange import from_questionnaire_response, to_questionnaire_response
+from recovery_screening.interchange import (
+    from_questionnaire_response,
+    to_cds_card,
+    to_fhir_risk_assessment,
+    to_questionnaire_response,
+)
 from recovery_screening.interchange.auth import Authenticator, TrustedIssuer
 from recovery_screening.interchange.server import create_app, server_config
 
@@ -95,10 +100,10 @@ def main() -> None:
             lambda response: from_questionnaire_response(response, ruleset), responses
         ),
         "RiskAssessment": median_ms(
-            lambda decision: decision.to_fhir_risk_assessment(subject="Patient/p"), decisions
+            lambda decision: to_fhir_risk_assessment(decision, subject="Patient/p"), decisions
         ),
         "CDS Hooks card": median_ms(
-            lambda decision: decision.to_cds_card(subject="Patient/p"), decisions
+            lambda decision: to_cds_card(decision, subject="Patient/p"), decisions
         ),
         "hook call over HTTP": median_ms(hook_call, bodies),
     }

@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 
 from recovery_screening import DecisionRecord, load_ruleset
+from recovery_screening.records.record import make_record
 
 HERE = Path(__file__).resolve().parent
 COHORT = HERE.parent / "cohort-1000.jsonl"
@@ -73,7 +74,8 @@ def main() -> None:
             inputs = files.enter_context(arguments.inputs_output.open("w", encoding="utf-8"))
         for number, applicant in enumerate(stream):
             decision = ruleset.evaluate(applicant)
-            record = decision.to_record(
+            record = make_record(
+                decision,
                 subject_ref=f"subject-{number:07d}",  # the clinic's opaque id, never a name
                 evaluated_at=START + datetime.timedelta(minutes=number),
                 previous=previous,

@@ -7,7 +7,7 @@ decision.outcome, decision.needs, decision.explain(), decision.to_json()
 """
 
 from recovery_screening._version import __version__
-from recovery_screening.decision import Decision, DecisionModel
+from recovery_screening.decision import Decision
 from recovery_screening.errors import (
     BackendUnavailable,
     DocumentError,
@@ -18,6 +18,7 @@ from recovery_screening.errors import (
     RulesetNotFound,
     ScreeningError,
 )
+from recovery_screening.models import DecisionModel
 from recovery_screening.publication import RulesetRegistry
 from recovery_screening.records.record import DecisionRecord
 from recovery_screening.records.replay import replay

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from recovery_screening.document import plain_text
 from recovery_screening.document.canonical import NotCanonical, canonical_hash
@@ -39,6 +39,7 @@ from recovery_screening.instruments import (
     expression_problems,
 )
 
+Outcome = Literal["admit", "defer", "refer"]
 ADMIT, DEFER, REFER = 0, 1, 2
 OUTCOMES = ("admit", "defer", "refer")
 RANK = {name: rank for rank, name in enumerate(OUTCOMES)}

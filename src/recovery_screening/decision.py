@@ -1,209 +1,50 @@
 """Decisions: the compact trace an evaluation records, and the explanation built from it on demand.
 
-`Decision` answers the cheap questions (outcome, needs, referral ids) at once; the full
-explanation — reasons, every domain's contributions, instrument scores — is built the first time
-it is read (`decision.model`, `to_dict()`, `to_json()`, `explain()`), so a simulation that only
-counts outcomes never pays for it.
+`Decision` is the decision core: it answers the cheap questions (outcome, deciding rules, needs,
+referral ids) from its `Trace` at once, and imports nothing heavy. The explanation — reasons,
+every domain's contributions, instrument scores — is built from the trace by one function,
+`explanation()`, the first time it is read: as plain dicts for `to_dict()` / `to_json()`, or as
+the pydantic models of `recovery_screening.models` for `decision.model` (pydantic is imported
+only then). `explain()` renders that model through the outline in `recovery_screening.explain`.
+Records, FHIR and CDS Hooks are functions of their own packages that take a `Decision`.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
-
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-)
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from recovery_screening._version import __version__
-from recovery_screening.compiler import OUTCOMES, CompiledRuleset
+from recovery_screening.compiler import OUTCOMES, CompiledRuleset, Outcome
+from recovery_screening.fields import JsonScalar
 
 if TYPE_CHECKING:
-    from recovery_screening.records.record import DecisionRecord
+    from recovery_screening.models import (
+        DecisionModel,
+        DomainScore,
+        InstrumentScore,
+        Reason,
+        Referral,
+        UndecidedRule,
+    )
 
 ENGINE_NAME = "recovery-screening"
-Outcome = Literal["admit", "defer", "refer"]
-JsonScalar = bool | int | float | str | None
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class _V2Model(_Model):
-    """A model with keys only v2 decisions carry: left out of a dump when they are unset, so a
-    v1 decision's model dumps exactly as its JSON."""
-
-    _V2_ONLY: ClassVar[frozenset[str]] = frozenset()
-
-    @model_serializer(mode="wrap")
-    def _drop_unset_v2_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        dumped: dict[str, Any] = handler(self)
-        for key in self._V2_ONLY:
-            if key in dumped and dumped[key] is None:
-                del dumped[key]
-        return dumped
-
-
-class Reason(_Model):
-    """A decision rule that applied (or the default / fail-safe outcome)."""
-
-    rule: str
-    outcome: Outcome
-    code: str
-    text: str
-    deciding: bool
-    evidence: dict[str, JsonScalar]
-
-
-class Contribution(_Model):
-    """Points a scoring rule gave a domain, and the values that made it apply."""
-
-    rule: str
-    code: str
-    text: str
-    points: int
-    evidence: dict[str, JsonScalar]
-
-
-class DomainScore(_Model):
-    name: str
-    title: str
-    score: int | None
-    score_range: list[int]
-    band: str | None
-    contributions: list[Contribution]
-    undecided: list[str]
-
-
-class FlagRaised(_Model):
-    id: str
-    code: str
-    text: str
-    safety: bool
-
-
-class InstrumentScore(_Model):
-    alias: str | None
-    id: str
-    version: str
-    title: str
-    total: int | None
-    total_range: list[int]
-    band: str | None
-    subscores: dict[str, int | float | None]
-    flags: list[FlagRaised]
-
-
-class UndecidedRule(_Model):
-    """A decision rule that could not be decided because answers are missing."""
-
-    rule: str
-    outcome: Outcome
-    code: str
-    missing: list[str]
-
-
-class Referral(_V2Model):
-    target: str
-    kind: str
-    title: str
-    text: str | None
-    rule: str
-    advisory: bool | None = None
-    """v2 decisions only: true for a referral an advisory added (never for a deciding one)."""
-
-    _V2_ONLY: ClassVar[frozenset[str]] = frozenset({"advisory"})
-
-
-class AdvisoryApplied(_Model):
-    """v2: an advisory whose condition held for this applicant and outcome."""
-
-    rule: str
-    code: str
-    text: str
-    referrals: list[str]
-    evidence: dict[str, JsonScalar]
-
-
-class AdvisoryUndecided(_Model):
-    """v2: an advisory that could not be decided because answers are missing (not applied)."""
-
-    rule: str
-    code: str
-    missing: list[str]
-
-
-class InstrumentRef(_Model):
-    alias: str | None
-    id: str
-    version: str
-    content_hash: str
-
-
-class RulesetRef(_Model):
-    id: str
-    version: str
-    content_hash: str
-    instruments: list[InstrumentRef]
-    published: Literal[False] | None = Field(
-        default=None,
-        description="false when no lock pins this version (a draft); absent when published.",
-    )
-
-    @model_serializer(mode="wrap")
-    def _published_only_when_false(self, handler: SerializerFunctionWrapHandler) -> Any:
-        dumped = handler(self)
-        if isinstance(dumped, dict) and dumped.get("published") is None:
-            dumped.pop("published", None)
-        return dumped
-
-
-class EngineRef(_Model):
-    name: str
-    version: str
-    backend: str
-
-
-class DecisionModel(_V2Model):
-    """The whole explained decision, as typed data. Its JSON is `Decision.to_json()`."""
-
-    outcome: Outcome
-    outcome_label: str | None
-    deciding: list[str]
-    reasons: list[Reason]
-    needs: list[str]
-    rescreen_after_days: int | None
-    referrals: list[Referral]
-    advisories: list[AdvisoryApplied] | None = None
-    """v2 decisions only: the advisories that applied, in the ruleset's order."""
-    domains: list[DomainScore]
-    instruments: list[InstrumentScore]
-    undecided: list[UndecidedRule]
-    undecided_advisories: list[AdvisoryUndecided] | None = None
-    """v2 decisions only: advisories left unknown for lack of answers (not applied)."""
-    ruleset: RulesetRef
-    engine: EngineRef
-    semantics: Literal["exact", "exact-bounded"] | None = None
-    """v2 decisions only: exact over the completions of the missing answers, or
-    `exact-bounded` when the search bound was reached and the fail-safe answered
-    (docs/decision-semantics.md)."""
-
-    _V2_ONLY: ClassVar[frozenset[str]] = frozenset(
-        {"advisories", "undecided_advisories", "semantics"}
-    )
 
 
 @dataclass(frozen=True)
 class Trace:
-    """What an evaluation found, in compact form: enough to build the whole explanation."""
+    """What an evaluation found, in compact form: enough to build the whole explanation.
+
+    `facts` holds every value conditions read (answers, instrument totals, bands and flags,
+    domain scores and bands; None when unknown); `truths` the decision rules' truth values
+    (True / False / None for undecided) and `domains` each domain's scoring-rule truths with its
+    lowest and highest possible score; `rank` indexes `compiler.OUTCOMES`; `deciding` indexes
+    `ruleset.decisions`; `fail_safe` says the outcome was lowered to defer for missing answers.
+    """
 
     ruleset: CompiledRuleset
     facts: Mapping[str, object]
@@ -235,6 +76,48 @@ def _evidence(
     if date_keys and not date_keys.isdisjoint(references):
         return {name: _json_value(facts[name]) for name in references}
     return {name: facts[name] for name in references}  # type: ignore[misc]
+
+
+Node = Callable[..., Any]
+
+
+class Shapes(NamedTuple):
+    """How each node of the explanation is made from its keyword fields.
+
+    `PLAIN` makes JSON-ready dicts (`to_dict()`); the model shapes make the pydantic model of
+    the same name in `recovery_screening.models.NODES` (`decision.model`). A new kind of node
+    is a field here, a model in `models.NODES`, and a call in `explanation()`.
+    """
+
+    reason: Node
+    contribution: Node
+    domain: Node
+    flag: Node
+    instrument: Node
+    undecided: Node
+    referral: Node
+    advisory: Node
+    undecided_advisory: Node
+    instrument_ref: Node
+    ruleset: Node
+    engine: Node
+    decision: Node
+
+
+PLAIN = Shapes(*[dict] * len(Shapes._fields))
+"""The explanation as JSON-ready dicts, keys in the order `explanation()` passes them."""
+
+_model_shapes: Shapes | None = None
+
+
+def model_shapes() -> Shapes:
+    """The explanation as the pydantic models of `recovery_screening.models` (imported now)."""
+    global _model_shapes
+    if _model_shapes is None:
+        from recovery_screening.models import NODES, constructor
+
+        _model_shapes = Shapes(**{name: constructor(model) for name, model in NODES.items()})
+    return _model_shapes
 
 
 class Decision:
@@ -310,7 +193,14 @@ class Decision:
 
     @property
     def trace(self) -> Trace:
+        """The compact record the explanation is built from (see `Trace`)."""
         return self._trace
+
+    @property
+    def facts(self) -> Mapping[str, object]:
+        """Every value the rules read, by the name conditions use (`phq9.total`,
+        `motivation.band`, an input's name); None where it is unknown. Read-only."""
+        return MappingProxyType(self._trace.facts)
 
     @property
     def advisories(self) -> tuple[str, ...]:
@@ -359,9 +249,9 @@ class Decision:
 
     @property
     def model(self) -> DecisionModel:
-        """The explained decision as a pydantic model (built on first use)."""
+        """The explained decision as a pydantic model (built from the trace on first use)."""
         if self._model is None:
-            self._model = DecisionModel.model_validate(self.to_dict())
+            self._model = explanation(self, model_shapes())
         return self._model
 
     @property
@@ -394,7 +284,7 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         """The explained decision as JSON-ready dicts, in the field order of `DecisionModel`."""
         if self._dict is None:
-            self._dict = _build_dict(self)
+            self._dict = explanation(self, PLAIN)
         return self._dict
 
     def to_json(self) -> str:
@@ -434,62 +324,11 @@ class Decision:
                 answers[alias] = group
         return answers
 
-    def to_record(
-        self,
-        *,
-        subject_ref: str,
-        evaluated_at: str | datetime.datetime,
-        previous: DecisionRecord | str | None = None,
-        include_input: bool = True,
-        key: bytes | None = None,
-        record_id: str | None = None,
-        digest_key: bytes | None = None,
-    ) -> DecisionRecord:
-        """A tamper-evident `DecisionRecord` of this decision (see records.record.make_record)."""
-        from recovery_screening.records.record import make_record
-
-        return make_record(
-            self,
-            subject_ref=subject_ref,
-            evaluated_at=evaluated_at,
-            previous=previous,
-            include_input=include_input,
-            key=key,
-            record_id=record_id,
-            digest_key=digest_key,
-        )
-
     def explain(self) -> str:
         """The decision as plain text for a person."""
-        from recovery_screening.explain import render_explanation
+        from recovery_screening.explain import render_text
 
-        return render_explanation(self.model)
-
-    def to_fhir_risk_assessment(
-        self,
-        *,
-        subject: str | Mapping[str, Any],
-        occurrence: str | datetime.date | None = None,
-        basis: Any = None,
-    ) -> dict[str, Any]:
-        """The decision as an R4 FHIR RiskAssessment (JSON-ready); needs the `fhir` extra.
-
-        See `recovery_screening.interchange.to_fhir_risk_assessment`.
-        """
-        from recovery_screening.interchange.fhir_out import to_fhir_risk_assessment
-
-        return to_fhir_risk_assessment(self, subject=subject, occurrence=occurrence, basis=basis)
-
-    def to_cds_card(
-        self, *, source: str | Mapping[str, Any] | None = None, subject: str | None = None
-    ) -> dict[str, Any]:
-        """The decision as a CDS Hooks card (JSON-ready); needs the `fhir` extra.
-
-        See `recovery_screening.interchange.to_cds_card`.
-        """
-        from recovery_screening.interchange.cds import to_cds_card
-
-        return to_cds_card(self, source=source, subject=subject)
+        return render_text(self.model)
 
     def __repr__(self) -> str:
         trace = self._trace
@@ -507,168 +346,158 @@ class Decision:
         return hash(self.to_json())
 
 
-def _build_dict(decision: Decision) -> dict[str, Any]:
+def explanation(decision: Decision, make: Shapes) -> Any:
+    """The whole explanation of `decision`, each node made by `make` (see `Shapes`).
+
+    This is the one place the explanation's content and field order are written down; the
+    dicts of `to_dict()` and the models of `decision.model` both come from here.
+    """
     trace = decision._trace
     ruleset = trace.ruleset
     facts = trace.facts
     rules = ruleset.decisions
     deciding = set(trace.deciding)
     dates = ruleset.date_keys
-    reasons: list[dict[str, Any]] = [
-        {
-            "rule": rule.id,
-            "outcome": rule.outcome,
-            "code": rule.code,
-            "text": rule.text,
-            "deciding": index in deciding,
-            "evidence": _evidence(facts, rule.references, dates),
-        }
+    reasons = [
+        make.reason(
+            rule=rule.id,
+            outcome=rule.outcome,
+            code=rule.code,
+            text=rule.text,
+            deciding=index in deciding,
+            evidence=_evidence(facts, rule.references, dates),
+        )
         for index, (rule, truth) in enumerate(zip(rules, trace.truths, strict=True))
         if truth is True
     ]
-    fallback = ruleset.incomplete if trace.fail_safe else ruleset.default
     if trace.fail_safe or not trace.deciding:
+        fallback = ruleset.incomplete if trace.fail_safe else ruleset.default
         reasons.append(
-            {
-                "rule": fallback.id,
-                "outcome": fallback.outcome,
-                "code": fallback.code,
-                "text": fallback.text,
-                "deciding": True,
-                "evidence": {name: None for name in trace.needs} if trace.fail_safe else {},
-            }
+            make.reason(
+                rule=fallback.id,
+                outcome=fallback.outcome,
+                code=fallback.code,
+                text=fallback.text,
+                deciding=True,
+                evidence=dict.fromkeys(trace.needs) if trace.fail_safe else {},
+            )
         )
     targets = ruleset.referral_targets
     v2 = ruleset.format_version >= 2
-    referrals: list[dict[str, Any]] = [
-        {
-            "target": target,
-            "kind": targets[target].kind,
-            "title": targets[target].title,
-            "text": targets[target].text,
-            "rule": rule_id,
-        }
-        for target, rule_id, _ in decision._referral_pairs()
-    ]
-    if v2:
-        for referral, (_, _, advisory) in zip(referrals, decision._referral_pairs(), strict=True):
-            referral["advisory"] = advisory
-    domains = []
-    for domain, (truths, low, high) in zip(ruleset.domains, trace.domains, strict=True):
-        domains.append(
-            {
-                "name": domain.name,
-                "title": domain.title,
-                "score": facts[domain.score_key],
-                "score_range": [low, high],
-                "band": facts[domain.band_key],
-                "contributions": [
-                    {
-                        "rule": rule.id,
-                        "code": rule.code,
-                        "text": rule.text,
-                        "points": rule.points,
-                        "evidence": _evidence(facts, rule.references, dates),
-                    }
-                    for rule, truth in zip(domain.rules, truths, strict=True)
-                    if truth is True
-                ],
-                "undecided": [
-                    rule.id
-                    for rule, truth in zip(domain.rules, truths, strict=True)
-                    if truth is None
-                ],
-            }
+    referrals = [
+        make.referral(
+            target=target,
+            kind=targets[target].kind,
+            title=targets[target].title,
+            text=targets[target].text,
+            rule=rule_id,
+            **({"advisory": advisory} if v2 else {}),
         )
+        for target, rule_id, advisory in decision._referral_pairs()
+    ]
+    domains = [
+        make.domain(
+            name=domain.name,
+            title=domain.title,
+            score=facts[domain.score_key],
+            score_range=[low, high],
+            band=facts[domain.band_key],
+            contributions=[
+                make.contribution(
+                    rule=rule.id,
+                    code=rule.code,
+                    text=rule.text,
+                    points=rule.points,
+                    evidence=_evidence(facts, rule.references, dates),
+                )
+                for rule, truth in zip(domain.rules, truths, strict=True)
+                if truth is True
+            ],
+            undecided=[
+                rule.id for rule, truth in zip(domain.rules, truths, strict=True) if truth is None
+            ],
+        )
+        for domain, (truths, low, high) in zip(ruleset.domains, trace.domains, strict=True)
+    ]
     instruments = [
-        {
-            "alias": instrument.alias or None,
-            "id": instrument.id,
-            "version": instrument.version,
-            "title": instrument.title,
-            "total": facts[instrument.total_key],
-            "total_range": list(instrument.total_range),
-            "band": facts[instrument.band_key] if instrument.bands is not None else None,
-            "subscores": {s.name: facts[s.key] for s in instrument.subscores},
-            "flags": [
-                {"id": flag.id, "code": flag.code, "text": flag.text, "safety": flag.safety}
+        make.instrument(
+            alias=instrument.alias or None,
+            id=instrument.id,
+            version=instrument.version,
+            title=instrument.title,
+            total=facts[instrument.total_key],
+            total_range=list(instrument.total_range),
+            band=facts[instrument.band_key] if instrument.bands is not None else None,
+            subscores={s.name: facts[s.key] for s in instrument.subscores},
+            flags=[
+                make.flag(id=flag.id, code=flag.code, text=flag.text, safety=flag.safety)
                 for flag in instrument.flags
                 if facts[flag.key] is True
             ],
-        }
+        )
         for instrument in ruleset.instruments
     ]
     undecided = [
-        {
-            "rule": rule.id,
-            "outcome": rule.outcome,
-            "code": rule.code,
-            "missing": list(missing),
-        }
+        make.undecided(rule=rule.id, outcome=rule.outcome, code=rule.code, missing=list(missing))
         for rule, truth, missing in zip(rules, trace.truths, trace.undecided_missing, strict=True)
         if truth is None
     ]
-    result: dict[str, Any] = {
-        "outcome": decision.outcome,
-        "outcome_label": decision.outcome_label,
-        "deciding": list(decision.deciding),
-        "reasons": reasons,
-        "needs": list(trace.needs),
-        "rescreen_after_days": decision.rescreen_after_days,
-        "referrals": referrals,
-    }
-    if v2:
-        result["advisories"] = _advisories_applied(decision)
-    result["domains"] = domains
-    result["instruments"] = instruments
-    result["undecided"] = undecided
-    if v2:
-        result["undecided_advisories"] = _advisories_undecided(trace)
-    result.update({
-        "ruleset": {
-            "id": ruleset.id,
-            "version": ruleset.version,
-            "content_hash": ruleset.content_hash,
-            "instruments": [
-                {
-                    "alias": instrument.alias or None,
-                    "id": instrument.id,
-                    "version": instrument.version,
-                    "content_hash": instrument.content_hash,
-                }
+    # keys only v2 decisions carry: a v1 decision keeps its bytes
+    advisories = {"advisories": _advisories_applied(decision, make)} if v2 else {}
+    still_open = {"undecided_advisories": _advisories_undecided(trace, make)} if v2 else {}
+    return make.decision(
+        outcome=decision.outcome,
+        outcome_label=decision.outcome_label,
+        deciding=list(decision.deciding),
+        reasons=reasons,
+        needs=list(trace.needs),
+        rescreen_after_days=decision.rescreen_after_days,
+        referrals=referrals,
+        **advisories,
+        domains=domains,
+        instruments=instruments,
+        undecided=undecided,
+        **still_open,
+        ruleset=make.ruleset(
+            id=ruleset.id,
+            version=ruleset.version,
+            content_hash=ruleset.content_hash,
+            instruments=[
+                make.instrument_ref(
+                    alias=instrument.alias or None,
+                    id=instrument.id,
+                    version=instrument.version,
+                    content_hash=instrument.content_hash,
+                )
                 for instrument in ruleset.instruments
                 if instrument.alias
             ],
-        },
-        "engine": {"name": ENGINE_NAME, "version": __version__, "backend": trace.backend},
-    })  # fmt: skip
-    if not ruleset.published:  # only drafts carry the key: published decisions keep their bytes
-        result["ruleset"]["published"] = False
-    if v2:
-        result["semantics"] = "exact" if trace.exact else "exact-bounded"
-    return result
+            # only drafts carry the key: published decisions keep their bytes
+            **({} if ruleset.published else {"published": False}),
+        ),
+        engine=make.engine(name=ENGINE_NAME, version=__version__, backend=trace.backend),
+        **({"semantics": "exact" if trace.exact else "exact-bounded"} if v2 else {}),
+    )
 
 
-def _advisories_applied(decision: Decision) -> list[dict[str, Any]]:
+def _advisories_applied(decision: Decision, make: Shapes) -> list[Any]:
     trace = decision._trace
     advisories = trace.ruleset.advisories
     return [
-        {
-            "rule": advisories[index].id,
-            "code": advisories[index].code,
-            "text": advisories[index].text,
-            "referrals": list(advisories[index].referrals),
-            "evidence": _evidence(
-                trace.facts, advisories[index].references, trace.ruleset.date_keys
-            ),
-        }
+        make.advisory(
+            rule=advisories[index].id,
+            code=advisories[index].code,
+            text=advisories[index].text,
+            referrals=list(advisories[index].referrals),
+            evidence=_evidence(trace.facts, advisories[index].references, trace.ruleset.date_keys),
+        )
         for index in decision._applied_advisories()
     ]
 
 
-def _advisories_undecided(trace: Trace) -> list[dict[str, Any]]:
+def _advisories_undecided(trace: Trace, make: Shapes) -> list[Any]:
     return [
-        {"rule": rule.id, "code": rule.code, "missing": list(missing)}
+        make.undecided_advisory(rule=rule.id, code=rule.code, missing=list(missing))
         for rule, truth, missing in zip(
             trace.ruleset.advisories, trace.advisory_truths, trace.advisory_missing, strict=True
         )
@@ -676,9 +505,43 @@ def _advisories_undecided(trace: Trace) -> list[dict[str, Any]]:
     ]
 
 
-def decision_json_schema() -> dict[str, Any]:
-    """The JSON Schema (2020-12) of a decision's JSON: schemas/decision.schema.json."""
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **DecisionModel.model_json_schema(),
+_MODEL_NAMES = frozenset(
+    {
+        "AdvisoryApplied",
+        "AdvisoryUndecided",
+        "Contribution",
+        "DecisionModel",
+        "DomainScore",
+        "EngineRef",
+        "FlagRaised",
+        "InstrumentRef",
+        "InstrumentScore",
+        "Reason",
+        "Referral",
+        "RulesetRef",
+        "UndecidedRule",
+        "decision_json_schema",
     }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The models moved to `recovery_screening.models`; they stay importable from here."""
+    if name in _MODEL_NAMES:
+        from recovery_screening import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "ENGINE_NAME",
+    "PLAIN",
+    "Decision",
+    "JsonScalar",
+    "Outcome",
+    "Shapes",
+    "Trace",
+    "explanation",
+    "model_shapes",
+]

@@ -1,8 +1,119 @@
-"""Render an explained decision as plain text a peer worker can read with the applicant."""
+"""The outline every rendering of an explained decision follows, and its plain-text rendering.
+
+An explanation has one outline: the sections in `SECTIONS` order, each present only when it has
+something to say (`render` decides both, once). A rendering — the text here, the CDS Hooks
+card's Markdown (interchange/cds.py), the FHIR RiskAssessment (interchange/fhir_out.py) — is an
+`Outline` subclass with one method per section; a rendering that leaves a section out says so
+in that method. A new section is a name in `SECTIONS`, an abstract method on `Outline` and a
+line in `render`; every rendering then has to decide what to do with it.
+"""
 
 from __future__ import annotations
 
-from recovery_screening.decision import DecisionModel, JsonScalar
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+from recovery_screening.fields import JsonScalar
+
+if TYPE_CHECKING:
+    from recovery_screening.models import (
+        DecisionModel,
+        DomainScore,
+        EngineRef,
+        InstrumentScore,
+        Reason,
+        Referral,
+        RulesetRef,
+        UndecidedRule,
+    )
+
+SECTIONS = (
+    "outcome",
+    "because",
+    "also_applies",
+    "referrals",
+    "needs",
+    "rescreen",
+    "undecided",
+    "domains",
+    "instruments",
+    "provenance",
+)
+"""The sections of an explanation, in the order every rendering presents them."""
+
+FAIL_SAFE_RULE = "incomplete"
+
+
+class Outline(ABC):
+    """A rendering of an explanation: `render` calls one method per present section, in order."""
+
+    @abstractmethod
+    def outcome(self, outcome: str, label: str | None) -> None:
+        """The outcome and the ruleset's label for it (always present)."""
+
+    @abstractmethod
+    def because(self, reasons: list[Reason]) -> None:
+        """The deciding reasons (always at least one: a rule, the default or the fail-safe)."""
+
+    @abstractmethod
+    def also_applies(self, reasons: list[Reason]) -> None:
+        """Rules that applied but did not decide (a less protective outcome)."""
+
+    @abstractmethod
+    def referrals(self, referrals: list[Referral]) -> None:
+        """Where the person is referred."""
+
+    @abstractmethod
+    def needs(self, needs: list[str]) -> None:
+        """Answers still needed: they could change the outcome."""
+
+    @abstractmethod
+    def rescreen(self, days: int) -> None:
+        """When to screen again."""
+
+    @abstractmethod
+    def undecided(self, rules: list[UndecidedRule]) -> None:
+        """Decision rules not decided for lack of answers."""
+
+    @abstractmethod
+    def domains(self, domains: list[DomainScore]) -> None:
+        """Every scored domain: score, band, contributions."""
+
+    @abstractmethod
+    def instruments(self, instruments: list[InstrumentScore]) -> None:
+        """Every instrument: total, band, flags raised."""
+
+    @abstractmethod
+    def provenance(self, ruleset: RulesetRef, engine: EngineRef) -> None:
+        """The ruleset and engine that decided (always present)."""
+
+
+def render(model: DecisionModel, outline: Outline) -> None:
+    """Walk `model` through `outline`, section by section in `SECTIONS` order."""
+    outline.outcome(model.outcome, model.outcome_label)
+    outline.because([reason for reason in model.reasons if reason.deciding])
+    others = [reason for reason in model.reasons if not reason.deciding]
+    if others:
+        outline.also_applies(others)
+    if model.referrals:
+        outline.referrals(model.referrals)
+    if model.needs:
+        outline.needs(model.needs)
+    if model.rescreen_after_days is not None:
+        outline.rescreen(model.rescreen_after_days)
+    if model.undecided:
+        outline.undecided(model.undecided)
+    if model.domains:
+        outline.domains(model.domains)
+    if model.instruments:
+        outline.instruments(model.instruments)
+    outline.provenance(model.ruleset, model.engine)
+
+
+def shown_evidence(reason: Reason) -> dict[str, JsonScalar]:
+    """The answers to show beside a reason: none for the fail-safe, whose evidence is the
+    unanswered inputs already listed as needed."""
+    return {} if reason.rule == FAIL_SAFE_RULE else reason.evidence
 
 
 def describe_value(value: JsonScalar) -> str:
@@ -16,72 +127,106 @@ def describe_value(value: JsonScalar) -> str:
     return str(value)
 
 
-def _evidence(evidence: dict[str, JsonScalar]) -> str:
-    return ", ".join(f"{name} = {describe_value(value)}" for name, value in evidence.items())
+def domain_score_text(domain: DomainScore) -> str:
+    """A domain's score, or `unknown` when missing answers leave it open."""
+    return "unknown" if domain.score is None else str(domain.score)
 
 
-def render_explanation(decision: DecisionModel) -> str:
-    """Outcome first, then why, what to do next, and the scores behind it."""
-    label = f" ({decision.outcome_label})" if decision.outcome_label else ""
-    lines = [f"Outcome: {decision.outcome.upper()}{label}", ""]
-    deciding = [reason for reason in decision.reasons if reason.deciding]
-    lines.append("Because:")
-    for reason in deciding:
-        lines.append(f"  - {reason.text} [{reason.code}, rule {reason.rule}]")
-        if reason.evidence and reason.rule != "incomplete":
-            lines.append(f"      based on {_evidence(reason.evidence)}")
-    others = [reason for reason in decision.reasons if not reason.deciding]
-    if others:
-        lines.append("Also applies:")
-        lines.extend(
+def instrument_total_text(instrument: InstrumentScore) -> str:
+    """An instrument's total, or `incomplete` when items are unanswered."""
+    return "incomplete" if instrument.total is None else str(instrument.total)
+
+
+class _Text(Outline):
+    """The explanation as plain text a peer worker can read with the applicant."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def outcome(self, outcome: str, label: str | None) -> None:
+        self.lines += [f"Outcome: {outcome.upper()}{f' ({label})' if label else ''}", ""]
+
+    def because(self, reasons: list[Reason]) -> None:
+        self.lines.append("Because:")
+        for reason in reasons:
+            self.lines.append(f"  - {reason.text} [{reason.code}, rule {reason.rule}]")
+            evidence = shown_evidence(reason)
+            if evidence:
+                described = ", ".join(f"{k} = {describe_value(v)}" for k, v in evidence.items())
+                self.lines.append(f"      based on {described}")
+
+    def also_applies(self, reasons: list[Reason]) -> None:
+        self.lines.append("Also applies:")
+        self.lines.extend(
             f"  - ({reason.outcome}) {reason.text} [{reason.code}, rule {reason.rule}]"
-            for reason in others
+            for reason in reasons
         )
-    if decision.referrals:
-        lines.append("Referrals:")
-        for referral in decision.referrals:
+
+    def referrals(self, referrals: list[Referral]) -> None:
+        self.lines.append("Referrals:")
+        for referral in referrals:
             text = f": {referral.text}" if referral.text else ""
-            lines.append(f"  - {referral.title} ({referral.kind}){text}")
-    if decision.needs:
-        lines.append("Answers needed (they could change the outcome):")
-        lines.extend(f"  - {name}" for name in decision.needs)
-    if decision.rescreen_after_days is not None:
-        lines.append(f"Re-screen after: {decision.rescreen_after_days} days")
-    if decision.undecided:
-        lines.append("Rules not decided for lack of answers:")
-        lines.extend(
+            self.lines.append(f"  - {referral.title} ({referral.kind}){text}")
+
+    def needs(self, needs: list[str]) -> None:
+        self.lines.append("Answers needed (they could change the outcome):")
+        self.lines.extend(f"  - {name}" for name in needs)
+
+    def rescreen(self, days: int) -> None:
+        self.lines.append(f"Re-screen after: {days} days")
+
+    def undecided(self, rules: list[UndecidedRule]) -> None:
+        self.lines.append("Rules not decided for lack of answers:")
+        self.lines.extend(
             f"  - {rule.rule} ({rule.outcome}, {rule.code}): missing {', '.join(rule.missing)}"
-            for rule in decision.undecided
+            for rule in rules
         )
-    if decision.domains:
-        lines.append("")
-        lines.append("Domains:")
-        for domain in decision.domains:
-            score = "unknown" if domain.score is None else str(domain.score)
+
+    def domains(self, domains: list[DomainScore]) -> None:
+        self.lines += ["", "Domains:"]
+        for domain in domains:
+            score = domain_score_text(domain)
             if domain.score is None:
                 score += f" (between {domain.score_range[0]} and {domain.score_range[1]})"
-            band = domain.band or "unknown"
-            lines.append(f"  {domain.title}: {score}, band {band}")
+            self.lines.append(f"  {domain.title}: {score}, band {domain.band or 'unknown'}")
             for part in domain.contributions:
-                lines.append(f"      {part.points:+d}  {part.text} [{part.code}]")
+                self.lines.append(f"      {part.points:+d}  {part.text} [{part.code}]")
             if domain.undecided:
-                lines.append(f"      not decided: {', '.join(domain.undecided)}")
-    if decision.instruments:
-        lines.append("")
-        lines.append("Instruments:")
-        for instrument in decision.instruments:
-            total = "incomplete" if instrument.total is None else str(instrument.total)
+                self.lines.append(f"      not decided: {', '.join(domain.undecided)}")
+
+    def instruments(self, instruments: list[InstrumentScore]) -> None:
+        self.lines += ["", "Instruments:"]
+        for instrument in instruments:
             low, high = instrument.total_range
             band = f", {instrument.band}" if instrument.band else ""
-            lines.append(f"  {instrument.title}: {total} of {low}-{high}{band}")
+            total = instrument_total_text(instrument)
+            self.lines.append(f"  {instrument.title}: {total} of {low}-{high}{band}")
             for flag in instrument.flags:
                 marker = "SAFETY: " if flag.safety else ""
-                lines.append(f"      {marker}{flag.text} [{flag.code}]")
-    ruleset = decision.ruleset
-    engine = decision.engine
-    lines.append("")
-    lines.append(
-        f"Ruleset {ruleset.id} {ruleset.version} ({ruleset.content_hash[:19]}…), "
-        f"engine {engine.name} {engine.version} ({engine.backend})"
-    )
-    return "\n".join(lines)
+                self.lines.append(f"      {marker}{flag.text} [{flag.code}]")
+
+    def provenance(self, ruleset: RulesetRef, engine: EngineRef) -> None:
+        self.lines += [
+            "",
+            f"Ruleset {ruleset.id} {ruleset.version} ({ruleset.content_hash[:19]}…), "
+            f"engine {engine.name} {engine.version} ({engine.backend})",
+        ]
+
+
+def render_text(model: DecisionModel) -> str:
+    """Outcome first, then why, what to do next, and the scores behind it (`Decision.explain()`)."""
+    text = _Text()
+    render(model, text)
+    return "\n".join(text.lines)
+
+
+__all__ = [
+    "SECTIONS",
+    "Outline",
+    "describe_value",
+    "domain_score_text",
+    "instrument_total_text",
+    "render",
+    "render_text",
+    "shown_evidence",
+]

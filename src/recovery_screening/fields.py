@@ -24,6 +24,8 @@ from recovery_screening.expressions import (
     enum_type,
 )
 
+JsonScalar = bool | int | float | str | None
+"""An answer (or a value derived from answers) as JSON: dates are ISO strings."""
 DEFAULT_MAX_LENGTH = 64
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

@@ -159,12 +159,6 @@ class Ruleset:
             "properties": properties,
         }
 
-    def to_fhir_questionnaire(self) -> dict[str, Any]:
-        """The inputs as an R4 FHIR Questionnaire (JSON-ready); needs the `fhir` extra."""
-        from recovery_screening.interchange.questionnaire import to_fhir_questionnaire
-
-        return to_fhir_questionnaire(self)
-
     def __repr__(self) -> str:
         return f"<Ruleset {self.id} {self.version} {self.content_hash[:19]}…>"
 

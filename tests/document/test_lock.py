@@ -20,6 +20,7 @@ from recovery_screening import (
     replay,
 )
 from recovery_screening.cli import main
+from recovery_screening.records.record import make_record
 
 SHIPPED = REPO / "rulesets"
 WHEN = "2026-03-01T09:30:00Z"
@@ -155,7 +156,7 @@ def test_drafts_say_so_in_decisions_records_and_replay(rulesets: Path, tmp_path:
     decision = draft.evaluate({f"q{n}": 0 for n in range(1, 10)})
     assert decision.to_dict()["ruleset"]["published"] is False
     assert decision.model.ruleset.published is False
-    record = decision.to_record(subject_ref="subject-1", evaluated_at=WHEN)
+    record = make_record(decision, subject_ref="subject-1", evaluated_at=WHEN)
     body = json.loads(record.to_json())
     assert body["ruleset"]["published"] is False
     assert body["decision"]["ruleset"]["published"] is False
@@ -167,10 +168,11 @@ def test_drafts_say_so_in_decisions_records_and_replay(rulesets: Path, tmp_path:
     assert run.summary.drafts == 1 and run.summary.ok
     published_log = tmp_path / "published.jsonl"
     published_log.write_text(
-        load_ruleset("phq-9")
-        .evaluate({f"q{n}": 0 for n in range(1, 10)})
-        .to_record(subject_ref="subject-2", evaluated_at=WHEN)
-        .to_json()
+        make_record(
+            load_ruleset("phq-9").evaluate({f"q{n}": 0 for n in range(1, 10)}),
+            subject_ref="subject-2",
+            evaluated_at=WHEN,
+        ).to_json()
         + "\n"
     )
     (published,) = list(replay(published_log, rulesets))
@@ -184,10 +186,10 @@ def test_replay_prints_draft_records_as_such(
     draft_path.write_text(
         (rulesets / "phq-9" / "1.0.0.yaml").read_text().replace("version: 1.0.0", "version: 1.1.0")
     )
-    record = (
-        load_ruleset("phq-9@1.1.0", rulesets_dir=rulesets)
-        .evaluate({})
-        .to_record(subject_ref="subject-1", evaluated_at=WHEN)
+    record = make_record(
+        load_ruleset("phq-9@1.1.0", rulesets_dir=rulesets).evaluate({}),
+        subject_ref="subject-1",
+        evaluated_at=WHEN,
     )
     log = tmp_path / "records.jsonl"
     log.write_text(record.to_json() + "\n")

@@ -35,10 +35,10 @@ def _validate_card(card: dict[str, Any]) -> None:
 def test_every_embedded_case_gives_a_valid_assessment_and_card(path: Path, index: int) -> None:
     ruleset = ruleset_at(path)
     decision = ruleset.evaluate(ruleset.tests[index]["applicant"])
-    assessment = decision.to_fhir_risk_assessment(subject="Patient/p1", occurrence="2026-11-25")
+    assessment = to_fhir_risk_assessment(decision, subject="Patient/p1", occurrence="2026-11-25")
     RiskAssessment.model_validate(assessment)
-    _validate_card(decision.to_cds_card(source="Peer program", subject="Patient/p1"))
-    _validate_card(decision.to_cds_card())
+    _validate_card(to_cds_card(decision, source="Peer program", subject="Patient/p1"))
+    _validate_card(to_cds_card(decision))
 
 
 def test_risk_assessment_maps_the_decision(intake: Ruleset) -> None:
@@ -73,7 +73,7 @@ def test_risk_assessment_maps_the_decision(intake: Ruleset) -> None:
 
 def test_unknown_bands_and_needs_are_stated(intake: Ruleset) -> None:
     decision = _example(intake, "defer-missing.json")
-    assessment = decision.to_fhir_risk_assessment(subject={"reference": "Patient/p2"})
+    assessment = to_fhir_risk_assessment(decision, subject={"reference": "Patient/p2"})
     assert "occurrenceDateTime" not in assessment
     assert "Answers still needed" in assessment["note"][0]["text"]
     unknown = [p for p in assessment["prediction"][1:] if "qualitativeRisk" not in p]
@@ -82,8 +82,10 @@ def test_unknown_bands_and_needs_are_stated(intake: Ruleset) -> None:
 
 def test_a_naive_datetime_is_refused(intake: Ruleset) -> None:
     with pytest.raises(ValueError, match="time zone"):
-        _example(intake, "admit.json").to_fhir_risk_assessment(
-            subject="Patient/p1", occurrence=datetime.datetime(2026, 11, 25, 9, 30)
+        to_fhir_risk_assessment(
+            _example(intake, "admit.json"),
+            subject="Patient/p1",
+            occurrence=datetime.datetime(2026, 11, 25, 9, 30),
         )
 
 
@@ -102,8 +104,11 @@ def test_card_indicator_follows_the_outcome(intake: Ruleset, name: str, indicato
 
 def test_card_suggests_each_referral(intake: Ruleset) -> None:
     decision = _example(intake, "refer-withdrawal.json")
-    card = decision.to_cds_card(source={"label": "Peer program", "url": "https://example.org"},
-                                subject="Patient/p1")  # fmt: skip
+    card = to_cds_card(
+        decision,
+        source={"label": "Peer program", "url": "https://example.org"},
+        subject="Patient/p1",
+    )
     targets = [r.title for r in decision.referrals]
     assert [s["label"] for s in card["suggestions"]] == [f"Refer: {t}" for t in targets]
     assert card["selectionBehavior"] == "any"
@@ -112,26 +117,28 @@ def test_card_suggests_each_referral(intake: Ruleset) -> None:
         "ServiceRequest", "draft", "proposal",
     )  # fmt: skip
     assert request["subject"] == {"reference": "Patient/p1"}
-    assert card == decision.to_cds_card(
-        source={"label": "Peer program", "url": "https://example.org"}, subject="Patient/p1"
+    assert card == to_cds_card(
+        decision,
+        source={"label": "Peer program", "url": "https://example.org"},
+        subject="Patient/p1",
     )
 
 
 def test_card_detail_is_the_explanation_in_markdown(intake: Ruleset) -> None:
     decision = _example(intake, "refer-safety.json")
-    detail = decision.to_cds_card()["detail"]
+    detail = to_cds_card(decision)["detail"]
     assert detail.startswith("**Outcome: refer** (Another service first)")
     for reason in decision.reasons:
         if reason.deciding:
             assert f"(`{reason.code}`)" in detail
     assert "| Domain | Score | Band |" in detail
-    assert decision.to_cds_card()["source"]["label"].startswith("recovery-screening ")
+    assert to_cds_card(decision)["source"]["label"].startswith("recovery-screening ")
 
 
 def test_summary_is_cut_below_140_characters(intake: Ruleset) -> None:
     applicant = json.loads((REPO / "examples/applicants/refer-safety.json").read_text())
     applicant.update(withdrawal_severity="severe", intoxicated_now=True, psychosis_symptoms=True,
                      violence_last_12_months=True, current_suicidal_intent=True)  # fmt: skip
-    card = intake.evaluate(applicant).to_cds_card()
+    card = to_cds_card(intake.evaluate(applicant))
     assert len(card["summary"]) == 139
     assert card["summary"].endswith("…")

@@ -26,7 +26,7 @@ def _items(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.parent.name for p in SHIPPED])
 def test_every_shipped_ruleset_gives_a_valid_questionnaire(path: Path) -> None:
     ruleset = ruleset_at(path)
-    questionnaire = ruleset.to_fhir_questionnaire()
+    questionnaire = to_fhir_questionnaire(ruleset)
     parsed = Questionnaire.model_validate(questionnaire)
     assert parsed.status == "active"
     assert (questionnaire["id"], questionnaire["version"]) == (ruleset.id, ruleset.version)
@@ -60,7 +60,7 @@ def test_one_item_per_input_and_a_group_per_instrument(intake: Ruleset) -> None:
 
 
 def test_item_types_follow_the_input_types(mini: Ruleset) -> None:
-    items = _items(mini.to_fhir_questionnaire()["item"])
+    items = _items(to_fhir_questionnaire(mini)["item"])
     assert {name: items[name]["type"] for name in
             ("withdrawal", "ready", "attends", "last_use", "note_code", "weight")} == {
         "withdrawal": "choice", "ready": "integer", "attends": "boolean", "last_use": "date",
@@ -75,7 +75,7 @@ def test_item_types_follow_the_input_types(mini: Ruleset) -> None:
 
 
 def test_scored_boolean_and_choice_items_carry_their_points(mini: Ruleset) -> None:
-    items = _items(mini.to_fhir_questionnaire()["item"])
+    items = _items(to_fhir_questionnaire(mini)["item"])
     reverse = items["scale.q2"]["answerOption"]
     assert [(o["valueCoding"]["code"], o["valueCoding"]["extension"][0]["valueDecimal"])
             for o in reverse] == [("Y", 0), ("N", 1)]  # fmt: skip
@@ -84,7 +84,7 @@ def test_scored_boolean_and_choice_items_carry_their_points(mini: Ruleset) -> No
 
 
 def test_audit_options_keep_their_published_labels_and_points() -> None:
-    questionnaire = load_ruleset("audit").to_fhir_questionnaire()
+    questionnaire = to_fhir_questionnaire(load_ruleset("audit"))
     assert questionnaire["code"] == [{"system": LOINC, "code": "72110-0"}]
     q10 = _items(questionnaire["item"])["q10"]
     options = [option["valueCoding"] for option in q10["answerOption"]]
@@ -108,7 +108,7 @@ MINI_V2 = FIXTURE_RULESETS / "mini-v2" / "1.0.0.yaml"
 
 
 def test_v2_instrument_answers_are_worded_and_coded() -> None:
-    questionnaire = load_ruleset(MINI_V2).to_fhir_questionnaire()
+    questionnaire = to_fhir_questionnaire(load_ruleset(MINI_V2))
     Questionnaire.model_validate(questionnaire)
     items = _items(questionnaire["item"])
     q1 = [option["valueCoding"] for option in items["scale.q1"]["answerOption"]]
@@ -135,7 +135,7 @@ def test_v2_instrument_answers_are_worded_and_coded() -> None:
 
 
 def test_v2_instructions_are_a_display_item_and_copyright_is_carried() -> None:
-    questionnaire = load_ruleset(MINI_V2).to_fhir_questionnaire()
+    questionnaire = to_fhir_questionnaire(load_ruleset(MINI_V2))
     group = next(item for item in questionnaire["item"] if item["linkId"] == "scale")
     stem = group["item"][0]
     assert stem == {
@@ -145,11 +145,11 @@ def test_v2_instructions_are_a_display_item_and_copyright_is_carried() -> None:
     }
     assert questionnaire["copyright"].startswith("Mini scale (v2): Written for the")
     alone = load_ruleset(FIXTURE_RULESETS / "mini-scale-v2" / "1.0.0.yaml")
-    assert alone.to_fhir_questionnaire()["copyright"].startswith("Written for the")
+    assert to_fhir_questionnaire(alone)["copyright"].startswith("Written for the")
 
 
 def test_v2_enum_inputs_show_their_value_labels_and_the_screening_date_is_not_asked() -> None:
-    items = _items(load_ruleset(MINI_V2).to_fhir_questionnaire()["item"])
+    items = _items(to_fhir_questionnaire(load_ruleset(MINI_V2))["item"])
     housing = [option["valueCoding"] for option in items["housing"]["answerOption"]]
     assert [(o["code"], o["display"]) for o in housing] == [
         ("stable", "Stable housing"), ("temporary", "Temporary housing"), ("none", "No housing"),
@@ -158,7 +158,7 @@ def test_v2_enum_inputs_show_their_value_labels_and_the_screening_date_is_not_as
 
 
 def test_v1_questionnaires_keep_their_codes(mini: Ruleset) -> None:
-    items = _items(mini.to_fhir_questionnaire()["item"])
+    items = _items(to_fhir_questionnaire(mini)["item"])
     assert [o["valueCoding"]["display"] for o in items["withdrawal"]["answerOption"]] == [
         "none", "mild", "moderate", "severe",
     ]  # fmt: skip

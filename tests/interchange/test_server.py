@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tests.conftest import REPO
 
 from recovery_screening import Ruleset
-from recovery_screening.interchange import to_questionnaire_response
+from recovery_screening.interchange import to_cds_card, to_questionnaire_response
 from recovery_screening.interchange.auth import Authenticator, TrustedIssuer
 from recovery_screening.interchange.server import create_app, server_config
 
@@ -167,7 +167,7 @@ def test_a_hook_call_per_outcome(
     status, _, body = client.hook("peer-support-intake", _hook_request(response, where=where))
     assert status == 200
     [card] = body["cards"]
-    expected = intake.evaluate(applicant).to_cds_card(source=intake.title, subject="Patient/p1")
+    expected = to_cds_card(intake.evaluate(applicant), source=intake.title, subject="Patient/p1")
     assert without_uuids(card) == without_uuids(expected)
     assert card["indicator"] == indicator
 

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import REPO
 
 from recovery_screening import DecisionRecord, Ruleset
-from recovery_screening.records.record import record_hash, redact_evidence
+from recovery_screening.records.record import make_record, record_hash, redact_evidence
 
 COHORT = REPO / "examples" / "cohort-1000.jsonl"
 WHEN = "2026-03-01T09:30:00Z"
@@ -37,7 +37,8 @@ def chain(
     records: list[DecisionRecord] = []
     for number, applicant in enumerate(applicants):
         records.append(
-            ruleset.evaluate(applicant).to_record(
+            make_record(
+                ruleset.evaluate(applicant),
                 subject_ref=f"subject-{number:05d}",
                 evaluated_at=WHEN,
                 previous=records[-1] if records else None,

@@ -12,7 +12,12 @@ from tests.records.conftest import DIGEST_KEY, WHEN, v1_without_input
 
 from recovery_screening import DecisionRecord, Ruleset, load_ruleset
 from recovery_screening.document.canonical import canonical_hash
-from recovery_screening.records.record import RecordError, input_digest, record_json_schema
+from recovery_screening.records.record import (
+    RecordError,
+    input_digest,
+    make_record,
+    record_json_schema,
+)
 
 SECRET_NOTE = "ZQX7"
 SECRET_DATE = "2019-07-13"
@@ -47,10 +52,10 @@ def test_a_record_names_everything_needed_to_replay_it(
 
 def test_record_ids_are_deterministic(intake: Ruleset) -> None:
     decision = intake.evaluate(json.loads((REPO / "examples/applicants/admit.json").read_text()))
-    one = decision.to_record(subject_ref="s-1", evaluated_at=WHEN)
-    assert one.record_id == decision.to_record(subject_ref="s-1", evaluated_at=WHEN).record_id
-    assert one.record_id != decision.to_record(subject_ref="s-2", evaluated_at=WHEN).record_id
-    chosen = decision.to_record(subject_ref="s-1", evaluated_at=WHEN, record_id="visit-42")
+    one = make_record(decision, subject_ref="s-1", evaluated_at=WHEN)
+    assert one.record_id == make_record(decision, subject_ref="s-1", evaluated_at=WHEN).record_id
+    assert one.record_id != make_record(decision, subject_ref="s-2", evaluated_at=WHEN).record_id
+    chosen = make_record(decision, subject_ref="s-1", evaluated_at=WHEN, record_id="visit-42")
     assert chosen.record_id == "visit-42" and chosen.verify_hash()
 
 
@@ -58,8 +63,8 @@ def test_missing_and_null_answers_hash_the_same(intake: Ruleset) -> None:
     applicant = json.loads((REPO / "examples/applicants/defer-missing.json").read_text())
     with_nulls = dict(applicant, days_since_last_use=None, phq9=None)
     without = {k: v for k, v in applicant.items() if k not in ("days_since_last_use", "phq9")}
-    left = intake.evaluate(with_nulls).to_record(subject_ref="s", evaluated_at=WHEN)
-    right = intake.evaluate(without).to_record(subject_ref="s", evaluated_at=WHEN)
+    left = make_record(intake.evaluate(with_nulls), subject_ref="s", evaluated_at=WHEN)
+    right = make_record(intake.evaluate(without), subject_ref="s", evaluated_at=WHEN)
     assert left.input_hash == right.input_hash
 
 
@@ -67,7 +72,7 @@ def test_missing_and_null_answers_hash_the_same(intake: Ruleset) -> None:
 def test_subject_ref_must_be_opaque(intake: Ruleset, subject: str) -> None:
     decision = intake.evaluate({})
     with pytest.raises(RecordError) as error:
-        decision.to_record(subject_ref=subject, evaluated_at=WHEN)
+        make_record(decision, subject_ref=subject, evaluated_at=WHEN)
     assert subject not in str(error.value) or not subject
 
 
@@ -83,21 +88,21 @@ def test_subject_ref_must_be_opaque(intake: Ruleset, subject: str) -> None:
 )
 def test_evaluated_at_must_be_an_iso_timestamp_with_offset(intake: Ruleset, when: str) -> None:
     with pytest.raises(RecordError):
-        intake.evaluate({}).to_record(subject_ref="s", evaluated_at=when)
+        make_record(intake.evaluate({}), subject_ref="s", evaluated_at=when)
 
 
 @pytest.mark.parametrize("when", ["2026-03-01T09:30:00.123+01:00", "2026-03-01T09:30-05:00"])
 def test_timestamps_every_python_reads_alike_are_accepted(intake: Ruleset, when: str) -> None:
-    assert intake.evaluate({}).to_record(subject_ref="s", evaluated_at=when).evaluated_at == when
+    assert make_record(intake.evaluate({}), subject_ref="s", evaluated_at=when).evaluated_at == when
 
 
 def test_signing_and_verifying(small_log: list[DecisionRecord], intake: Ruleset) -> None:
     key = b"k" * 32
-    record = intake.evaluate({}).to_record(subject_ref="s", evaluated_at=WHEN, key=key)
+    record = make_record(intake.evaluate({}), subject_ref="s", evaluated_at=WHEN, key=key)
     assert record.signature is not None and record.verify_signature(key)
     assert not record.verify_signature(b"x" * 32)
     with pytest.raises(RecordError):
-        intake.evaluate({}).to_record(subject_ref="s", evaluated_at=WHEN, key=b"short")
+        make_record(intake.evaluate({}), subject_ref="s", evaluated_at=WHEN, key=b"short")
 
 
 def _mini_applicant() -> dict[str, object]:
@@ -118,8 +123,8 @@ def test_a_record_without_input_holds_no_answer() -> None:
     mini = load_ruleset(FIXTURE_RULESETS / "mini" / "1.0.0.yaml")
     decision = mini.evaluate(_mini_applicant())
     assert SECRET_DATE in decision.to_json()  # the rule on days since last use applied
-    shared = decision.to_record(
-        subject_ref="s", evaluated_at=WHEN, include_input=False, digest_key=DIGEST_KEY
+    shared = make_record(
+        decision, subject_ref="s", evaluated_at=WHEN, include_input=False, digest_key=DIGEST_KEY
     )
     text = shared.to_json()
     body = json.loads(text)
@@ -132,9 +137,9 @@ def test_a_record_without_input_holds_no_answer() -> None:
     assert SECRET_DATE not in text and SECRET_NOTE not in text and "1.25" not in text
     for rule in decision.deciding:  # no rule id that would say which answers applied
         assert rule not in text
-    kept = decision.to_record(subject_ref="s", evaluated_at=WHEN)
+    kept = make_record(decision, subject_ref="s", evaluated_at=WHEN)
     assert kept.input is not None and kept.input["note_code"] == SECRET_NOTE
-    keyed = decision.to_record(subject_ref="s", evaluated_at=WHEN, digest_key=DIGEST_KEY)
+    keyed = make_record(decision, subject_ref="s", evaluated_at=WHEN, digest_key=DIGEST_KEY)
     assert keyed.input == kept.input and keyed.decision == kept.decision
     assert shared.input_digest == keyed.input_digest != kept.input_hash
 
@@ -142,9 +147,9 @@ def test_a_record_without_input_holds_no_answer() -> None:
 def test_a_record_without_input_needs_a_digest_key(intake: Ruleset) -> None:
     decision = intake.evaluate({})
     with pytest.raises(RecordError, match="digest_key"):
-        decision.to_record(subject_ref="s", evaluated_at=WHEN, include_input=False)
+        make_record(decision, subject_ref="s", evaluated_at=WHEN, include_input=False)
     with pytest.raises(RecordError, match="16 bytes"):
-        decision.to_record(subject_ref="s", evaluated_at=WHEN, digest_key=b"short")
+        make_record(decision, subject_ref="s", evaluated_at=WHEN, digest_key=b"short")
 
 
 def test_v2_records_validate_against_the_schema(intake: Ruleset) -> None:
@@ -152,7 +157,8 @@ def test_v2_records_validate_against_the_schema(intake: Ruleset) -> None:
     for applicant in ({}, {"withdrawal_severity": "none"}):
         decision = intake.evaluate(applicant)
         for include_input in (True, False):
-            record = decision.to_record(
+            record = make_record(
+ decision,
                 subject_ref="s", evaluated_at=WHEN, include_input=include_input,
                 digest_key=DIGEST_KEY,
             )  # fmt: skip
@@ -161,18 +167,17 @@ def test_v2_records_validate_against_the_schema(intake: Ruleset) -> None:
 
 
 def test_a_v2_record_needs_every_v2_field_and_no_v1_one(intake: Ruleset) -> None:
-    body = (
-        intake.evaluate({})
-        .to_record(subject_ref="s", evaluated_at=WHEN, include_input=False, digest_key=DIGEST_KEY)
-        .to_dict()
-    )
+    body = make_record(
+        intake.evaluate({}),
+        subject_ref="s", evaluated_at=WHEN, include_input=False, digest_key=DIGEST_KEY,
+    ).to_dict()  # fmt: skip
     for name in ("input_digest", "outcome", "decision_digest"):
         with pytest.raises(ValueError):
             DecisionRecord.model_validate({k: v for k, v in body.items() if k != name})
     with pytest.raises(ValueError):
         DecisionRecord.model_validate({**body, "input_hash": "sha256:" + "0" * 64})
     with pytest.raises(ValueError):  # a decision without its input would hold the answers
-        full = intake.evaluate({}).to_record(subject_ref="s", evaluated_at=WHEN)
+        full = make_record(intake.evaluate({}), subject_ref="s", evaluated_at=WHEN)
         DecisionRecord.model_validate({**body, "decision": full.to_dict()["decision"]})
 
 
@@ -185,9 +190,9 @@ def test_brute_forcing_a_phq9_record_needs_the_digest_key() -> None:
     phq9 = load_ruleset("phq-9")
     answers = json.loads((REPO / "examples" / "applicants" / "phq-9-answers.json").read_text())
     decision = phq9.evaluate(answers)
-    v1 = v1_without_input(decision.to_record(subject_ref="s", evaluated_at=WHEN))
-    v2 = decision.to_record(
-        subject_ref="s", evaluated_at=WHEN, include_input=False, digest_key=DIGEST_KEY
+    v1 = v1_without_input(make_record(decision, subject_ref="s", evaluated_at=WHEN))
+    v2 = make_record(
+        decision, subject_ref="s", evaluated_at=WHEN, include_input=False, digest_key=DIGEST_KEY
     ).to_dict()
     v2_hexes = {v2["input_digest"].split(":")[1], v2["decision_digest"].split(":")[1]}
     names = [f"q{n}" for n in range(1, 10)]

@@ -17,7 +17,7 @@ from tests.records.test_record import SECRET_DATE, SECRET_NOTE, _mini_applicant
 from recovery_screening import DecisionRecord, Ruleset, RulesetRegistry, load_ruleset, replay
 from recovery_screening.cli import main
 from recovery_screening.document.canonical import canonical_json
-from recovery_screening.records.record import record_hash
+from recovery_screening.records.record import make_record, record_hash
 
 KEY = b"an-audit-key-of-32-bytes-length!"
 
@@ -180,7 +180,7 @@ def test_deleting_a_record_breaks_the_chain_where_it_was(
 def test_reports_on_records_without_input_hold_no_answer(tmp_path: Path) -> None:
     mini = load_ruleset(FIXTURE_RULESETS / "mini" / "1.0.0.yaml")
     decision = mini.evaluate(_mini_applicant())
-    body = v1_without_input(decision.to_record(subject_ref="s-1", evaluated_at=WHEN))
+    body = v1_without_input(make_record(decision, subject_ref="s-1", evaluated_at=WHEN))
     for reason in body["decision"]["reasons"]:  # a tampered record: evidence values changed
         reason["evidence"] = dict.fromkeys(reason["evidence"], "2001-01-01")
     body["decision"]["outcome"] = "refer"
@@ -390,8 +390,8 @@ def _retouched(record: DecisionRecord, **changes: object) -> dict[str, object]:
 def test_a_v2_record_with_another_outcome_or_digest_is_different(intake: Ruleset) -> None:
     applicant = cohort(1)[0]
     decision = intake.evaluate(applicant)
-    record = decision.to_record(
-        subject_ref="s", evaluated_at=WHEN, include_input=False, digest_key=DIGEST_KEY
+    record = make_record(
+        decision, subject_ref="s", evaluated_at=WHEN, include_input=False, digest_key=DIGEST_KEY
     )
     inputs = {record.record_id: decision.applicant()}
     other = next(o for o in ("admit", "defer", "refer") if o != decision.outcome)
@@ -451,7 +451,8 @@ def test_a_v2_screening_date_is_part_of_the_record_and_replays(tmp_path: Path) -
     for day in (datetime.date(2026, 1, 10), datetime.date(2026, 3, 1)):
         decision = mini_v2.evaluate(applicant, as_of=day)
         records.append(
-            decision.to_record(
+            make_record(
+                decision,
                 subject_ref=f"subject-{day}",
                 evaluated_at=WHEN,
                 previous=records[-1] if records else None,

@@ -67,8 +67,10 @@ def register(subparsers: Any) -> None:
 
 
 def run_questionnaire(arguments: argparse.Namespace) -> int:
+    from recovery_screening.interchange.questionnaire import to_fhir_questionnaire
+
     ruleset = open_ruleset(arguments, arguments.ruleset)
-    print(json.dumps(ruleset.to_fhir_questionnaire(), ensure_ascii=False, indent=2))
+    print(json.dumps(to_fhir_questionnaire(ruleset), ensure_ascii=False, indent=2))
     return EXIT_OK
 
 

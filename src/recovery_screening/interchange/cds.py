@@ -12,12 +12,29 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from recovery_screening.decision import DecisionModel, JsonScalar
-from recovery_screening.explain import describe_value
+from recovery_screening.explain import (
+    Outline,
+    describe_value,
+    domain_score_text,
+    instrument_total_text,
+    render,
+    shown_evidence,
+)
+from recovery_screening.fields import JsonScalar
 from recovery_screening.interchange._extras import BASE_URL, validated
 
 if TYPE_CHECKING:
     from recovery_screening.decision import Decision
+    from recovery_screening.models import (
+        DecisionModel,
+        DomainScore,
+        EngineRef,
+        InstrumentScore,
+        Reason,
+        Referral,
+        RulesetRef,
+        UndecidedRule,
+    )
 
 INDICATORS = {"refer": "critical", "defer": "warning", "admit": "info"}
 SUMMARY_LIMIT = 139
@@ -50,46 +67,72 @@ def summary_of(model: DecisionModel) -> str:
     return summary if len(summary) <= SUMMARY_LIMIT else summary[: SUMMARY_LIMIT - 1] + "…"
 
 
+class _Markdown(Outline):
+    """The explanation's outline as Markdown for the card's detail."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def outcome(self, outcome: str, label: str | None) -> None:
+        self.lines.append(f"**Outcome: {outcome}**{f' ({_escape(label)})' if label else ''}")
+
+    def because(self, reasons: list[Reason]) -> None:
+        self.lines += ["", "**Because**", ""]
+        for reason in reasons:
+            self.lines.append(f"- {_escape(reason.text)} (`{reason.code}`)")
+            evidence = shown_evidence(reason)
+            if evidence:
+                described = ", ".join(f"`{name}` = {_value(v)}" for name, v in evidence.items())
+                self.lines.append(f"  - based on {described}")
+
+    def also_applies(self, reasons: list[Reason]) -> None:
+        self.lines += ["", "**Also applies**", ""]
+        self.lines.extend(
+            f"- ({reason.outcome}) {_escape(reason.text)} (`{reason.code}`)" for reason in reasons
+        )
+
+    def referrals(self, referrals: list[Referral]) -> None:
+        self.lines += ["", "**Referrals**", ""]
+        for referral in referrals:
+            text = f": {_escape(referral.text)}" if referral.text else ""
+            self.lines.append(f"- **{_escape(referral.title)}** ({referral.kind}){text}")
+
+    def needs(self, needs: list[str]) -> None:
+        self.lines += ["", "**Answers needed** (they could change the outcome)", ""]
+        self.lines.extend(f"- `{name}`" for name in needs)
+
+    def rescreen(self, days: int) -> None:
+        self.lines += ["", f"Re-screen after {days} days."]
+
+    def undecided(self, rules: list[UndecidedRule]) -> None:
+        """Left off the card: the answers they lack are listed under "Answers needed"."""
+
+    def domains(self, domains: list[DomainScore]) -> None:
+        self.lines += ["", "| Domain | Score | Band |", "|---|---|---|"]
+        for domain in domains:
+            score = domain_score_text(domain)
+            self.lines.append(f"| {_escape(domain.title)} | {score} | {domain.band or 'unknown'} |")
+
+    def instruments(self, instruments: list[InstrumentScore]) -> None:
+        self.lines += ["", "| Instrument | Total | Band |", "|---|---|---|"]
+        for instrument in instruments:
+            total = instrument_total_text(instrument)
+            self.lines.append(
+                f"| {_escape(instrument.title)} | {total} | {instrument.band or '—'} |"
+            )
+
+    def provenance(self, ruleset: RulesetRef, engine: EngineRef) -> None:
+        self.lines += [
+            "",
+            f"Ruleset `{ruleset.id}` {ruleset.version} (`{ruleset.content_hash[:19]}…`)",
+        ]
+
+
 def render_markdown(model: DecisionModel) -> str:
     """The explanation as Markdown for the card's detail."""
-    label = f" ({_escape(model.outcome_label)})" if model.outcome_label else ""
-    lines = [f"**Outcome: {model.outcome}**{label}", "", "**Because**", ""]
-    for reason in model.reasons:
-        if not reason.deciding:
-            continue
-        lines.append(f"- {_escape(reason.text)} (`{reason.code}`)")
-        if reason.evidence and reason.rule != "incomplete":
-            evidence = ", ".join(f"`{name}` = {_value(v)}" for name, v in reason.evidence.items())
-            lines.append(f"  - based on {evidence}")
-    others = [reason for reason in model.reasons if not reason.deciding]
-    if others:
-        lines += ["", "**Also applies**", ""]
-        lines.extend(
-            f"- ({reason.outcome}) {_escape(reason.text)} (`{reason.code}`)" for reason in others
-        )
-    if model.referrals:
-        lines += ["", "**Referrals**", ""]
-        for referral in model.referrals:
-            text = f": {_escape(referral.text)}" if referral.text else ""
-            lines.append(f"- **{_escape(referral.title)}** ({referral.kind}){text}")
-    if model.needs:
-        lines += ["", "**Answers needed** (they could change the outcome)", ""]
-        lines.extend(f"- `{name}`" for name in model.needs)
-    if model.rescreen_after_days is not None:
-        lines += ["", f"Re-screen after {model.rescreen_after_days} days."]
-    if model.domains:
-        lines += ["", "| Domain | Score | Band |", "|---|---|---|"]
-        for domain in model.domains:
-            score = "unknown" if domain.score is None else str(domain.score)
-            lines.append(f"| {_escape(domain.title)} | {score} | {domain.band or 'unknown'} |")
-    if model.instruments:
-        lines += ["", "| Instrument | Total | Band |", "|---|---|---|"]
-        for instrument in model.instruments:
-            total = "incomplete" if instrument.total is None else str(instrument.total)
-            lines.append(f"| {_escape(instrument.title)} | {total} | {instrument.band or '—'} |")
-    ruleset = model.ruleset
-    lines += ["", f"Ruleset `{ruleset.id}` {ruleset.version} (`{ruleset.content_hash[:19]}…`)"]
-    return "\n".join(lines)
+    markdown = _Markdown()
+    render(model, markdown)
+    return "\n".join(markdown.lines)
 
 
 def _source(source: str | Mapping[str, Any] | None, model: DecisionModel) -> dict[str, Any]:

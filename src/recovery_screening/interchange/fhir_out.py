@@ -11,10 +11,20 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from recovery_screening.explain import Outline, render
 from recovery_screening.interchange._extras import BASE_URL, validated
 
 if TYPE_CHECKING:
     from recovery_screening.decision import Decision
+    from recovery_screening.models import (
+        DomainScore,
+        EngineRef,
+        InstrumentScore,
+        Reason,
+        Referral,
+        RulesetRef,
+        UndecidedRule,
+    )
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
@@ -46,6 +56,117 @@ def _sentences(parts: Sequence[str]) -> str:
     return " ".join(part if part.endswith((".", "!", "?")) else f"{part}." for part in parts)
 
 
+class _RiskAssessment(Outline):
+    """The explanation's outline as the parts of a RiskAssessment: the outcome and its deciding
+    reasons are the first prediction, each domain and banded instrument one more; referrals are
+    the mitigation; needs and re-screening the note; the ruleset and engine the method."""
+
+    def __init__(self, ruleset_id: str) -> None:
+        self.ruleset_id = ruleset_id
+        self.predictions: list[dict[str, Any]] = []
+        self.mitigation: list[str] = []
+        self.notes: list[str] = []
+        self.method: dict[str, Any] = {}
+        self._outcome: dict[str, Any] = {}
+
+    def outcome(self, outcome: str, label: str | None) -> None:
+        shown = label or outcome
+        self._outcome = {
+            "coding": [{"system": OUTCOME_SYSTEM, "code": outcome, "display": shown}],
+            "text": f"Screening outcome: {outcome} ({shown})",
+        }
+
+    def because(self, reasons: list[Reason]) -> None:
+        rationale = _sentences([f"{reason.code}: {reason.text}" for reason in reasons])
+        self.predictions.append({"outcome": self._outcome, "rationale": rationale})
+
+    def also_applies(self, reasons: list[Reason]) -> None:
+        """Left out: a RiskAssessment states the outcome and why, not the rules it overrode."""
+
+    def referrals(self, referrals: list[Referral]) -> None:
+        self.mitigation = [
+            f"Refer to {referral.title} ({referral.kind})"
+            + (f": {referral.text}" if referral.text else "")
+            for referral in referrals
+        ]
+
+    def needs(self, needs: list[str]) -> None:
+        needed = ", ".join(needs)
+        self.notes.append(f"Answers still needed (they could change the outcome): {needed}.")
+
+    def rescreen(self, days: int) -> None:
+        self.notes.append(f"Re-screen after {days} days.")
+
+    def undecided(self, rules: list[UndecidedRule]) -> None:
+        """Left out: the answers they lack are in the note, the domains' open rules in theirs."""
+
+    def domains(self, domains: list[DomainScore]) -> None:
+        self.predictions.extend(self._domain(domain) for domain in domains)
+
+    def _domain(self, domain: DomainScore) -> dict[str, Any]:
+        ruleset = self.ruleset_id
+        prediction: dict[str, Any] = {
+            "outcome": {
+                "coding": [
+                    {
+                        "system": f"{BASE_URL}/CodeSystem/{ruleset}/domain",
+                        "code": domain.name,
+                        "display": domain.title,
+                    }
+                ],
+                "text": domain.title,
+            }
+        }
+        if domain.band is not None:
+            prediction["qualitativeRisk"] = _band(
+                f"{BASE_URL}/CodeSystem/{ruleset}/{domain.name}-band", domain.band
+            )
+        low, high = domain.score_range
+        score = f"score {domain.score}" if domain.score is not None else f"score {low} to {high}"
+        parts = [f"{score} (band {domain.band or 'unknown'})"]
+        parts.extend(f"{part.points:+d} {part.code}" for part in domain.contributions)
+        if domain.undecided:
+            parts.append(f"not decided: {', '.join(domain.undecided)}")
+        prediction["rationale"] = "; ".join(parts)
+        return prediction
+
+    def instruments(self, instruments: list[InstrumentScore]) -> None:
+        for instrument in instruments:
+            if instrument.band is None and instrument.total is None:
+                continue
+            entry: dict[str, Any] = {
+                "outcome": {"text": f"{instrument.title} ({instrument.id} {instrument.version})"}
+            }
+            if instrument.band is not None:
+                entry["qualitativeRisk"] = _band(
+                    f"{BASE_URL}/CodeSystem/{instrument.id}/band", instrument.band
+                )
+            low, high = instrument.total_range
+            flags = [flag.code for flag in instrument.flags]
+            entry["rationale"] = f"total {instrument.total} of {low}-{high}" + (
+                f"; flags: {', '.join(flags)}" if flags else ""
+            )
+            self.predictions.append(entry)
+
+    def provenance(self, ruleset: RulesetRef, engine: EngineRef) -> None:
+        self.method = {
+            "coding": [
+                {
+                    "system": RULESET_SYSTEM,
+                    "version": ruleset.version,
+                    "code": ruleset.id,
+                    "display": f"{ruleset.id} {ruleset.version}",
+                }
+            ],
+            "text": f"{ruleset.id} {ruleset.version} ({ruleset.content_hash}), "
+            f"{engine.name} {engine.version}",
+        }
+
+
+def _band(system: str, band: str) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": band}], "text": band.replace("_", " ")}
+
+
 def to_fhir_risk_assessment(
     decision: Decision,
     *,
@@ -60,111 +181,25 @@ def to_fhir_risk_assessment(
     (the library reads no clock); `basis` the QuestionnaireResponse(s) it was made from.
     """
     model = decision.model
-    ruleset = model.ruleset
-    label = model.outcome_label or model.outcome
+    parts = _RiskAssessment(model.ruleset.id)
+    render(model, parts)
     resource: dict[str, Any] = {"resourceType": "RiskAssessment"}
     if resource_id is not None:
         resource["id"] = resource_id
-    resource["meta"] = {"security": [dict(label_) for label_ in SECURITY_LABELS]}
+    resource["meta"] = {"security": [dict(label) for label in SECURITY_LABELS]}
     resource["status"] = "final"
-    resource["method"] = {
-        "coding": [
-            {
-                "system": RULESET_SYSTEM,
-                "version": ruleset.version,
-                "code": ruleset.id,
-                "display": f"{ruleset.id} {ruleset.version}",
-            }
-        ],
-        "text": f"{ruleset.id} {ruleset.version} ({ruleset.content_hash}), "
-        f"{model.engine.name} {model.engine.version}",
-    }
+    resource["method"] = parts.method
     resource["subject"] = _reference(subject)
     if occurrence is not None:
         resource["occurrenceDateTime"] = _occurrence(occurrence)
     if basis is not None:
         references = [basis] if isinstance(basis, (str, Mapping)) else list(basis)
         resource["basis"] = [_reference(reference) for reference in references]
-    deciding = [reason for reason in model.reasons if reason.deciding]
-    predictions: list[dict[str, Any]] = [
-        {
-            "outcome": {
-                "coding": [{"system": OUTCOME_SYSTEM, "code": model.outcome, "display": label}],
-                "text": f"Screening outcome: {model.outcome} ({label})",
-            },
-            "rationale": _sentences([f"{reason.code}: {reason.text}" for reason in deciding]),
-        }
-    ]
-    for domain in model.domains:
-        prediction: dict[str, Any] = {
-            "outcome": {
-                "coding": [
-                    {
-                        "system": f"{BASE_URL}/CodeSystem/{ruleset.id}/domain",
-                        "code": domain.name,
-                        "display": domain.title,
-                    }
-                ],
-                "text": domain.title,
-            }
-        }
-        if domain.band is not None:
-            prediction["qualitativeRisk"] = {
-                "coding": [
-                    {
-                        "system": f"{BASE_URL}/CodeSystem/{ruleset.id}/{domain.name}-band",
-                        "code": domain.band,
-                    }
-                ],
-                "text": domain.band.replace("_", " "),
-            }
-        low, high = domain.score_range
-        score = f"score {domain.score}" if domain.score is not None else f"score {low} to {high}"
-        parts = [f"{score} (band {domain.band or 'unknown'})"]
-        parts.extend(f"{part.points:+d} {part.code}" for part in domain.contributions)
-        if domain.undecided:
-            parts.append(f"not decided: {', '.join(domain.undecided)}")
-        prediction["rationale"] = "; ".join(parts)
-        predictions.append(prediction)
-    for instrument in model.instruments:
-        if instrument.band is None and instrument.total is None:
-            continue
-        entry: dict[str, Any] = {
-            "outcome": {"text": f"{instrument.title} ({instrument.id} {instrument.version})"}
-        }
-        if instrument.band is not None:
-            entry["qualitativeRisk"] = {
-                "coding": [
-                    {
-                        "system": f"{BASE_URL}/CodeSystem/{instrument.id}/band",
-                        "code": instrument.band,
-                    }
-                ],
-                "text": instrument.band.replace("_", " "),
-            }
-        low, high = instrument.total_range
-        flags = [flag.code for flag in instrument.flags]
-        entry["rationale"] = f"total {instrument.total} of {low}-{high}" + (
-            f"; flags: {', '.join(flags)}" if flags else ""
-        )
-        predictions.append(entry)
-    resource["prediction"] = predictions
-    if model.referrals:
-        resource["mitigation"] = _sentences(
-            [
-                f"Refer to {referral.title} ({referral.kind})"
-                + (f": {referral.text}" if referral.text else "")
-                for referral in model.referrals
-            ]
-        )
-    notes = []
-    if model.needs:
-        needed = ", ".join(model.needs)
-        notes.append(f"Answers still needed (they could change the outcome): {needed}.")
-    if model.rescreen_after_days is not None:
-        notes.append(f"Re-screen after {model.rescreen_after_days} days.")
-    if notes:
-        resource["note"] = [{"text": " ".join(notes)}]
+    resource["prediction"] = parts.predictions
+    if parts.mitigation:
+        resource["mitigation"] = _sentences(parts.mitigation)
+    if parts.notes:
+        resource["note"] = [{"text": " ".join(parts.notes)}]
     return validated(resource)
 
 

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from recovery_screening.decision import DecisionModel, EngineRef, RulesetRef
 from recovery_screening.document.canonical import HASH_PREFIX, canonical_hash, canonical_json
 from recovery_screening.errors import ScreeningError
+from recovery_screening.models import DecisionModel, EngineRef, RulesetRef
 
 if TYPE_CHECKING:
     from recovery_screening.decision import Decision
@@ -315,7 +315,11 @@ def make_record(
     body["record_hash"] = record_hash(body)
     if key is not None:
         body["signature"] = sign(body, check_key(key))
-    return DecisionRecord.model_validate(body)
+    model = decision.model
+    fields = {**body, "ruleset": model.ruleset, "engine": model.engine}
+    if "decision" in body:
+        fields["decision"] = model
+    return DecisionRecord.model_construct(**fields)
 
 
 def record_json_schema() -> dict[str, Any]:

@@ -1,0 +1,76 @@
+"""The explanation's cost against the hand-written floor, measured side by side in one run.
+
+    python benchmarks/bench_explanation.py [--cohort examples/cohort-1000.jsonl] [--rounds 5]
+
+Times, per applicant of the cohort (already parsed), the hand-written intake function
+(benchmarks/handwritten_intake.py: outcome only, and its explanation as dicts) and the native
+backend's `evaluate()` followed by `to_json()`, by `explain()` and by the pydantic model. Prints
+median thread-CPU µs per evaluation and each row's ratio to the hand-written explanation, the
+floor design.md's targets are stated against (evaluate + JSON within 3x of it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import handwritten_intake
+
+from recovery_screening import load_ruleset
+
+ROOT = Path(__file__).resolve().parent.parent
+COHORT = ROOT / "examples" / "cohort-1000.jsonl"
+FLOOR = "hand-written, explanation as dicts"
+
+
+def median_cpu_us(
+    work: Callable[[dict[str, Any]], object], cohort: list[dict[str, Any]], rounds: int
+) -> float:
+    """Median thread-CPU µs of one call of `work`, over every applicant of every round."""
+    cpu = time.thread_time_ns
+    for applicant in cohort[:50]:
+        work(applicant)
+    used: list[int] = []
+    for _ in range(rounds):
+        for applicant in cohort:
+            start = cpu()
+            work(applicant)
+            used.append(cpu() - start)
+    return statistics.median(used) / 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cohort", type=Path, default=COHORT)
+    parser.add_argument("--rounds", type=int, default=5)
+    arguments = parser.parse_args()
+    cohort = [json.loads(line) for line in arguments.cohort.read_text().splitlines() if line]
+    native = load_ruleset("peer-support-intake")
+    evaluate = native.evaluate
+    rows: list[tuple[str, Callable[[dict[str, Any]], object]]] = [
+        ("hand-written, outcome only", handwritten_intake.outcome),
+        (FLOOR, handwritten_intake.explained),
+        ("evaluate() (outcome read)", lambda a: evaluate(a).outcome),
+        ("evaluate() + to_json()", lambda a: evaluate(a).to_json()),
+        ("evaluate() + explain()", lambda a: evaluate(a).explain()),
+        ("evaluate() + pydantic model", lambda a: evaluate(a).model),
+    ]
+    results = [(name, median_cpu_us(work, cohort, arguments.rounds)) for name, work in rows]
+    floor = dict(results)[FLOOR]
+    print(f"cohort: {arguments.cohort.name}, {len(cohort)} applicants, {arguments.rounds} rounds")
+    print(f"| {'row':36s} | median µs (CPU) | × {FLOOR} |")
+    print(f"|{'-' * 38}|----------------:|---:|")
+    for name, used in results:
+        print(f"| {name:36s} | {used:15.1f} | {used / floor:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
