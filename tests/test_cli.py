@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -156,3 +157,23 @@ def test_evaluate_as_of_with_a_v1_ruleset_notes_it_is_unused(
     assert main(["evaluate", applicant, "--ruleset", "peer-support-intake@1.0.0",
                  "--format", "json"]) == 0  # fmt: skip
     assert capsys.readouterr().out == captured.out
+
+
+def _options(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.Action]]:
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found.extend((f"{name} {option}", act) for option, act in _options(sub))
+        else:
+            found.append(("/".join(action.option_strings) or action.dest, action))
+    return found
+
+
+def test_every_numeric_option_is_range_checked_by_argparse() -> None:
+    from recovery_screening.cli import build_parser
+
+    options = _options(build_parser())
+    bare = [name for name, action in options if action.type in (int, float)]
+    assert bare == [], f"use int_in_range for {bare}"
+    assert any(getattr(action.type, "__name__", "") == "whole number" for _, action in options)

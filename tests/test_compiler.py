@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.conftest import FIXTURE_RULESETS
 
 from recovery_screening import RulesetError, load_document, load_ruleset
@@ -180,3 +182,37 @@ def test_format_v2_is_accepted_and_exposed_for_both_kinds() -> None:
     assert instrument.format_version == 2
     assert instrument.instruments[0].format_version == 2
     assert problems_of(mini(format="recovery-screening/v3")) == [("$.format", "not-allowed")]
+
+
+def _recursive_order(reads: dict[str, set[str]]) -> list[str]:
+    """The recursive walk the compiler used before its explicit stack (same order)."""
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str) -> None:
+        if state.get(name):
+            return
+        state[name] = 1
+        for other in sorted(reads[name]):
+            visit(other)
+        state[name] = 2
+        order.append(name)
+
+    for name in reads:
+        visit(name)
+    return order
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from("abcdefgh"), st.sets(st.sampled_from("abcdefgh"), max_size=3), min_size=1
+    )
+)
+def test_domain_order_is_the_recursive_order(graph: dict[str, set[str]]) -> None:
+    from recovery_screening.compiler import _Compiler
+
+    reads = {name: {o for o in others if o in graph} for name, others in graph.items()}
+    document = {"format": "recovery-screening/v1"}
+    compiler = _Compiler(document, "test", "sha256:", lambda reference: ({}, ""))
+    assert compiler._domain_order(reads) == _recursive_order(reads)
+    assert all(problem.code == "cycle" for problem in compiler.problems)

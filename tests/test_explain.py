@@ -9,6 +9,8 @@ from pathlib import Path
 from recovery_screening import Ruleset
 from recovery_screening.explain import SECTIONS, Outline, render
 from recovery_screening.models import (
+    AdvisoryApplied,
+    AdvisoryUndecided,
     DomainScore,
     EngineRef,
     InstrumentScore,
@@ -39,6 +41,12 @@ class _Recorder(Outline):
     def referrals(self, referrals: list[Referral]) -> None:
         assert referrals
         self.calls.append("referrals")
+
+    def advisories(
+        self, applied: list[AdvisoryApplied], undecided: list[AdvisoryUndecided]
+    ) -> None:
+        assert applied or undecided
+        self.calls.append("advisories")
 
     def needs(self, needs: list[str]) -> None:
         assert needs
@@ -80,7 +88,18 @@ def test_sections_come_in_outline_order_and_only_when_present(intake: Ruleset) -
         assert recorder.calls[:2] == ["outcome", "because"]
         assert recorder.calls[-1] == "provenance"
         seen.update(recorder.calls)
-    assert seen == set(SECTIONS)
+    assert seen == set(SECTIONS) - {"advisories"}  # a v1 ruleset has none
+
+
+def test_a_v2_decision_has_its_advisories_section_after_the_referrals() -> None:
+    from recovery_screening import load_ruleset
+
+    mini_v2 = load_ruleset(REPO / "tests" / "fixtures" / "rulesets" / "mini-v2" / "1.0.0.yaml")
+    for applicant in ({"withdrawal": "severe", "injects": True}, {"ready": 8}):
+        recorder = _Recorder()
+        render(mini_v2.evaluate(applicant).model, recorder)
+        assert "advisories" in recorder.calls
+        assert recorder.calls == [name for name in SECTIONS if name in recorder.calls]
 
 
 def test_the_text_follows_the_outline(intake: Ruleset) -> None:

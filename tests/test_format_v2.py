@@ -149,3 +149,39 @@ def test_v2_instrument_answers_codes_and_instructions(mini_v2: Ruleset) -> None:
     ]
     assert instrument.answer_options["scale.q3"][0].loinc == "LA32-8"
     assert instrument.licence["copyright"].startswith("Written for")
+
+
+REFERRED = {
+    "withdrawal": "severe",
+    "ready": 8,
+    "injects": True,
+    "housing": "none",
+    "scale": {"q1": 2, "q2": True},
+}
+
+
+def test_explain_shows_advisories_and_answers_as_their_labels(mini_v2: Ruleset) -> None:
+    text = mini_v2.evaluate(REFERRED).explain()
+    assert "based on withdrawal = Severe withdrawal" in text
+    assert "Harm-reduction services (other): Naloxone and information. [advisory, rule " in text
+    assert "Advisories (whatever the outcome):" in text
+    assert "based on injects = Yes" in text and "based on housing = No housing" in text
+    undecided = mini_v2.evaluate({"ready": 8}).explain()
+    assert "Advisories not decided for lack of answers (not applied):" in undecided
+    assert "advise-harm-reduction (HARM_REDUCTION_INFO): missing injects" in undecided
+
+
+def test_v1_explanations_show_plain_values(mini: Ruleset) -> None:
+    text = mini.evaluate({"withdrawal": "severe"}).explain()
+    assert "based on withdrawal = severe" in text
+    assert "Advisories" not in text
+
+
+def test_instrument_answers_are_shown_by_their_labels(mini_v2: Ruleset) -> None:
+    from recovery_screening.explain import Outline
+
+    labels = mini_v2.compiled.answer_labels
+    assert labels["scale.q1"][2] == "More than half the days"
+    assert labels["scale.q2"][True] == "Yes"
+    assert 1 not in labels["scale.q2"]  # an answer 1 is not `true`
+    assert Outline.answer.__doc__

@@ -88,3 +88,17 @@ def test_error_messages_do_not_echo_content() -> None:
         with pytest.raises(DocumentError) as raised:
             parse_json_text(text, "doc.json")
         assert secret not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "text", ["<<: {a: 1}\n", "a: !!timestamp 2026-01-01\n", "a: !!set {b: null}\n", "a: !x b\n"]
+)
+def test_the_loader_itself_refuses_tags_and_merge_keys(text: str) -> None:
+    """Behind the event scan, the loader has no constructor for a tag or a merge key either."""
+    import yaml
+
+    from recovery_screening.document.reader import _StrictSafeLoader
+
+    with pytest.raises(yaml.constructor.ConstructorError) as raised:
+        yaml.load(text, Loader=_StrictSafeLoader)
+    assert "not allowed" in str(raised.value)

@@ -6,13 +6,14 @@ ids, cycles between domains, undeclared referral targets) and reported together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
 from recovery_screening.document import plain_text
-from recovery_screening.document.canonical import NotCanonical, canonical_hash
+from recovery_screening.document.canonical import NotCanonical, canonical_hash, integral_as_int
+from recovery_screening.document.reader import MAX_DEPTH, depth_exceeded
 from recovery_screening.document.schema import json_path, schema_problems
 from recovery_screening.errors import Problem, RulesetError
 from recovery_screening.expressions import (
@@ -181,6 +182,8 @@ class CompiledRuleset:
     """False for a draft: no known lock pins it (or an instrument it uses); set by the loader."""
     decision_conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
     advisory_conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
+    answer_labels: Mapping[str, Mapping[Any, str]] = field(init=False, repr=False, compare=False)
+    """v2: input or item name -> answer value -> its display label (value_labels, answers)."""
     date_keys: frozenset[str] = field(init=False, repr=False, compare=False)
     converters: Mapping[str, Callable[[Any], Any]] = field(init=False, repr=False, compare=False)
     item_converters: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = field(
@@ -192,6 +195,15 @@ class CompiledRuleset:
         object.__setattr__(self, "decision_conditions", conditions)
         advice = tuple(rule.condition for rule in self.advisories)
         object.__setattr__(self, "advisory_conditions", advice)
+        labels: dict[str, Mapping[Any, str]] = {
+            f.name: f.value_labels for f in self.fields if f.value_labels
+        }
+        for instrument in self.instruments:
+            for key, answers in instrument.answer_options.items():
+                worded = {(type(a.value), a.value): a.label for a in answers if a.label}
+                if worded:
+                    labels[key] = _TypedLabels(worded)
+        object.__setattr__(self, "answer_labels", MappingProxyType(labels))
         dates = frozenset(name for name, kind in self.symbols.items() if kind.kind == "date")
         object.__setattr__(self, "date_keys", dates)
         # plain dicts for the applicant check: faster lookups than the public mapping proxies
@@ -202,6 +214,22 @@ class CompiledRuleset:
             for alias, group in self.groups.items()
         }
         object.__setattr__(self, "item_converters", items)
+
+
+class _TypedLabels(Mapping[Any, str]):
+    """Labels keyed by value and its type, so the answer 1 is never read as `true`."""
+
+    def __init__(self, labels: Mapping[tuple[type, Any], str]) -> None:
+        self._labels: dict[tuple[type, Any], str] = dict(labels)
+
+    def __getitem__(self, value: Any) -> str:
+        return self._labels[(type(value), value)]
+
+    def __iter__(self) -> Iterator[Any]:
+        return (value for _, value in self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
 
 
 def format_version(document: Mapping[str, Any]) -> int:
@@ -217,7 +245,14 @@ def content_hash(document: Any) -> str:
 def compile_document(
     document: Any, source: str, resolve_instrument: InstrumentResolver
 ) -> tuple[CompiledRuleset, Mapping[str, Any]]:
-    """Validate and compile a ruleset document; raise RulesetError listing every problem."""
+    """Validate and compile a ruleset document; raise RulesetError listing every problem.
+
+    Returns the document compiled: the one given, with integral floats made integers."""
+    if depth_exceeded(document):
+        raise RulesetError(
+            source, [Problem("$", "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
+        )
+    document = integral_as_int(document)
     problems = schema_problems(document)
     if problems:
         raise RulesetError(source, problems)
@@ -316,6 +351,14 @@ def _as_tuple(referral: str | list[str] | None) -> tuple[str, ...]:
     if referral is None:
         return ()
     return (referral,) if isinstance(referral, str) else tuple(referral)
+
+
+def _cycle_text(names: list[str], shown: int = 5) -> str:
+    """`a → b → a`; a long cycle shows its first and last few domains and how many there are."""
+    if len(names) <= 2 * shown + 1:
+        return " → ".join(names)
+    hidden = len(names) - 2 * shown
+    return " → ".join([*names[:shown], f"… {hidden} more …", *names[-shown:]])
 
 
 class _Compiler:
@@ -453,6 +496,7 @@ class _Compiler:
                 continue
             try:
                 instrument_document, digest = self.resolve_instrument(reference)
+                instrument_document = integral_as_int(instrument_document)
             except RulesetError as error:
                 self.problems.extend(
                     Problem(path, problem.code, f"in {reference}: {problem}")
@@ -538,31 +582,37 @@ class _Compiler:
         return rules
 
     def _domain_order(self, reads: Mapping[str, set[str]]) -> list[str]:
-        """Domains in an order where each comes after the domains its rules read; report cycles."""
+        """Domains in an order where each comes after the domains its rules read; report cycles.
+
+        A depth-first walk kept on an explicit stack, so a chain of thousands of domains needs
+        no recursion."""
         order: list[str] = []
         state: dict[str, int] = {}
-
-        def visit(name: str, trail: list[str]) -> None:
-            if state.get(name) == 2:
-                return
-            if state.get(name) == 1:
-                cycle = " → ".join([*trail[trail.index(name) :], name])
-                self.problems.append(
-                    Problem(
-                        json_path(["domains", name]),
-                        "cycle",
-                        f"domains depend on each other in a cycle: {cycle}",
+        for root in reads:
+            if state.get(root) == 2:
+                continue
+            state[root] = 1
+            stack = [(root, iter(sorted(reads[root])))]
+            while stack:
+                name, others = stack[-1]
+                other = next(others, None)
+                if other is None:
+                    stack.pop()
+                    state[name] = 2
+                    order.append(name)
+                elif state.get(other) == 1:
+                    trail = [entry[0] for entry in stack]
+                    cycle = _cycle_text([*trail[trail.index(other) :], other])
+                    self.problems.append(
+                        Problem(
+                            json_path(["domains", other]),
+                            "cycle",
+                            f"domains depend on each other in a cycle: {cycle}",
+                        )
                     )
-                )
-                return
-            state[name] = 1
-            for other in sorted(reads[name]):
-                visit(other, [*trail, name])
-            state[name] = 2
-            order.append(name)
-
-        for name in reads:
-            visit(name, [])
+                elif state.get(other) != 2:
+                    state[other] = 1
+                    stack.append((other, iter(sorted(reads[other]))))
         return order
 
     def _domain(

@@ -328,7 +328,7 @@ class Decision:
         """The decision as plain text for a person."""
         from recovery_screening.explain import render_text
 
-        return render_text(self.model)
+        return render_text(self.model, self._trace.ruleset.answer_labels)
 
     def __repr__(self) -> str:
         trace = self._trace

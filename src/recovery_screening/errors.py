@@ -18,15 +18,56 @@ class Problem:
         return f"{self.path}: {self.message} [{self.code}]"
 
 
+MAX_PROBLEMS = 100
+"""An error lists at most this many problems, then one `more-problems` entry counting the rest."""
+
+
+@dataclass(frozen=True)
+class MoreProblems(Problem):
+    """Stands for `count` problems found but not listed."""
+
+    count: int = 0
+
+
+def more_problems(count: int) -> MoreProblems:
+    """The `more-problems` entry for `count` problems not listed."""
+    plural = "s" if count != 1 else ""
+    message = f"{count} more problem{plural} not listed: fix those above and check again"
+    return MoreProblems("$", "more-problems", message, count)
+
+
+def bounded_problems(
+    problems: Iterable[Problem], limit: int = MAX_PROBLEMS
+) -> tuple[list[Problem], int]:
+    """The first `limit` problems, then (if there were more) one `more-problems` entry counting
+    the rest; and how many problems there were in all. Only `limit` are ever held."""
+    kept: list[Problem] = []
+    total = 0
+    for problem in problems:
+        if isinstance(problem, MoreProblems):
+            total += problem.count
+            continue
+        total += 1
+        if len(kept) < limit:
+            kept.append(problem)
+    if total > len(kept):
+        kept.append(more_problems(total - len(kept)))
+    return kept, total
+
+
 class ScreeningError(Exception):
     """Root of every error this library raises."""
 
 
 class _ProblemsError(ScreeningError):
-    """An error that carries every problem found, not only the first."""
+    """An error that carries the problems found, not only the first (up to MAX_PROBLEMS, then a
+    count of the rest: `total` is how many there were)."""
 
     def __init__(self, subject: str, problems: Iterable[Problem]) -> None:
-        self.problems: tuple[Problem, ...] = tuple(problems)
+        kept, total = bounded_problems(problems)
+        self.problems: tuple[Problem, ...] = tuple(kept)
+        self.total = total
+        """How many problems were found; `problems` lists at most MAX_PROBLEMS of them."""
         self.subject = subject
         super().__init__(self._summary())
 
@@ -40,14 +81,14 @@ class _ProblemsError(ScreeningError):
 
 
 class RulesetError(_ProblemsError):
-    """A ruleset document is invalid. `problems` lists every problem found."""
+    """A ruleset document is invalid. `problems` lists the problems found (see _ProblemsError)."""
 
     def __init__(self, ruleset: str, problems: Iterable[Problem]) -> None:
         self.ruleset = ruleset
         super().__init__(ruleset, problems)
 
     def _headline(self) -> str:
-        count = len(self.problems)
+        count = self.total
         return f"ruleset {self.ruleset} is invalid ({count} problem{'s' if count != 1 else ''}):"
 
 
@@ -64,7 +105,7 @@ class InvalidApplicant(_ProblemsError):
         return tuple(problem.path for problem in self.problems)
 
     def _headline(self) -> str:
-        count = len(self.problems)
+        count = self.total
         return (
             f"applicant does not meet the input contract of ruleset {self.ruleset} "
             f"({count} problem{'s' if count != 1 else ''}):"

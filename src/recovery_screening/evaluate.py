@@ -17,6 +17,7 @@ from recovery_screening.compiler import (
     Domain,
 )
 from recovery_screening.decision import Decision, Trace
+from recovery_screening.document.names import WITHHELD, key_step, shown_name
 from recovery_screening.errors import InvalidApplicant, Problem
 from recovery_screening.fields import FieldViolation
 
@@ -84,16 +85,17 @@ def with_screening_date(compiled: CompiledRuleset, applicant: Any, as_of: dateti
     return {**answers, SCREENING_DATE: as_of.isoformat()}
 
 
-def _key_name(key: object) -> str:
-    text = str(key)
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _path(*keys: str) -> str:
+    """The path of declared names (the ruleset's, so they may be shown)."""
+    return "$" + "".join(f".{key}" if key.isidentifier() else f"['{key}']" for key in keys)
 
 
-def _path(*parts: object) -> str:
-    return "$" + "".join(
-        f".{_key_name(p)}" if str(p).isidentifier() else f"[{_key_name(p)!r}]" for p in parts
-    )
+def _unknown(step: str, name: object, message: str) -> tuple[str, str]:
+    """The path step and message for a key the ruleset does not declare: its name is shown only
+    when it looks like an identifier (document.names), else withheld and placed by position."""
+    if shown_name(name) is None:
+        return step, f"{WITHHELD}: {message}"
+    return step, message
 
 
 def check_applicant(compiled: CompiledRuleset, applicant: Any) -> dict[str, object]:
@@ -133,7 +135,7 @@ def _check_thoroughly(compiled: CompiledRuleset, answers: Mapping[str, Any]) -> 
     facts: dict[str, object] = dict(compiled.blank_facts)
     problems: list[Problem] | None = None
     top_fields = compiled.top_fields
-    for key, answer in answers.items():
+    for position, (key, answer) in enumerate(answers.items(), start=1):
         field = top_fields.get(key)
         if field is not None:
             if answer is not None:
@@ -146,13 +148,12 @@ def _check_thoroughly(compiled: CompiledRuleset, answers: Mapping[str, Any]) -> 
         group = compiled.groups.get(key)
         if group is None:
             problems = problems or []
-            problems.append(
-                Problem(
-                    _path(key),
-                    "unknown-field",
-                    f"not an input of ruleset {compiled.id} {compiled.version}",
-                )
+            step, message = _unknown(
+                key_step(key, position),
+                key,
+                f"not an input of ruleset {compiled.id} {compiled.version}",
             )
+            problems.append(Problem("$" + step, "unknown-field", message))
             continue
         if answer is None:
             continue
@@ -162,13 +163,14 @@ def _check_thoroughly(compiled: CompiledRuleset, answers: Mapping[str, Any]) -> 
                 Problem(_path(key), "type", "must be an object of this instrument's item answers")
             )
             continue
-        for item, item_answer in answer.items():
+        for item_position, (item, item_answer) in enumerate(answer.items(), start=1):
             field = group.get(item)
             if field is None:
                 problems = problems or []
-                problems.append(
-                    Problem(_path(key, item), "unknown-field", f"not an item of instrument {key}")
+                step, message = _unknown(
+                    key_step(item, item_position), item, f"not an item of instrument {key}"
                 )
+                problems.append(Problem(_path(key) + step, "unknown-field", message))
             elif item_answer is not None:
                 try:
                     facts[field.name] = field.convert(item_answer)

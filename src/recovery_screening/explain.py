@@ -11,12 +11,16 @@ line in `render`; every rendering then has to decide what to do with it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from recovery_screening.fields import JsonScalar
 
 if TYPE_CHECKING:
     from recovery_screening.models import (
+        AdvisoryApplied,
+        AdvisoryUndecided,
         DecisionModel,
         DomainScore,
         EngineRef,
@@ -32,6 +36,7 @@ SECTIONS = (
     "because",
     "also_applies",
     "referrals",
+    "advisories",
     "needs",
     "rescreen",
     "undecided",
@@ -45,7 +50,21 @@ FAIL_SAFE_RULE = "incomplete"
 
 
 class Outline(ABC):
-    """A rendering of an explanation: `render` calls one method per present section, in order."""
+    """A rendering of an explanation: `render` calls one method per present section, in order.
+
+    `labels` (input or item name -> answer value -> display label, from a v2 ruleset's
+    `value_labels` and instrument answers) lets a rendering show answers as words."""
+
+    labels: Mapping[str, Mapping[Any, str]] = MappingProxyType({})
+
+    def answer(self, name: str, value: JsonScalar) -> str:
+        """An answer as words: its label when the ruleset gives one, else `describe_value`."""
+        worded = self.labels.get(name)
+        if worded is not None and value is not None:
+            label = worded.get(value)
+            if label is not None:
+                return label
+        return describe_value(value)
 
     @abstractmethod
     def outcome(self, outcome: str, label: str | None) -> None:
@@ -62,6 +81,13 @@ class Outline(ABC):
     @abstractmethod
     def referrals(self, referrals: list[Referral]) -> None:
         """Where the person is referred."""
+
+    @abstractmethod
+    def advisories(
+        self, applied: list[AdvisoryApplied], undecided: list[AdvisoryUndecided]
+    ) -> None:
+        """v2: advisories that apply whatever the outcome, and those not decided for lack of
+        answers (they are not applied; their missing answers are not needed for the outcome)."""
 
     @abstractmethod
     def needs(self, needs: list[str]) -> None:
@@ -97,6 +123,8 @@ def render(model: DecisionModel, outline: Outline) -> None:
         outline.also_applies(others)
     if model.referrals:
         outline.referrals(model.referrals)
+    if model.advisories or model.undecided_advisories:
+        outline.advisories(model.advisories or [], model.undecided_advisories or [])
     if model.needs:
         outline.needs(model.needs)
     if model.rescreen_after_days is not None:
@@ -152,7 +180,7 @@ class _Text(Outline):
             self.lines.append(f"  - {reason.text} [{reason.code}, rule {reason.rule}]")
             evidence = shown_evidence(reason)
             if evidence:
-                described = ", ".join(f"{k} = {describe_value(v)}" for k, v in evidence.items())
+                described = ", ".join(f"{k} = {self.answer(k, v)}" for k, v in evidence.items())
                 self.lines.append(f"      based on {described}")
 
     def also_applies(self, reasons: list[Reason]) -> None:
@@ -166,7 +194,27 @@ class _Text(Outline):
         self.lines.append("Referrals:")
         for referral in referrals:
             text = f": {referral.text}" if referral.text else ""
-            self.lines.append(f"  - {referral.title} ({referral.kind}){text}")
+            advisory = f" [advisory, rule {referral.rule}]" if referral.advisory else ""
+            self.lines.append(f"  - {referral.title} ({referral.kind}){text}{advisory}")
+
+    def advisories(
+        self, applied: list[AdvisoryApplied], undecided: list[AdvisoryUndecided]
+    ) -> None:
+        if applied:
+            self.lines.append("Advisories (whatever the outcome):")
+            for advice in applied:
+                self.lines.append(f"  - {advice.text} [{advice.code}, rule {advice.rule}]")
+                if advice.evidence:
+                    described = ", ".join(
+                        f"{k} = {self.answer(k, v)}" for k, v in advice.evidence.items()
+                    )
+                    self.lines.append(f"      based on {described}")
+        if undecided:
+            self.lines.append("Advisories not decided for lack of answers (not applied):")
+            self.lines.extend(
+                f"  - {advice.rule} ({advice.code}): missing {', '.join(advice.missing)}"
+                for advice in undecided
+            )
 
     def needs(self, needs: list[str]) -> None:
         self.lines.append("Answers needed (they could change the outcome):")
@@ -213,9 +261,13 @@ class _Text(Outline):
         ]
 
 
-def render_text(model: DecisionModel) -> str:
-    """Outcome first, then why, what to do next, and the scores behind it (`Decision.explain()`)."""
+def render_text(model: DecisionModel, labels: Mapping[str, Mapping[Any, str]] | None = None) -> str:
+    """Outcome first, then why, what to do next, and the scores behind it (`Decision.explain()`).
+
+    `labels` (`CompiledRuleset.answer_labels`) shows answers by their v2 labels."""
     text = _Text()
+    if labels:
+        text.labels = labels
     render(model, text)
     return "\n".join(text.lines)
 

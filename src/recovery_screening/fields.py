@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -339,31 +340,24 @@ class Band:
 
 @dataclass(frozen=True)
 class BandTable:
-    """Contiguous bands in ascending order; `band_of` is a table lookup."""
+    """Contiguous bands in ascending order; `band_of` finds a score's band by its boundaries
+    (a binary search), so memory does not grow with the range of scores."""
 
     bands: tuple[Band, ...]
 
     def __post_init__(self) -> None:
-        table = {
-            score: band.name
-            for band in self.bands
-            for score in range(band.minimum, band.maximum + 1)
-        }
-        object.__setattr__(self, "_table", table)
+        object.__setattr__(self, "_minimums", tuple(band.minimum for band in self.bands))
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(band.name for band in self.bands)
 
     def band_of(self, score: int | float) -> str | None:
-        table: dict[int, str] = self._table  # type: ignore[attr-defined]
-        found = table.get(score)  # type: ignore[arg-type]
-        if found is not None or float(score).is_integer():
-            return found
-        for band in self.bands:
-            if band.minimum <= score <= band.maximum:
-                return band.name
-        return None
+        index = bisect_right(self._minimums, score) - 1  # type: ignore[attr-defined]
+        if index < 0:
+            return None
+        band = self.bands[index]
+        return band.name if score <= band.maximum else None
 
     def label_of(self, name: str) -> str | None:
         for band in self.bands:

@@ -288,7 +288,7 @@ def _build(
     if not isinstance(document, Mapping):
         raise RulesetError(source, [Problem("$", "wrong-type", "a ruleset must be an object")])
     resolver = _InstrumentResolver(directories)
-    compiled, _ = compile_document(document, source, resolver)
+    compiled, document = compile_document(document, source, resolver)
     if not pinned or resolver.drafts:
         compiled = dataclasses.replace(compiled, published=False)
     return Ruleset(compiled, document, source, backend, prepare(compiled))

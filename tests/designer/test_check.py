@@ -8,7 +8,7 @@ import sys
 import pytest
 from tests.conftest import FIXTURES
 
-from recovery_screening import load_ruleset
+from recovery_screening import Ruleset, load_ruleset
 from recovery_screening.cli import main
 from recovery_screening.designer.check import MissingExtra, check_properties, one_step_worse
 
@@ -86,3 +86,9 @@ def test_missing_hypothesis_is_a_clear_error(
         check_properties(load_ruleset("peer-support-intake"))
     assert main(["check", "peer-support-intake"]) == 2
     assert "pip install" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("examples", [0, -3])
+def test_check_refuses_a_number_of_examples_below_one(intake: Ruleset, examples: int) -> None:
+    with pytest.raises(ValueError, match="examples must be from 1"):
+        check_properties(intake, examples=examples)

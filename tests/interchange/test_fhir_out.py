@@ -142,3 +142,45 @@ def test_summary_is_cut_below_140_characters(intake: Ruleset) -> None:
     card = to_cds_card(intake.evaluate(applicant))
     assert len(card["summary"]) == 139
     assert card["summary"].endswith("…")
+
+
+MINI_V2 = FIXTURES / "rulesets" / "mini-v2" / "1.0.0.yaml"
+REFERRED_V2 = {"withdrawal": "severe", "ready": 8, "injects": True, "housing": "none",
+               "scale": {"q1": 2, "q2": True}}  # fmt: skip
+
+
+def test_v2_card_offers_advisory_referrals_and_lists_advisories() -> None:
+    from recovery_screening import load_ruleset
+
+    decision = load_ruleset(MINI_V2).evaluate(REFERRED_V2)
+    card = to_cds_card(decision, subject="Patient/p1")
+    _validate_card(card)
+    labels = [(s["label"], s["isRecommended"]) for s in card["suggestions"]]
+    assert labels == [
+        ("Refer: Withdrawal care", True),
+        ("Refer: Primary care check", True),
+        ("Offer: Harm-reduction services", True),
+        ("Offer: Peer group", True),
+    ]
+    assert "**Advisories** (whatever the outcome)" in card["detail"]
+    assert "`injects` = Yes" in card["detail"]
+    assert "**Harm-reduction services** (other) — advisory" in card["detail"]
+    calm = {"withdrawal": "none", "housing": "stable", "scale": {"q1": 0, "q2": True, "q3": 0}}
+    admitted = load_ruleset(MINI_V2).evaluate({**REFERRED_V2, **calm})
+    offers = to_cds_card(admitted)["suggestions"]
+    # an admit: its own referral is not pressed, the advisory one is
+    assert [(s["label"], s["isRecommended"]) for s in offers] == [
+        ("Refer: Peer group", False),
+        ("Offer: Harm-reduction services", True),
+    ]
+
+
+def test_v2_risk_assessment_carries_advisories() -> None:
+    from recovery_screening import load_ruleset
+
+    decision = load_ruleset(MINI_V2).evaluate(REFERRED_V2)
+    assessment = to_fhir_risk_assessment(decision, subject="Patient/p1")
+    assert "Also offer Harm-reduction services (other, advisory)" in assessment["mitigation"]
+    assert assessment["mitigation"].startswith("Refer to Withdrawal care")
+    note = assessment["note"][0]["text"]
+    assert "Advisories, whatever the outcome: HARM_REDUCTION_INFO: Naloxone" in note

@@ -18,6 +18,25 @@ from recovery_screening.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 Handler = Callable[[argparse.Namespace], int]
+MAX_WORKERS = 64
+
+
+def int_in_range(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse `type` for a whole number in [minimum, maximum]: argparse exits 2 naming the
+    option and the range when the text is not one, so no verb ever sees an unusable number."""
+    allowed = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+
+    def whole_number(text: str) -> int:
+        try:
+            number = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number {allowed}") from None
+        if number < minimum or (maximum is not None and number > maximum):
+            raise argparse.ArgumentTypeError(f"must be a whole number {allowed}")
+        return number
+
+    whole_number.__name__ = "whole number"
+    return whole_number
 
 
 def run_guarded(handler: Handler, arguments: argparse.Namespace) -> int:

@@ -13,10 +13,18 @@ from typing import Any
 from recovery_screening.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    MAX_WORKERS,
     add_format_option,
     add_rulesets_dir_option,
+    int_in_range,
 )
-from recovery_screening.designer.check import DEFAULT_EXAMPLES, DEFAULT_SEED, check_properties
+from recovery_screening.designer.check import (
+    DEFAULT_EXAMPLES,
+    DEFAULT_SEED,
+    MAX_EXAMPLES,
+    MAX_SEED,
+    check_properties,
+)
 from recovery_screening.designer.diff import DEFAULT_LIMIT, diff_rulesets, diff_text
 from recovery_screening.designer.lint import lint_path
 from recovery_screening.designer.report import html_report
@@ -55,7 +63,12 @@ def register(subparsers: Any) -> None:
     sim.add_argument("ruleset", metavar="RULESET", help="ruleset file or id")
     sim.add_argument("--cohort", required=True, metavar="COHORT", help=".jsonl or .csv cohort")
     sim.add_argument("--report", metavar="HTML", help="also write a self-contained HTML report")
-    sim.add_argument("--workers", type=int, metavar="N", help="worker processes (default: 2)")
+    sim.add_argument(
+        "--workers",
+        type=int_in_range(1, MAX_WORKERS),
+        metavar="N",
+        help="worker processes (default: 2)",
+    )
     add_rulesets_dir_option(sim)
     add_format_option(sim)
     sim.set_defaults(handler=run_simulate)
@@ -65,14 +78,19 @@ def register(subparsers: Any) -> None:
     diff.add_argument("new", metavar="NEW", help="new ruleset file or id@version")
     diff.add_argument("--cohort", metavar="COHORT", help=".jsonl or .csv cohort")
     diff.add_argument(
-        "--limit", type=int, default=DEFAULT_LIMIT, metavar="N",
+        "--limit", type=int_in_range(0), default=DEFAULT_LIMIT, metavar="N",
         help=f"changed applicants to list (default {DEFAULT_LIMIT})",
     )  # fmt: skip
     diff.add_argument(
         "--show-values", action="store_true",
         help="print the answers of changed applicants (off by default: they may be real people)",
     )  # fmt: skip
-    diff.add_argument("--workers", type=int, metavar="N", help="worker processes (default: 2)")
+    diff.add_argument(
+        "--workers",
+        type=int_in_range(1, MAX_WORKERS),
+        metavar="N",
+        help="worker processes (default: 2)",
+    )
     add_rulesets_dir_option(diff)
     add_format_option(diff)
     diff.set_defaults(handler=run_diff)
@@ -82,11 +100,11 @@ def register(subparsers: Any) -> None:
     )
     check.add_argument("ruleset", metavar="RULESET", help="ruleset file or id")
     check.add_argument(
-        "--examples", type=int, default=DEFAULT_EXAMPLES, metavar="N",
+        "--examples", type=int_in_range(1, MAX_EXAMPLES), default=DEFAULT_EXAMPLES, metavar="N",
         help=f"random applicants tried per property (default {DEFAULT_EXAMPLES})",
     )  # fmt: skip
     check.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, metavar="S",
+        "--seed", type=int_in_range(0, MAX_SEED), default=DEFAULT_SEED, metavar="S",
         help=f"random seed; the same seed gives the same result (default {DEFAULT_SEED})",
     )  # fmt: skip
     add_rulesets_dir_option(check)

@@ -6,7 +6,12 @@ import argparse
 import json
 from typing import Any
 
-from recovery_screening.cli.common import EXIT_OK, add_rulesets_dir_option, open_ruleset
+from recovery_screening.cli.common import (
+    EXIT_OK,
+    add_rulesets_dir_option,
+    int_in_range,
+    open_ruleset,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -26,7 +31,12 @@ def register(subparsers: Any) -> None:
         help="directory of rulesets to serve (<id>/<version>.yaml); default: the shipped ones",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    serve.add_argument(
+        "--port",
+        type=int_in_range(0, 65535),
+        default=8080,
+        help="port to listen on (default 8080; 0: any free port)",
+    )
     serve.add_argument(
         "--trust",
         nargs=2,

@@ -34,6 +34,8 @@ from recovery_screening.ruleset import Ruleset
 
 DEFAULT_EXAMPLES = 300
 DEFAULT_SEED = 0
+MAX_EXAMPLES = 1_000_000
+MAX_SEED = 2**63 - 1
 INSTALL_HINT = "pip install 'recovery-screening[designer]'"
 
 
@@ -157,6 +159,8 @@ def check_properties(
     only: Callable[[str], bool] | None = None,
 ) -> list[PropertyResult]:
     """Search for a counterexample to each property; each result has the smallest one found."""
+    if not 1 <= examples <= MAX_EXAMPLES:
+        raise ValueError(f"examples must be from 1 to {MAX_EXAMPLES}")
     hypothesis = _hypothesis()
     from hypothesis import strategies as st
 

@@ -59,6 +59,25 @@ def _prepared(value: Any) -> Any:
     raise _Unusual
 
 
+def integral_as_int(value: Any) -> Any:
+    """`value` with every float that RFC 8785 writes as an integer (4.0, -0.0, within ±2**53)
+    made that integer, so that a ruleset compiles exactly as it hashes: `4` and `4.0` have one
+    canonical form, and so one meaning. Containers are copied only where something changes."""
+    kind = type(value)
+    if kind is float:
+        if value.is_integer() and abs(value) <= _MAX_SAFE_INTEGER:
+            return int(value)
+        return value
+    if kind is dict:
+        changed = {key: integral_as_int(item) for key, item in value.items()}
+        same = all(changed[key] is item for key, item in value.items())
+        return value if same else changed
+    if kind is list:
+        items = [integral_as_int(item) for item in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
+
+
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 canonical JSON of `value`, as UTF-8 bytes."""
     try:

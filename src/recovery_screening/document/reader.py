@@ -15,11 +15,13 @@ from typing import Any
 
 import yaml
 
+from recovery_screening.document.names import key_step, quoted_name
 from recovery_screening.errors import DocumentError, Problem
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_INTEGER_DIGITS = 30
+_WITHHELD_KEY = "(its name withheld)"
 
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -40,7 +42,11 @@ class _StrictSafeLoader(_BaseLoader):  # type: ignore[misc]
         return super().construct_object(node, deep=deep)
 
 
-_DROPPED_RESOLVERS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp"}
+_DROPPED_RESOLVERS = {
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:value",
+}
 _StrictSafeLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_RESOLVERS]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -53,9 +59,10 @@ _StrictSafeLoader.add_implicit_resolver(
 
 
 def _construct_mapping(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
+        if key_node.tag == _MERGE_TAG:
+            raise yaml.constructor.ConstructorError(None, None, _MERGE_MESSAGE, key_node.start_mark)
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str):
             raise yaml.constructor.ConstructorError(
@@ -63,7 +70,7 @@ def _construct_mapping(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
             )
         if key in mapping:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key '{_safe_key(key)}'", key_node.start_mark
+                None, None, f"duplicate key {quoted_name(key, _WITHHELD_KEY)}", key_node.start_mark
             )
         mapping[key] = loader.construct_object(value_node, deep=True)
     return mapping
@@ -86,15 +93,24 @@ def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
     return int(yaml.SafeLoader.construct_yaml_int(loader, node))
 
 
+def _construct_undefined(loader: Any, node: yaml.Node) -> Any:
+    raise yaml.constructor.ConstructorError(None, None, _TAG_MESSAGE, node.start_mark)
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_TAG_MESSAGE = (
+    "explicit YAML tags (such as !!bool or !name) are not allowed: write the value plainly"
+)
+_MERGE_MESSAGE = "YAML merge keys (<<) are not allowed: write the entries out"
+_StrictSafeLoader.yaml_constructors = {
+    tag: yaml.SafeLoader.yaml_constructors[tag]
+    for tag in ("tag:yaml.org,2002:null", "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq")
+}
+_StrictSafeLoader.add_constructor("tag:yaml.org,2002:bool", yaml.SafeLoader.construct_yaml_bool)
+_StrictSafeLoader.add_constructor(None, _construct_undefined)
 _StrictSafeLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 _StrictSafeLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _StrictSafeLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-
-
-def _safe_key(key: str) -> str:
-    """Keys are field names, not values; still keep them short and printable in messages."""
-    printable = "".join(ch if ch.isprintable() else "?" for ch in key)
-    return printable if len(printable) <= 60 else printable[:57] + "..."
 
 
 def _reject_constant(name: str) -> Any:
@@ -111,12 +127,13 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     mapping: dict[str, Any] = {}
     for key, value in pairs:
         if key in mapping:
-            raise ValueError(f"duplicate key '{_safe_key(key)}'")
+            raise ValueError(f"duplicate key {quoted_name(key, _WITHHELD_KEY)}")
         mapping[key] = value
     return mapping
 
 
-def _depth_exceeded(document: Any, limit: int = MAX_DEPTH) -> bool:
+def depth_exceeded(document: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether a parsed value nests deeper than `limit` (checked without recursion)."""
     stack: list[tuple[Any, int]] = [(document, 1)]
     while stack:
         node, depth = stack.pop()
@@ -129,19 +146,104 @@ def _depth_exceeded(document: Any, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+_ESCAPE = re.compile(r"\\.", re.S)
+_STRING = re.compile(r'"[^"]*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
 def _bracket_depth_exceeded(text: str, limit: int = MAX_DEPTH) -> bool:
-    """A cheap pre-scan: a document nested thousands deep never reaches a recursive parser."""
+    """A cheap pre-scan: a document nested thousands deep never reaches a recursive parser.
+
+    Linear in the text: escape pairs go first, so a string is then a quote, no quote, a quote
+    (a pattern that cannot backtrack); what is left of an unclosed string still counts, and a
+    closing bracket never lowers the depth below zero, so neither can hide deep nesting.
+    """
     if text.count("[") + text.count("{") <= limit:
         return False
     depth = 0
-    deepest = 0
-    for char in re.sub(r'"(?:[^"\\]|\\.)*"', "", text):
+    for char in _NOT_BRACKET.sub("", _STRING.sub("", _ESCAPE.sub("", text))):
         if char in "[{":
             depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
+            if depth > limit:
+                return True
+        elif depth:
             depth -= 1
-    return deepest > limit
+    return False
+
+
+_TAG_OR_MERGE = re.compile(r"(?:\A|[\s\[{,:?-])(?:!|<<)")
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.AliasEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_END_EVENTS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+class _Container:
+    """Where the event scan is inside one mapping or sequence."""
+
+    def __init__(self, mapping: bool) -> None:
+        self.mapping = mapping
+        self.count = 0
+        self.expecting_key = mapping
+        self.step = ""
+
+    def child(self) -> str:
+        if not self.mapping:
+            return f"[{self.count}]"
+        return "" if self.expecting_key else self.step
+
+    def advance(self, key: object) -> None:
+        if not self.mapping:
+            self.count += 1
+        elif self.expecting_key:
+            self.count += 1
+            self.step = key_step(key, self.count)
+            self.expecting_key = False
+        else:
+            self.expecting_key = True
+
+
+def _is_merge_key(event: yaml.ScalarEvent) -> bool:
+    """A plain `<<` (quoted, it is only text)."""
+    implicit: Any = event.implicit
+    return event.value == "<<" and bool(implicit[0])
+
+
+def _tag_or_merge(text: str) -> Problem | None:
+    """The first explicit tag or merge key of a YAML text, as a problem at its path.
+
+    Both are refused: a tag picks a constructor (timestamps, sets, binary, or a lookup that
+    fails on the value), and merge keys were exponential before PyYAML 6.0.4. A regular
+    expression rules most texts out; the others are scanned as parser events, which keep tags.
+    """
+    if not _TAG_OR_MERGE.search(text):
+        return None
+    containers: list[_Container] = []
+    steps: list[str] = []
+    try:
+        for event in yaml.parse(text, Loader=_BaseLoader):
+            if isinstance(event, _END_EVENTS):
+                containers.pop()
+                steps.pop()
+                if containers:
+                    containers[-1].advance(None)
+                continue
+            if not isinstance(event, _NODE_EVENTS):
+                continue
+            parent = containers[-1] if containers else None
+            child = parent.child() if parent is not None else ""
+            path = "$" + "".join(steps) + child
+            is_key = parent is not None and parent.mapping and parent.expecting_key
+            if getattr(event, "tag", None) is not None:
+                return Problem(path, "yaml-tag", _TAG_MESSAGE)
+            if is_key and isinstance(event, yaml.ScalarEvent) and _is_merge_key(event):
+                return Problem(path, "yaml-merge", _MERGE_MESSAGE)
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                containers.append(_Container(isinstance(event, yaml.MappingStartEvent)))
+                steps.append(child)
+            elif parent is not None:
+                parent.advance(event.value if isinstance(event, yaml.ScalarEvent) else None)
+    except yaml.YAMLError:
+        return None
+    return None
 
 
 def _indent_depth_exceeded(text: str, limit: int = MAX_DEPTH) -> bool:
@@ -179,6 +281,9 @@ def parse_yaml_text(text: str, source: str) -> Any:
         raise DocumentError(
             source, [Problem("$", "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
         )
+    refused = _tag_or_merge(text)
+    if refused is not None:
+        raise DocumentError(source, [refused])
     try:
         value = yaml.load(text, Loader=_StrictSafeLoader)
     except yaml.MarkedYAMLError as error:
@@ -188,7 +293,7 @@ def parse_yaml_text(text: str, source: str) -> Any:
         raise DocumentError(source, [Problem("$", "syntax", f"{problem}{where}")]) from None
     except (yaml.YAMLError, RecursionError, ValueError):
         raise DocumentError(source, [Problem("$", "syntax", "invalid YAML")]) from None
-    if _depth_exceeded(value):
+    if depth_exceeded(value):
         raise DocumentError(
             source, [Problem("$", "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
         )

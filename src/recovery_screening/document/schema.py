@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -11,7 +12,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError
 
 from recovery_screening.document.paths import data_directory
-from recovery_screening.errors import Problem
+from recovery_screening.errors import MAX_PROBLEMS, Problem, more_problems
 
 
 @cache
@@ -97,15 +98,29 @@ def _leaves(errors: Sequence[ValidationError]) -> Iterable[ValidationError]:
             yield error
 
 
-def schema_problems(document: Any) -> list[Problem]:
-    """Every schema error in `document`, each with its JSON path and a value-free message."""
+def schema_problems(document: Any, limit: int = MAX_PROBLEMS) -> list[Problem]:
+    """Schema errors in `document` in path order, each with its JSON path and a value-free
+    message: the first `limit`, then one `more-problems` entry counting the rest. Only `limit`
+    validation errors are held at a time, however many the document has."""
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
-    errors = sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.path)))
-    for error in _leaves(errors):
+    total = 0
+
+    def counted(errors: Iterable[ValidationError]) -> Iterator[ValidationError]:
+        nonlocal total
+        for error in errors:
+            total += 1
+            yield error
+
+    first = heapq.nsmallest(
+        limit, counted(_validator().iter_errors(document)), key=lambda e: list(map(str, e.path))
+    )
+    for error in _leaves(first):
         path = json_path(error.absolute_path)
         code, message = _describe(error)
         if (path, message) not in seen:
             seen.add((path, message))
             problems.append(Problem(path, code, message))
+    if total > len(first):
+        problems.append(more_problems(total - len(first)))
     return problems

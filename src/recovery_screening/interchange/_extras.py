@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
+from recovery_screening.document.names import shown_name
 from recovery_screening.errors import Problem, ScreeningError, _ProblemsError
 
 BASE_URL = "https://recovery-screening.invalid/fhir"
@@ -57,6 +58,25 @@ def _link_id_at(document: Any, location: tuple[Any, ...]) -> str | None:
     return found
 
 
+def _location_path(document: Any, location: tuple[Any, ...]) -> str:
+    """A pydantic location as a path; a key whose name may not be shown is placed by position."""
+    rendered = ""
+    node = document
+    for part in location:
+        if isinstance(part, int):
+            rendered += f"[{part}]"
+        elif shown_name(part) is not None:
+            rendered += f".{part}"
+        else:
+            keys = list(node) if isinstance(node, Mapping) else []
+            rendered += f"[#{keys.index(part) + 1}]" if part in keys else "[#?]"
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return rendered
+
+
 def validation_problems(
     error: Exception, resource_type: str, document: Any = None
 ) -> list[Problem]:
@@ -67,15 +87,14 @@ def validation_problems(
     problems = []
     for found in errors(include_input=False, include_url=False, include_context=False):
         location = tuple(found.get("loc", ()))
-        path = resource_type + "".join(
-            f"[{part}]" if isinstance(part, int) else f".{part}" for part in location
-        )
+        path = resource_type + _location_path(document, location)
         code = str(found.get("type", "invalid"))
         message = f"not a valid FHIR {resource_type} here ({code})"
         link_id = _link_id_at(document, location)
         if link_id is not None:
-            shown = "".join(ch if ch.isprintable() else "?" for ch in link_id)[:60]
-            message = f"linkId '{shown}': {message}"
+            shown = shown_name(link_id)
+            named = "a linkId that is withheld" if shown is None else f"linkId '{shown}'"
+            message = f"{named}: {message}"
         problems.append(Problem(path, code, message))
     return problems
 

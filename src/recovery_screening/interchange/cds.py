@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from recovery_screening.explain import (
     Outline,
-    describe_value,
     domain_score_text,
     instrument_total_text,
     render,
     shown_evidence,
 )
-from recovery_screening.fields import JsonScalar
 from recovery_screening.interchange._extras import BASE_URL, validated
 
 if TYPE_CHECKING:
     from recovery_screening.decision import Decision
     from recovery_screening.models import (
+        AdvisoryApplied,
+        AdvisoryUndecided,
         DecisionModel,
         DomainScore,
         EngineRef,
@@ -47,10 +47,6 @@ REFERRAL_TARGET_SYSTEM = f"{BASE_URL}/CodeSystem/referral-target"
 def _escape(text: str) -> str:
     """Make text from a ruleset or an answer render literally in Markdown."""
     return "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIAL else ch for ch in " ".join(text.split()))
-
-
-def _value(value: JsonScalar) -> str:
-    return _escape(describe_value(value))
 
 
 def summary_of(model: DecisionModel) -> str:
@@ -82,7 +78,9 @@ class _Markdown(Outline):
             self.lines.append(f"- {_escape(reason.text)} (`{reason.code}`)")
             evidence = shown_evidence(reason)
             if evidence:
-                described = ", ".join(f"`{name}` = {_value(v)}" for name, v in evidence.items())
+                described = ", ".join(
+                    f"`{name}` = {_escape(self.answer(name, v))}" for name, v in evidence.items()
+                )
                 self.lines.append(f"  - based on {described}")
 
     def also_applies(self, reasons: list[Reason]) -> None:
@@ -95,7 +93,28 @@ class _Markdown(Outline):
         self.lines += ["", "**Referrals**", ""]
         for referral in referrals:
             text = f": {_escape(referral.text)}" if referral.text else ""
-            self.lines.append(f"- **{_escape(referral.title)}** ({referral.kind}){text}")
+            advisory = " — advisory" if referral.advisory else ""
+            self.lines.append(f"- **{_escape(referral.title)}** ({referral.kind}){advisory}{text}")
+
+    def advisories(
+        self, applied: list[AdvisoryApplied], undecided: list[AdvisoryUndecided]
+    ) -> None:
+        if applied:
+            self.lines += ["", "**Advisories** (whatever the outcome)", ""]
+            for advice in applied:
+                self.lines.append(f"- {_escape(advice.text)} (`{advice.code}`)")
+                if advice.evidence:
+                    described = ", ".join(
+                        f"`{name}` = {_escape(self.answer(name, v))}"
+                        for name, v in advice.evidence.items()
+                    )
+                    self.lines.append(f"  - based on {described}")
+        if undecided:
+            self.lines += ["", "**Advisories not decided** (answers missing; not applied)", ""]
+            self.lines.extend(
+                f"- `{advice.code}`: missing {', '.join(f'`{m}`' for m in advice.missing)}"
+                for advice in undecided
+            )
 
     def needs(self, needs: list[str]) -> None:
         self.lines += ["", "**Answers needed** (they could change the outcome)", ""]
@@ -128,9 +147,13 @@ class _Markdown(Outline):
         ]
 
 
-def render_markdown(model: DecisionModel) -> str:
-    """The explanation as Markdown for the card's detail."""
+def render_markdown(
+    model: DecisionModel, labels: Mapping[str, Mapping[Any, str]] | None = None
+) -> str:
+    """The explanation as Markdown for the card's detail (`labels`: answers shown as words)."""
     markdown = _Markdown()
+    if labels:
+        markdown.labels = labels
     render(model, markdown)
     return "\n".join(markdown.lines)
 
@@ -176,23 +199,26 @@ def to_cds_card(
     card: dict[str, Any] = {
         "summary": summary_of(model),
         "indicator": INDICATORS[model.outcome],
-        "detail": render_markdown(model),
+        "detail": render_markdown(model, decision.trace.ruleset.answer_labels),
         "source": _source(source, model),
     }
     suggestions = []
     for referral in model.referrals:
+        # v2: an advisory referral is offered whatever the outcome, so it is always recommended
+        verb = "Offer" if referral.advisory else "Refer"
         suggestion: dict[str, Any] = {
-            "label": f"Refer: {referral.title}",
+            "label": f"{verb}: {referral.title}",
             "uuid": str(
                 uuid.uuid5(_CARD_NAMESPACE, f"{decision.to_json()}|{subject}|{referral.target}")
             ),
-            "isRecommended": model.outcome == "refer",
+            "isRecommended": bool(referral.advisory) or model.outcome == "refer",
         }
         if subject is not None:
             suggestion["actions"] = [
                 {
                     "type": "create",
-                    "description": f"Propose a referral: {referral.title}",
+                    "description": f"Propose a referral: {referral.title}"
+                    + (" (advisory)" if referral.advisory else ""),
                     "resource": _service_request(
                         subject, referral.title, referral.kind, referral.target
                     ),

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from recovery_screening.compiler import SCREENING_DATE
+from recovery_screening.document.names import quoted_name, shown_name
 from recovery_screening.errors import InvalidApplicant, Problem
 from recovery_screening.fields import FieldViolation
 from recovery_screening.interchange._extras import (
@@ -42,9 +43,9 @@ _EXPECTED = {
 _QUESTIONNAIRE_PREFIX = f"{BASE_URL}/Questionnaire/"
 
 
-def _name(text: object) -> str:
-    shown = "".join(ch if ch.isprintable() else "?" for ch in str(text))
-    return shown if len(shown) <= 60 else shown[:57] + "..."
+def _link(link_id: object) -> str:
+    shown = shown_name(link_id)
+    return "a linkId that is withheld" if shown is None else f"linkId '{shown}'"
 
 
 class _Reader:
@@ -58,7 +59,7 @@ class _Reader:
         self.seen: set[str] = set()
 
     def problem(self, path: str, code: str, link_id: object, message: str) -> None:
-        self.problems.append(Problem(path, code, f"linkId '{_name(link_id)}': {message}"))
+        self.problems.append(Problem(path, code, f"{_link(link_id)}: {message}"))
 
     def walk(self, items: Any, path: str) -> None:
         if not isinstance(items, Sequence) or isinstance(items, str):
@@ -131,12 +132,16 @@ class _Reader:
         if spec.options and spec.field.kind in ("boolean", "integer"):
             expected.append("valueBoolean" if spec.field.kind == "boolean" else "valueInteger")
         if len(kinds) != 1 or kinds[0] not in expected:
-            found = kinds[0] if len(kinds) == 1 else "no single value[x]"
+            found = (
+                quoted_name(kinds[0], "a value key that is withheld")
+                if len(kinds) == 1
+                else "no single value[x]"
+            )
             self.problem(
                 path,
                 "wrong-answer-type",
                 spec.link_id,
-                f"a {spec.item_type} item is answered with {_name(found)}; expected "
+                f"a {spec.item_type} item is answered with {found}; expected "
                 f"{' or '.join(expected)}",
             )
             return None

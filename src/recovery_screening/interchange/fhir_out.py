@@ -17,6 +17,8 @@ from recovery_screening.interchange._extras import BASE_URL, validated
 if TYPE_CHECKING:
     from recovery_screening.decision import Decision
     from recovery_screening.models import (
+        AdvisoryApplied,
+        AdvisoryUndecided,
         DomainScore,
         EngineRef,
         InstrumentScore,
@@ -85,10 +87,23 @@ class _RiskAssessment(Outline):
 
     def referrals(self, referrals: list[Referral]) -> None:
         self.mitigation = [
-            f"Refer to {referral.title} ({referral.kind})"
+            (
+                f"Also offer {referral.title} ({referral.kind}, advisory)"
+                if referral.advisory
+                else f"Refer to {referral.title} ({referral.kind})"
+            )
             + (f": {referral.text}" if referral.text else "")
             for referral in referrals
         ]
+
+    def advisories(
+        self, applied: list[AdvisoryApplied], undecided: list[AdvisoryUndecided]
+    ) -> None:
+        """Applied advisories go in the note (their referrals are in the mitigation); undecided
+        ones are left out: they apply to nothing yet and need nothing for the outcome."""
+        if applied:
+            advice = _sentences([f"{advice.code}: {advice.text}" for advice in applied])
+            self.notes.append(f"Advisories, whatever the outcome: {advice}")
 
     def needs(self, needs: list[str]) -> None:
         needed = ", ".join(needs)
