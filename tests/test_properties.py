@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ SHIPPED = {
 }
 RULESETS = [pytest.param(ruleset, id=name) for name, ruleset in sorted(SHIPPED.items())]
 INTAKE = SHIPPED["peer-support-intake"]
+INTAKE_V2 = load_ruleset(Path(__file__).parent / "fixtures" / "v2" / "peer-support-intake.yaml")
+INTAKES = [pytest.param(INTAKE, id="v1"), pytest.param(INTAKE_V2, id="v2-exact")]
 
 
 @pytest.mark.parametrize("ruleset", RULESETS)
@@ -42,36 +45,45 @@ def test_instrument_totals_stay_in_published_range(ruleset: Ruleset, data: st.Da
         assert instrument.band is not None or instrument.id in ("audit-c", "readiness-ruler")
 
 
+@pytest.mark.parametrize("intake", INTAKES)
 @given(data=st.data())
-def test_admit_with_missing_answers_holds_for_the_complete_applicant(data: st.DataObject) -> None:
+def test_admit_with_missing_answers_holds_for_the_complete_applicant(
+    intake: Ruleset, data: st.DataObject
+) -> None:
     """Fail-safe: if a partial applicant is admitted, the complete one is admitted too."""
-    complete = data.draw(applicants(INTAKE, complete=True))
+    complete = data.draw(applicants(intake, complete=True))
     paths = answered_paths(complete)
     removed = data.draw(st.sets(st.sampled_from(paths), max_size=6))
-    partial = INTAKE.evaluate(without(complete, removed))
-    full = INTAKE.evaluate(complete)
+    partial = intake.evaluate(without(complete, removed))
+    full = intake.evaluate(complete)
     if partial.outcome == "admit":
         assert full.outcome == "admit"
     if full.outcome != "admit":
         assert partial.outcome != "admit"
 
 
+@pytest.mark.parametrize("intake", INTAKES)
 @given(data=st.data())
-def test_removing_answers_never_turns_refer_or_defer_into_admit(data: st.DataObject) -> None:
-    applicant = data.draw(applicants(INTAKE, missing=0.02))
-    decision = INTAKE.evaluate(applicant)
+def test_removing_answers_never_turns_refer_or_defer_into_admit(
+    intake: Ruleset, data: st.DataObject
+) -> None:
+    applicant = data.draw(applicants(intake, missing=0.02))
+    decision = intake.evaluate(applicant)
     paths = answered_paths(applicant)
     removed = data.draw(st.sets(st.sampled_from(paths), max_size=4)) if paths else set()
     if decision.outcome != "admit":
-        assert INTAKE.evaluate(without(applicant, removed)).outcome != "admit"
+        assert intake.evaluate(without(applicant, removed)).outcome != "admit"
 
 
+@pytest.mark.parametrize("intake", INTAKES)
 @given(data=st.data())
-def test_needs_are_unanswered_and_answering_them_can_decide(data: st.DataObject) -> None:
-    decision = INTAKE.evaluate(data.draw(applicants(INTAKE, missing=0.1)))
+def test_needs_are_unanswered_and_answering_them_can_decide(
+    intake: Ruleset, data: st.DataObject
+) -> None:
+    decision = intake.evaluate(data.draw(applicants(intake, missing=0.1)))
     if decision.outcome == "defer" and decision.deciding == ("incomplete",):
         assert decision.needs
-    declared = {field.name for field in INTAKE.inputs}
+    declared = {field.name for field in intake.inputs}
     assert set(decision.needs) <= declared
 
 

@@ -528,9 +528,9 @@ _MODEL_NAMES = frozenset(
 def __getattr__(name: str) -> Any:
     """The models moved to `recovery_screening.models`; they stay importable from here."""
     if name in _MODEL_NAMES:
-        from recovery_screening import models
+        import recovery_screening.models
 
-        return getattr(models, name)
+        return getattr(recovery_screening.models, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -39,12 +39,14 @@ from recovery_screening.expressions.ranges import (
 )
 from recovery_screening.fields import BandTable, InputField
 
-MAX_OUTCOME_NODES = 512
+MAX_OUTCOME_NODES = 256
 """Subtrees the outcome search may visit; beyond it the decision is the conservative defer."""
-MAX_RULE_NODES = 256
+MAX_RULE_NODES = 128
 """Subtrees the search for one rule's truth may visit; beyond it the rule stays undecided."""
 MAX_ENUMERATED = 101
 """A missing whole number with more allowed values than this is not enumerated."""
+MAX_COMPLETIONS = 16384
+"""A search over more completions than this is not started (it could not finish in its bound)."""
 
 _MISSING: Any = object()
 ADVISORY = -1
@@ -243,7 +245,31 @@ class _Applicant:
         self.dependencies_of = program.compiled.dependencies
         self.root: dict[str, Any] = {}
         self.last_env: dict[str, Any] = {}
+        self._probes: list[Trace] | None = None
         self.refresh()
+
+    def probes(self) -> list[Trace]:
+        """Two completions evaluated once: every missing answer at its first allowed value,
+        then at its last. A rule (or outcome) they disagree on is undecided, with no search."""
+        if self._probes is None:
+            firsts: dict[str, object] = {}
+            lasts: dict[str, object] = {}
+            for name in self.missing:
+                values = self.program.values[name]
+                if values:
+                    firsts[name], lasts[name] = values[0], values[-1]
+            self._probes = [self.completion(firsts), self.completion(lasts)]
+        return self._probes
+
+    def completions(self, variables: Sequence[str]) -> int:
+        """How many completions `variables` have (at most MAX_COMPLETIONS + 1)."""
+        count = 1
+        for name in variables:
+            values = self.program.values[name]
+            if values is None:
+                return MAX_COMPLETIONS + 1
+            count = min(count * len(values), MAX_COMPLETIONS + 1)
+        return count
 
     def refresh(self) -> None:
         """Evaluate everything over all completions; decided masks are kept as they are."""
@@ -546,7 +572,7 @@ def trace_exact(
         variables = applicant.ordered(applicant.reads(references))
         cubes: list[tuple[tuple[object, ...], int]] = []
         try:
-            if any(program.values[name] is None for name in variables):
+            if applicant.completions(variables) > MAX_COMPLETIONS:
                 raise _BoundReached
             for prefix, found_rank in applicant.search(
                 variables,
@@ -651,8 +677,6 @@ def _rule_truth(
     if mask == UNDEFINED:
         return UNDEFINED, True
     variables = applicant.ordered(applicant.reads(references))
-    if any(applicant.program.values[name] is None for name in variables):
-        return None, False
 
     def settled(domain_masks: list[tuple[int, ...]], decision_masks: list[int]) -> int | None:
         if stage == ADVISORY:
@@ -671,6 +695,12 @@ def _rule_truth(
         return truth_mask(trace.domains[stage][0][index])
 
     seen = 0
+    for probe in applicant.probes():
+        seen |= at_leaf(probe)
+    if seen not in (TRUE, FALSE, UNDEFINED):
+        return None, True  # two completions disagree: undecided, exactly
+    if applicant.completions(variables) > MAX_COMPLETIONS:
+        return None, False
     try:
         for _, found in applicant.search(
             variables, domains, decisions, settled, at_leaf, MAX_RULE_NODES

@@ -323,3 +323,36 @@ def test_backends_agree_on_v2_advisories_over_unsettled_domains(data: st.DataObj
     assert_same(native, durable, applicant)
     decision = native.evaluate(applicant).to_dict()
     assert {"advisories", "undecided_advisories"} <= set(decision)
+
+
+# -- format v2: exact decisions over missing answers ----------------------------------------
+
+INTAKE_V2 = Path(__file__).parent.parent / "fixtures" / "v2" / "peer-support-intake.yaml"
+PAIR_V2 = (load_ruleset(INTAKE_V2), load_ruleset(INTAKE_V2, backend="durable"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_backends_agree_under_exact_semantics(data: st.DataObject) -> None:
+    native, durable = PAIR_V2
+    missing = data.draw(st.sampled_from([0.0, 0.02, 0.05, 0.3]))
+    applicant = data.draw(applicants(native, missing=missing))
+    assert native.evaluate(applicant).to_dict()["semantics"] in ("exact", "exact-bounded")
+    assert_same(native, durable, applicant)
+
+
+@settings(max_examples=25, deadline=None)
+@given(conditions=st.lists(CONDITIONS, min_size=1, max_size=4), data=st.data())
+def test_backends_agree_on_generated_conditions_under_v2(
+    conditions: list[str], data: st.DataObject
+) -> None:
+    document = with_conditions(conditions)
+    document["format"] = "recovery-screening/v2"
+    document["inputs"]["withdrawal"]["value_labels"] = {
+        value: value.title() for value in document["inputs"]["withdrawal"]["values"]
+    }
+    source = str(FIXTURES / "mini" / "generated-v2.yaml")
+    native = load_document(document, source=source, rulesets_dir=FIXTURES)
+    durable = load_document(document, source=source, rulesets_dir=FIXTURES, backend="durable")
+    for _ in range(5):
+        assert_same(native, durable, data.draw(applicants(native, missing=0.25)))

@@ -24,6 +24,17 @@ def test_shipped_intake_holds_every_property(capsys: pytest.CaptureFixture[str])
     assert "0 broken" in out
 
 
+def test_v2_intake_holds_every_property_under_exact_semantics(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    v2 = str(FIXTURES / "v2" / "peer-support-intake.yaml")
+    assert main(["check", v2, "--examples", "15"]) == 0
+    out = capsys.readouterr().out
+    for name in ("fail-safe", "monotonic", "property:no-admit-severe-withdrawal"):
+        assert f"ok      {name}" in out
+    assert "0 broken" in out
+
+
 def test_unsafe_version_is_caught_with_a_counterexample(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", UNSAFE, "--examples", "15", "--format", "json"]) == 1
     data = json.loads(capsys.readouterr().out)

@@ -7,13 +7,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recovery_screening.cli.common import EXIT_FAILED, EXIT_OK
 from recovery_screening.errors import DocumentError, Problem
 from recovery_screening.publication import RulesetRegistry
-from recovery_screening.records.record import check_key
-from recovery_screening.records.replay import STATUSES, RecordReport, ReplaySummary, replay
+
+if TYPE_CHECKING:  # records (pydantic) are imported by the verbs that use them, not by --help
+    from recovery_screening.records.replay import RecordReport, ReplaySummary
 
 
 def register(subparsers: Any) -> None:
@@ -97,6 +98,8 @@ def read_key(name: str, what: str = "a signing key") -> bytes:
         raise DocumentError(
             name, [Problem("$", "unreadable", error.strerror or "cannot open file")]
         ) from None
+    from recovery_screening.records.record import check_key
+
     return check_key(data.removesuffix(b"\n").removesuffix(b"\r"), what)
 
 
@@ -107,10 +110,14 @@ def digest_key(arguments: argparse.Namespace) -> bytes | None:
     value = os.environ.get(DIGEST_KEY_VARIABLE)
     if not value:
         return None
+    from recovery_screening.records.record import check_key
+
     return check_key(value.encode("utf-8"), f"the digest key in {DIGEST_KEY_VARIABLE}")
 
 
 def run_replay(arguments: argparse.Namespace) -> int:
+    from recovery_screening.records.replay import replay
+
     key = read_key(arguments.key_file) if arguments.key_file else None
     if arguments.records != "-" and not Path(arguments.records).is_file():
         raise DocumentError(arguments.records, [Problem("$", "unreadable", "no such file")])
@@ -155,6 +162,8 @@ def _text(report: RecordReport) -> str:
 
 
 def _summary_text(summary: ReplaySummary) -> str:
+    from recovery_screening.records.replay import STATUSES
+
     counts = ", ".join(
         f"{summary.counts[status]} {status}" for status in STATUSES if summary.counts[status]
     )

@@ -27,7 +27,6 @@ from typing import Any
 from recovery_screening.compiler import RANK, CompiledRuleset
 from recovery_screening.decision import Decision
 from recovery_screening.errors import InvalidApplicant, ScreeningError
-from recovery_screening.evaluate import check_applicant, decide
 from recovery_screening.expressions import compile_expression
 from recovery_screening.fields import InputField
 from recovery_screening.ruleset import Ruleset
@@ -85,9 +84,9 @@ def _hypothesis() -> Any:
     return hypothesis
 
 
-def _decide(compiled: CompiledRuleset, applicant: Mapping[str, Any]) -> Decision | None:
+def _decide(ruleset: Ruleset, applicant: Mapping[str, Any]) -> Decision | None:
     try:
-        return decide(compiled, check_applicant(compiled, applicant))
+        return ruleset.evaluate(applicant)
     except InvalidApplicant:
         return None
 
@@ -221,7 +220,7 @@ def check_properties(
                 results.append(PropertyResult(prop_id, text, True))
                 return
         applicant = applicant_of(found)
-        decision = _decide(compiled, applicant)
+        decision = _decide(ruleset, applicant)
         detail = broken(found) or ""
         outcome = decision.outcome if decision else "invalid"
         deciding = decision.deciding if decision else ()
@@ -236,10 +235,10 @@ def check_properties(
     must_answer = compiled.must_answer
 
     def fail_safe(applicant: dict[str, Any]) -> str | None:
-        decision = _decide(compiled, applicant)
+        decision = _decide(ruleset, applicant)
         if decision is None or decision.outcome != "admit":
             return None
-        facts = decision.trace.facts
+        facts = decision.facts
         missing = [key for key in must_answer if facts[key] is None]
         return f"admitted while {', '.join(missing)} unanswered" if missing else None
 
@@ -263,8 +262,8 @@ def check_properties(
             worse = one_step_worse(field, value)
             if worse is None:
                 return None
-            before = _decide(compiled, applicant)
-            after = _decide(compiled, _with_answer(applicant, field, worse))
+            before = _decide(ruleset, applicant)
+            after = _decide(ruleset, _with_answer(applicant, field, worse))
             if before is None or after is None or RANK[after.outcome] >= RANK[before.outcome]:
                 return None
             return (
@@ -296,8 +295,8 @@ def check_properties(
                 continue
 
             def flagged(applicant: dict[str, Any], key: str = flag.key) -> str | None:
-                decision = _decide(compiled, applicant)
-                if decision is None or decision.trace.facts[key] is not True:
+                decision = _decide(ruleset, applicant)
+                if decision is None or decision.facts[key] is not True:
                     return None
                 if decision.outcome == "refer":
                     return None
@@ -315,10 +314,10 @@ def check_properties(
     for spec in compiled.properties:
 
         def declared(applicant: dict[str, Any], spec: Any = spec) -> str | None:
-            decision = _decide(compiled, applicant)
+            decision = _decide(ruleset, applicant)
             if decision is None:
                 return None
-            if spec.given is not None and spec.given(decision.trace.facts) is not True:
+            if spec.given is not None and spec.given(decision.facts) is not True:
                 return None
             if decision.outcome in spec.outcome_in:
                 return None

@@ -25,7 +25,6 @@ from recovery_screening.designer.cohort import (
 )
 from recovery_screening.designer.simulate import Tally, parse_row
 from recovery_screening.errors import InvalidApplicant
-from recovery_screening.evaluate import check_applicant, decide
 from recovery_screening.ruleset import Ruleset
 
 DEFAULT_LIMIT = 100
@@ -199,13 +198,13 @@ class DiffWorker:
             if applicant is None:
                 continue
             try:
-                before = decide(old, check_applicant(old, _without(applicant, self.only_new)))
+                before = self.old.evaluate(_without(applicant, self.only_new))
             except InvalidApplicant as error:
                 for problem in error.problems:
                     tally.invalid_old.count_invalid(problem.path, problem.code, row[0])
                 before = None
             try:
-                after = decide(new, check_applicant(new, _without(applicant, self.only_old)))
+                after = self.new.evaluate(_without(applicant, self.only_old))
             except InvalidApplicant as error:
                 for problem in error.problems:
                     tally.invalid_new.count_invalid(problem.path, problem.code, row[0])
@@ -219,8 +218,8 @@ class DiffWorker:
                 previous = old_domains.get(domain.name)
                 if previous is None:
                     continue
-                old_band = before.trace.facts[previous.band_key]
-                new_band = after.trace.facts[domain.band_key]
+                old_band = before.facts[previous.band_key]
+                new_band = after.facts[domain.band_key]
                 if old_band != new_band:
                     key = (domain.name, str(old_band), str(new_band))
                     tally.band_changes[key] += 1

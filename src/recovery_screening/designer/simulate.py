@@ -28,7 +28,6 @@ from recovery_screening.designer.cohort import (
 )
 from recovery_screening.document.reader import parse_document_bytes
 from recovery_screening.errors import DocumentError, InvalidApplicant
-from recovery_screening.evaluate import check_applicant, decide
 from recovery_screening.ruleset import Ruleset
 
 MAX_EXAMPLE_LINES = 5
@@ -109,6 +108,7 @@ class SimulationWorker:
 
     def __init__(self, spec: RulesetSpec) -> None:
         ruleset = spec.load()
+        self.ruleset = ruleset
         self.compiled: CompiledRuleset = ruleset.compiled
         self.fields = {f.name: f for f in ruleset.inputs}
 
@@ -118,19 +118,19 @@ class SimulationWorker:
                       bands={d.name: Counter() for d in compiled.domains})  # fmt: skip
         decisions = compiled.decisions
         domains = compiled.domains
+        evaluate = self.ruleset.evaluate
         for row in chunk.rows:
             tally.applicants += 1
             applicant = parse_row(chunk, row, self.fields, tally)
             if applicant is None:
                 continue
             try:
-                facts = check_applicant(compiled, applicant)
+                decision = evaluate(applicant)
             except InvalidApplicant as error:
                 for problem in error.problems:
                     tally.count_invalid(problem.path, problem.code, row[0])
                 continue
-            decision = decide(compiled, facts)
-            trace = decision.trace
+            trace = decision.trace  # counted from the trace: no explanation is built
             tally.evaluated += 1
             tally.outcomes[OUTCOMES[trace.rank]] += 1
             if trace.fail_safe:

@@ -11,8 +11,6 @@ import hashlib
 import json
 from typing import Any
 
-import rfc8785
-
 from recovery_screening.errors import ScreeningError
 
 HASH_PREFIX = "sha256:"
@@ -84,6 +82,8 @@ def canonical_json(value: Any) -> bytes:
         return _ENCODER.encode(_prepared(value)).encode("utf-8")
     except (_Unusual, UnicodeEncodeError):
         pass
+    import rfc8785  # only values off the fast path need it
+
     try:
         return rfc8785.dumps(value)
     except rfc8785.IntegerDomainError:

@@ -6,13 +6,14 @@ import heapq
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from recovery_screening.document.paths import data_directory
 from recovery_screening.errors import MAX_PROBLEMS, Problem, more_problems
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 
 @cache
@@ -25,6 +26,8 @@ def ruleset_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema  # here, not at import: loading it costs more than the rest of the package
+
     return jsonschema.Draft202012Validator(ruleset_schema())
 
 
@@ -90,9 +93,11 @@ def _as_list(expected: Any) -> str:
 
 
 def _leaves(errors: Sequence[ValidationError]) -> Iterable[ValidationError]:
+    from jsonschema.exceptions import best_match
+
     for error in errors:
         if error.context:
-            best = jsonschema.exceptions.best_match(error.context)
+            best = best_match(error.context)
             yield from _leaves([best]) if best is not None else [error]
         else:
             yield error
