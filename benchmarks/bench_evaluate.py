@@ -41,7 +41,7 @@ def main() -> None:
         json.loads(line) for line in arguments.cohort.read_text().splitlines() if line.strip()
     ]
     start = time.perf_counter()
-    ruleset = load_ruleset("peer-support-intake")
+    ruleset = load_ruleset("peer-support-intake@1.0.0")
     load_ms = (time.perf_counter() - start) * 1e3
     evaluate = ruleset.evaluate
     count = len(applicants)

@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--cohort", type=Path, default=ROOT / "examples" / "cohort-1000.jsonl")
     parser.add_argument("--count", type=int, default=200)
     arguments = parser.parse_args()
-    ruleset = load_ruleset("peer-support-intake")
+    ruleset = load_ruleset("peer-support-intake@1.0.0")
     with arguments.cohort.open() as lines:
         applicants = [json.loads(line) for line in islice(lines, arguments.count)]
     responses = [to_questionnaire_response(applicant, ruleset) for applicant in applicants]

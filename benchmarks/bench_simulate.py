@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cohort", default=str(ROOT / "examples" / "cohort-1000.jsonl"))
-    parser.add_argument("--ruleset", default="peer-support-intake")
+    parser.add_argument("--ruleset", default="peer-support-intake@1.0.0")
     parser.add_argument("--workers", type=int, default=2)
     arguments = parser.parse_args()
     ruleset = load_ruleset(arguments.ruleset)

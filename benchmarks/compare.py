@@ -77,9 +77,11 @@ def timed_load(load: Callable[[], Any], repeat: int = 5) -> tuple[Any, float]:
 
 
 def engines(durable: bool, zen: bool) -> dict[str, Callable[[], Any]]:
-    loaders: dict[str, Callable[[], Any]] = {"native": lambda: load_ruleset("peer-support-intake")}
+    loaders: dict[str, Callable[[], Any]] = {
+        "native": lambda: load_ruleset("peer-support-intake@1.0.0")
+    }
     if durable:
-        loaders["durable"] = lambda: load_ruleset("peer-support-intake", backend="durable")
+        loaders["durable"] = lambda: load_ruleset("peer-support-intake@1.0.0", backend="durable")
     if zen:
         import zen_intake
 
@@ -133,7 +135,7 @@ def memory_worker(engine: str, count: int) -> None:
             return zen_intake.outcome(decision, applicant)
 
     else:
-        ruleset = load_ruleset("peer-support-intake", backend=engine)
+        ruleset = load_ruleset("peer-support-intake@1.0.0", backend=engine)
 
         def work(applicant: dict[str, Any]) -> object:
             return ruleset.evaluate(applicant).to_json()

@@ -28,7 +28,7 @@ def mini() -> Ruleset:
 
 @pytest.fixture(scope="session")
 def intake() -> Ruleset:
-    return load_ruleset("peer-support-intake")
+    return load_ruleset("peer-support-intake@1.0.0")
 
 
 COMPLETE_MINI = {

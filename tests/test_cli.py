@@ -27,7 +27,15 @@ def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[b
 
 
 def test_evaluate_default_ruleset_text(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["evaluate", str(EXAMPLES / "admit.json")]) == 0
+    assert main(["evaluate", str(EXAMPLES / "intake-1.1" / "admit.json")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Outcome: ADMIT")
+    assert "Ruleset peer-support-intake 1.1.0" in out
+
+
+def test_the_1_0_0_examples_still_evaluate_with_1_0_0(capsys: pytest.CaptureFixture[str]) -> None:
+    admit = str(EXAMPLES / "admit.json")
+    assert main(["evaluate", admit, "--ruleset", "peer-support-intake@1.0.0"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Outcome: ADMIT")
     assert "Ruleset peer-support-intake 1.0.0" in out
@@ -35,7 +43,15 @@ def test_evaluate_default_ruleset_text(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_evaluate_json_from_stdin_is_the_decision_json() -> None:
     applicant = (EXAMPLES / "refer-withdrawal.json").read_bytes()
-    result = run("evaluate", "-", "--format", "json", stdin=applicant)
+    result = run(
+        "evaluate",
+        "-",
+        "--format",
+        "json",
+        "--ruleset",
+        "peer-support-intake@1.0.0",
+        stdin=applicant,
+    )
     assert result.returncode == 0, result.stderr
     decision = json.loads(result.stdout)
     assert decision["outcome"] == "refer"

@@ -79,7 +79,7 @@ def test_a_document_given_as_a_dict_is_normalised_too() -> None:
         for band in domain["bands"]:
             band["min"], band["max"] = float(band["min"]), float(band["max"])
     ruleset = load_document(document)
-    shipped = load_ruleset("peer-support-intake")
+    shipped = load_ruleset("peer-support-intake@1.0.0")
     assert ruleset.content_hash == shipped.content_hash
     assert all(
         type(rule["points"]) is int

@@ -15,12 +15,19 @@ from recovery_screening import InvalidApplicant, Ruleset, load_ruleset, shipped_
 from recovery_screening.designer.strategies import answered_paths, applicants, without
 
 SHIPPED = {
-    path.parent.name: load_ruleset(path) for path in shipped_rulesets_directory().glob("*/*.yaml")
+    f"{path.parent.name}@{path.stem}": load_ruleset(path)
+    for path in shipped_rulesets_directory().glob("*/*.yaml")
 }
 RULESETS = [pytest.param(ruleset, id=name) for name, ruleset in sorted(SHIPPED.items())]
-INTAKE = SHIPPED["peer-support-intake"]
 INTAKE_V2 = load_ruleset(Path(__file__).parent / "fixtures" / "v2" / "peer-support-intake.yaml")
-INTAKES = [pytest.param(INTAKE, id="v1"), pytest.param(INTAKE_V2, id="v2-exact")]
+INTAKES = [
+    *(
+        pytest.param(ruleset, id=name)
+        for name, ruleset in sorted(SHIPPED.items())
+        if name.startswith("peer-support-intake@")
+    ),
+    pytest.param(INTAKE_V2, id="v2-exact"),
+]
 
 
 @pytest.mark.parametrize("ruleset", RULESETS)
@@ -95,11 +102,12 @@ def corruptions(value: Any) -> list[Any]:
     return [MARKER_TEXT, MARKER_NUMBER, -MARKER_NUMBER, [MARKER_TEXT], {"x": MARKER_TEXT}, 0.5]
 
 
+@pytest.mark.parametrize("intake", INTAKES)
 @given(data=st.data())
-def test_invalid_values_raise_without_the_value(data: st.DataObject) -> None:
-    applicant = data.draw(applicants(INTAKE, complete=True))
+def test_invalid_values_raise_without_the_value(intake: Ruleset, data: st.DataObject) -> None:
+    applicant = data.draw(applicants(intake, complete=True))
     path = data.draw(st.sampled_from(answered_paths(applicant)))
-    field = next(f for f in INTAKE.inputs if f.name == path)
+    field = next(f for f in intake.inputs if f.name == path)
     bad = data.draw(st.sampled_from(corruptions(None)))
     if field.kind == "number" and isinstance(bad, int | float) and field.minimum is not None:
         bad = field.minimum - MARKER_NUMBER
@@ -111,7 +119,7 @@ def test_invalid_values_raise_without_the_value(data: st.DataObject) -> None:
     else:
         applicant[path] = bad
     try:
-        INTAKE.evaluate(applicant)
+        intake.evaluate(applicant)
     except InvalidApplicant as error:
         text = str(error) + repr(error.problems)
         assert MARKER_TEXT not in text

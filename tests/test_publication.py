@@ -46,9 +46,9 @@ def test_the_lock_file_is_sorted_json() -> None:
 def test_registry_lists_and_resolves(rulesets: Path) -> None:
     registry = RulesetRegistry(rulesets)
     assert "peer-support-intake" in registry.ids()
-    assert registry.versions("phq-9") == ["1.0.0"]
-    assert registry.resolve("phq-9@^1.0") == ("phq-9", "1.0.0")
-    assert registry.load("phq-9") is registry.load("phq-9@1.0.0")
+    assert registry.versions("phq-9") == ["1.0.0", "1.1.0"]
+    assert registry.resolve("phq-9@^1.0") == ("phq-9", "1.1.0")
+    assert registry.load("phq-9") is registry.load("phq-9@1.1.0")
     with pytest.raises(RulesetNotFound):
         registry.resolve("phq-9@^2")
 
@@ -63,14 +63,14 @@ def test_editing_a_published_version_is_refused_at_load(rulesets: Path) -> None:
     locked = read_lock(rulesets)[("phq-9", "1.0.0")]
     _edit_title(rulesets / "phq-9" / "1.0.0.yaml")
     with pytest.raises(RulesetAltered) as error:
-        load_ruleset("phq-9", rulesets_dir=rulesets)
+        load_ruleset("phq-9@1.0.0", rulesets_dir=rulesets)
     message = str(error.value)
     assert "phq-9" in message and "1.0.0" in message and locked in message
     assert error.value.found in message and error.value.found != locked
     with pytest.raises(RulesetAltered):
         load_ruleset(rulesets / "phq-9" / "1.0.0.yaml")
     with pytest.raises(RulesetAltered):  # the intake resolves phq-9 through the lock too
-        load_ruleset("peer-support-intake", rulesets_dir=rulesets)
+        load_ruleset("peer-support-intake@1.0.0", rulesets_dir=rulesets)
     assert RulesetRegistry(rulesets).verify()
 
 
@@ -86,23 +86,23 @@ def test_formatting_and_comments_do_not_count(rulesets: Path) -> None:
     document = yaml.safe_load(path.read_text())
     path.write_text("# reformatted\n" + yaml.safe_dump(document, sort_keys=True, indent=4))
     assert (
-        load_ruleset("phq-9", rulesets_dir=rulesets).content_hash
+        load_ruleset("phq-9@1.0.0", rulesets_dir=rulesets).content_hash
         == read_lock(rulesets)[("phq-9", "1.0.0")]
     )
     json_form = rulesets / "phq-9" / "1.0.0.json"
     path.unlink()
     json_form.write_text(json.dumps(document))
     assert (
-        load_ruleset("phq-9", rulesets_dir=rulesets).content_hash
+        load_ruleset("phq-9@1.0.0", rulesets_dir=rulesets).content_hash
         == read_lock(rulesets)[("phq-9", "1.0.0")]
     )
 
 
 def test_a_version_absent_from_the_lock_is_a_draft(rulesets: Path) -> None:
-    draft = rulesets / "phq-9" / "1.1.0.yaml"
+    draft = rulesets / "phq-9" / "1.0.1.yaml"
     shutil.copyfile(rulesets / "phq-9" / "1.0.0.yaml", draft)
-    draft.write_text(draft.read_text().replace("version: 1.0.0", "version: 1.1.0", 1))
-    assert load_ruleset("phq-9@1.1.0", rulesets_dir=rulesets).version == "1.1.0"
+    draft.write_text(draft.read_text().replace("version: 1.0.0", "version: 1.0.1", 1))
+    assert load_ruleset("phq-9@1.0.1", rulesets_dir=rulesets).version == "1.0.1"
 
 
 def test_publishing_over_an_existing_version_is_refused(rulesets: Path, tmp_path: Path) -> None:
@@ -124,13 +124,13 @@ def test_publishing_a_new_version_pins_it(rulesets: Path, tmp_path: Path) -> Non
     new.write_text(
         (rulesets / "gad-7" / "1.0.0.yaml")
         .read_text()
-        .replace("version: 1.0.0", "version: 1.1.0", 1)
+        .replace("version: 1.0.0", "version: 1.0.1", 1)
     )
     assert main(["publish", str(new), "--rulesets", str(rulesets)]) == 0
     registry = RulesetRegistry(rulesets)
-    assert registry.versions("gad-7") == ["1.0.0", "1.1.0"]
-    pinned = registry.locked_hash("gad-7", "1.1.0")
-    assert pinned == load_ruleset("gad-7@1.1.0", rulesets_dir=rulesets).content_hash
+    assert registry.versions("gad-7") == ["1.0.0", "1.0.1", "1.1.0"]
+    pinned = registry.locked_hash("gad-7", "1.0.1")
+    assert pinned == load_ruleset("gad-7@1.0.1", rulesets_dir=rulesets).content_hash
     assert registry.verify() == []
     with pytest.raises(VersionExists):
         registry.publish(new)

@@ -74,7 +74,7 @@ def test_continuing_support_referrals_are_typed() -> None:
 @pytest.mark.parametrize(
     ("name", "outcome", "kinds"),
     [("matched-support.json", "admit", {"mutual-aid", "online-peer-network"}),
-     ("back-to-care.json", "refer", {"clinical-care"}),
+     ("back-to-care.json", "refer", {"clinical-care", "other"}),
      ("plan-access-first.json", "defer", {"other"})],
 )  # fmt: skip
 def test_continuing_support_examples(name: str, outcome: str, kinds: set[str]) -> None:

@@ -24,9 +24,15 @@ from recovery_screening.ruleset import load_document
 pytestmark = pytest.mark.durable
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "rulesets"
-PATHS = sorted(shipped_rulesets_directory().glob("*/*.yaml")) + sorted(FIXTURES.glob("*/*.yaml"))
+SHIPPED_PATHS = sorted(shipped_rulesets_directory().glob("*/*.yaml"))
+PATHS = SHIPPED_PATHS + sorted(FIXTURES.glob("*/*.yaml"))
+# shipped rulesets by id@version (several versions ship), fixtures by their folder
 PAIRS = {
-    path.parent.name: (load_ruleset(path), load_ruleset(path, backend="durable")) for path in PATHS
+    (f"{path.parent.name}@{path.stem}" if path in SHIPPED_PATHS else path.parent.name): (
+        load_ruleset(path),
+        load_ruleset(path, backend="durable"),
+    )
+    for path in PATHS
 }
 NAMES = sorted(PAIRS)
 
@@ -59,7 +65,7 @@ def test_backends_agree_on_embedded_cases(name: str) -> None:
 
 
 def test_durable_decision_records_its_backend() -> None:
-    _, durable = PAIRS["peer-support-intake"]
+    _, durable = PAIRS["peer-support-intake@1.0.0"]
     decision = durable.evaluate({})
     assert decision.backend == "durable"
     assert decision.to_dict()["engine"]["backend"] == "durable"
@@ -67,7 +73,7 @@ def test_durable_decision_records_its_backend() -> None:
 
 
 def test_durable_backend_is_safe_from_several_threads() -> None:
-    native, durable = PAIRS["peer-support-intake"]
+    native, durable = PAIRS["peer-support-intake@1.0.0"]
     cohort = Path(__file__).parent.parent.parent / "examples" / "cohort-1000.jsonl"
     people = [json.loads(line) for line in cohort.read_text().splitlines()[:60]]
     expected = [comparable(native, person) for person in people]
@@ -156,10 +162,13 @@ def test_cli_evaluates_with_the_durable_backend(capsys: pytest.CaptureFixture[st
     from recovery_screening.cli import main
 
     applicant = Path(__file__).parent.parent.parent / "examples" / "applicants" / "admit.json"
-    assert main(["evaluate", str(applicant), "--backend", "durable", "--format", "json"]) == 0
+    pinned = ["--ruleset", "peer-support-intake@1.0.0"]
+    assert (
+        main(["evaluate", str(applicant), *pinned, "--backend", "durable", "--format", "json"]) == 0
+    )
     decision = json.loads(capsys.readouterr().out)
     assert decision["engine"]["backend"] == "durable"
-    native, _ = PAIRS["peer-support-intake"]
+    native, _ = PAIRS["peer-support-intake@1.0.0"]
     assert decision["outcome"] == native.evaluate(json.loads(applicant.read_text())).outcome
 
 

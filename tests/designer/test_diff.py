@@ -102,7 +102,7 @@ def test_an_answer_to_a_question_only_one_version_asks_is_not_shown_to_the_other
     )
     new_path = tmp_path / "continuing-support-1.0.1.yaml"
     new_path.write_text(new_text, encoding="utf-8")
-    applicant = json.loads((REPO / "examples/continuing-support/matched-support.json").read_text())
+    applicant = load_ruleset(old_path).tests[0]["applicant"]
     rows = [applicant, {**applicant, "extra_question": True}, {**applicant, "typo_field": 1}]
     cohort = tmp_path / "cohort.jsonl"
     cohort.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")

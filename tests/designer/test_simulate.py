@@ -25,7 +25,7 @@ def cohort_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     from subprocess import run
 
     result = run(
-        [sys.executable, "-m", "recovery_screening.cli", "simulate", "peer-support-intake",
+        [sys.executable, "-m", "recovery_screening.cli", "simulate", "peer-support-intake@1.0.0",
          "--cohort", str(COHORT), "--report", str(report), "--format", "json"],
         capture_output=True, check=False, timeout=300,
     )  # fmt: skip
@@ -51,7 +51,7 @@ def test_counts_add_up(cohort_json: dict[str, object]) -> None:
 
 
 def test_the_same_result_with_one_or_two_workers() -> None:
-    ruleset = load_ruleset("peer-support-intake")
+    ruleset = load_ruleset("peer-support-intake@1.0.0")
     one = simulate(ruleset, COHORT, workers=1).to_dict()
     two = simulate(ruleset, COHORT, workers=2).to_dict()
     assert one == two
@@ -101,7 +101,10 @@ def test_html_report_numbers_match_the_json(cohort_json: dict[str, object]) -> N
 
 
 def test_text_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["simulate", "peer-support-intake", "--cohort", str(COHORT), "--workers", "1"]) == 0
+    assert (
+        main(["simulate", "peer-support-intake@1.0.0", "--cohort", str(COHORT), "--workers", "1"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Applicants: 1000 (evaluated 1000, invalid 0)" in out
     assert "Rules that never fired: (none)" in out
@@ -116,7 +119,8 @@ def test_invalid_applicants_are_counted_by_field_without_values(
     cohort = tmp_path / "cohort.jsonl"
     cohort.write_text("\n".join([lines[0], json.dumps(bad), "{not json", lines[2]]) + "\n")
     assert (
-        main(["simulate", "peer-support-intake", "--cohort", str(cohort), "--format", "json"]) == 0
+        main(["simulate", "peer-support-intake@1.0.0", "--cohort", str(cohort), "--format", "json"])
+        == 0
     )
     captured = capsys.readouterr()
     assert "sevre-secret" not in captured.out + captured.err
@@ -128,7 +132,7 @@ def test_invalid_applicants_are_counted_by_field_without_values(
 
 
 def test_csv_cohort(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ruleset = load_ruleset("peer-support-intake")
+    ruleset = load_ruleset("peer-support-intake@1.0.0")
     (case,) = [c for c in ruleset.tests if c["id"] == "admit-ready"]
     flat: dict[str, object] = {}
     for key, value in case["applicant"].items():
@@ -151,7 +155,8 @@ def test_csv_cohort(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "\n".join(",".join(r) for r in (header, row, missing, broken)) + "\n", encoding="utf-8"
     )
     assert (
-        main(["simulate", "peer-support-intake", "--cohort", str(cohort), "--format", "json"]) == 0
+        main(["simulate", "peer-support-intake@1.0.0", "--cohort", str(cohort), "--format", "json"])
+        == 0
     )
     captured = capsys.readouterr()
     assert "often" not in captured.out + captured.err
@@ -168,7 +173,7 @@ def test_csv_with_an_unknown_column_is_a_usage_error(
 ) -> None:
     cohort = tmp_path / "cohort.csv"
     cohort.write_text("withdrawal_severity,shoe_size\nnone,9\n", encoding="utf-8")
-    assert main(["simulate", "peer-support-intake", "--cohort", str(cohort)]) == 2
+    assert main(["simulate", "peer-support-intake@1.0.0", "--cohort", str(cohort)]) == 2
     assert "shoe_size" in capsys.readouterr().err
 
 
@@ -177,5 +182,5 @@ def test_unknown_cohort_format_is_a_usage_error(
 ) -> None:
     cohort = tmp_path / "cohort.xlsx"
     cohort.write_bytes(b"")
-    assert main(["simulate", "peer-support-intake", "--cohort", str(cohort)]) == 2
+    assert main(["simulate", "peer-support-intake@1.0.0", "--cohort", str(cohort)]) == 2
     assert ".jsonl or .csv" in capsys.readouterr().err

@@ -48,13 +48,13 @@ def test_a_symlink_to_an_edited_copy_is_refused(rulesets: Path, tmp_path: Path) 
     published.unlink()
     published.symlink_to(edited)
     with pytest.raises(RulesetAltered):
-        load_ruleset("phq-9", rulesets_dir=rulesets)
+        load_ruleset("phq-9@1.0.0", rulesets_dir=rulesets)
     with pytest.raises(RulesetAltered):
         load_ruleset(published)
     with pytest.raises(RulesetAltered):
         RulesetRegistry(rulesets).load("phq-9@1.0.0")
     with pytest.raises(RulesetAltered):  # the intake's instrument is found through the link
-        load_ruleset("peer-support-intake", rulesets_dir=rulesets)
+        load_ruleset("peer-support-intake@1.0.0", rulesets_dir=rulesets)
 
 
 def test_a_symlink_to_a_copy_that_claims_another_version_is_refused(
@@ -73,13 +73,13 @@ def test_a_symlink_to_a_copy_that_claims_another_version_is_refused(
 
 def test_a_deleted_lock_does_not_turn_shipped_versions_into_drafts(rulesets: Path) -> None:
     (rulesets / "rulesets.lock").unlink()
-    intact = load_ruleset("peer-support-intake", rulesets_dir=rulesets)
+    intact = load_ruleset("peer-support-intake@1.0.0", rulesets_dir=rulesets)
     assert intact.published
     _edited_copy(rulesets / "phq-9" / "1.0.0.yaml", rulesets / "phq-9" / "1.0.0.yaml")
     with pytest.raises(RulesetAltered):
-        load_ruleset("phq-9", rulesets_dir=rulesets)
+        load_ruleset("phq-9@1.0.0", rulesets_dir=rulesets)
     with pytest.raises(RulesetAltered):
-        load_ruleset("peer-support-intake", rulesets_dir=rulesets)
+        load_ruleset("peer-support-intake@1.0.0", rulesets_dir=rulesets)
 
 
 def test_a_deleted_lock_turns_a_registrys_own_versions_into_visible_drafts(
@@ -87,12 +87,12 @@ def test_a_deleted_lock_turns_a_registrys_own_versions_into_visible_drafts(
 ) -> None:
     new = tmp_path / "gad-7-next.yaml"
     new.write_text(
-        (rulesets / "gad-7" / "1.0.0.yaml").read_text().replace("version: 1.0.0", "version: 1.1.0")
+        (rulesets / "gad-7" / "1.0.0.yaml").read_text().replace("version: 1.0.0", "version: 1.0.1")
     )
     RulesetRegistry(rulesets).publish(new)
-    assert load_ruleset("gad-7@1.1.0", rulesets_dir=rulesets).published
+    assert load_ruleset("gad-7@1.0.1", rulesets_dir=rulesets).published
     (rulesets / "rulesets.lock").unlink()
-    draft = load_ruleset("gad-7@1.1.0", rulesets_dir=rulesets)
+    draft = load_ruleset("gad-7@1.0.1", rulesets_dir=rulesets)
     assert not draft.published
     decision = json.loads(draft.evaluate({}).to_json())
     assert decision["ruleset"]["published"] is False
@@ -125,12 +125,12 @@ def test_the_shipped_lock_must_exist(rulesets: Path, monkeypatch: pytest.MonkeyP
     (rulesets / "rulesets.lock").unlink()
     monkeypatch.setattr("recovery_screening.ruleset.shipped_rulesets_directory", lambda: rulesets)
     with pytest.raises(DocumentError) as error:
-        load_ruleset("phq-9")
+        load_ruleset("phq-9@1.0.0")
     assert error.value.problems[0].code == "lock-missing"
 
 
 def test_a_document_in_memory_that_differs_from_its_pin_is_a_draft() -> None:
-    intake = load_ruleset("peer-support-intake")
+    intake = load_ruleset("peer-support-intake@1.0.0")
     assert intake.published and load_document(intake.document).published
     edited = intake.document
     edited["title"] += " (edited)"
@@ -140,18 +140,18 @@ def test_a_document_in_memory_that_differs_from_its_pin_is_a_draft() -> None:
 
 
 def test_published_decisions_carry_no_published_key() -> None:
-    decision = load_ruleset("peer-support-intake").evaluate({})
+    decision = load_ruleset("peer-support-intake@1.0.0").evaluate({})
     assert "published" not in decision.to_dict()["ruleset"]
     assert '"published"' not in decision.to_json()
     assert decision.model.ruleset.published is None
 
 
 def test_drafts_say_so_in_decisions_records_and_replay(rulesets: Path, tmp_path: Path) -> None:
-    draft_path = rulesets / "phq-9" / "1.1.0.yaml"
+    draft_path = rulesets / "phq-9" / "1.0.1.yaml"
     draft_path.write_text(
-        (rulesets / "phq-9" / "1.0.0.yaml").read_text().replace("version: 1.0.0", "version: 1.1.0")
+        (rulesets / "phq-9" / "1.0.0.yaml").read_text().replace("version: 1.0.0", "version: 1.0.1")
     )
-    draft = load_ruleset("phq-9@1.1.0", rulesets_dir=rulesets)
+    draft = load_ruleset("phq-9@1.0.1", rulesets_dir=rulesets)
     assert not draft.published
     decision = draft.evaluate({f"q{n}": 0 for n in range(1, 10)})
     assert decision.to_dict()["ruleset"]["published"] is False
@@ -169,7 +169,7 @@ def test_drafts_say_so_in_decisions_records_and_replay(rulesets: Path, tmp_path:
     published_log = tmp_path / "published.jsonl"
     published_log.write_text(
         make_record(
-            load_ruleset("phq-9").evaluate({f"q{n}": 0 for n in range(1, 10)}),
+            load_ruleset("phq-9@1.0.0").evaluate({f"q{n}": 0 for n in range(1, 10)}),
             subject_ref="subject-2",
             evaluated_at=WHEN,
         ).to_json()
@@ -182,12 +182,12 @@ def test_drafts_say_so_in_decisions_records_and_replay(rulesets: Path, tmp_path:
 def test_replay_prints_draft_records_as_such(
     rulesets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    draft_path = rulesets / "phq-9" / "1.1.0.yaml"
+    draft_path = rulesets / "phq-9" / "1.0.1.yaml"
     draft_path.write_text(
-        (rulesets / "phq-9" / "1.0.0.yaml").read_text().replace("version: 1.0.0", "version: 1.1.0")
+        (rulesets / "phq-9" / "1.0.0.yaml").read_text().replace("version: 1.0.0", "version: 1.0.1")
     )
     record = make_record(
-        load_ruleset("phq-9@1.1.0", rulesets_dir=rulesets).evaluate({}),
+        load_ruleset("phq-9@1.0.1", rulesets_dir=rulesets).evaluate({}),
         subject_ref="subject-1",
         evaluated_at=WHEN,
     )

@@ -41,10 +41,21 @@ def test_every_embedded_case_maps_back_to_the_same_decision(path: Path, index: i
     _same_decision(ruleset, applicant, to_questionnaire_response(applicant, ruleset))
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "examples/applicants").glob("*")))
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (REPO / "examples/applicants").glob("*.json"))
+)
 def test_example_applicants_map_back(intake: Ruleset, name: str) -> None:
     applicant = json.loads((REPO / "examples" / "applicants" / name).read_text())
-    ruleset = load_ruleset("phq-9") if name == "phq-9-answers.json" else intake
+    ruleset = load_ruleset("phq-9@1.0.0") if name == "phq-9-answers.json" else intake
+    _same_decision(ruleset, applicant, to_questionnaire_response(applicant, ruleset))
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (REPO / "examples/applicants/intake-1.1").glob("*.json"))
+)
+def test_intake_1_1_example_applicants_map_back(name: str) -> None:
+    applicant = json.loads((REPO / "examples/applicants/intake-1.1" / name).read_text())
+    ruleset = load_ruleset("peer-support-intake@1.1.0")
     _same_decision(ruleset, applicant, to_questionnaire_response(applicant, ruleset))
 
 
@@ -251,7 +262,19 @@ def test_evaluate_accepts_a_questionnaire_response_file(
     applicant = json.loads((REPO / "examples/applicants/refer-safety.json").read_text())
     path = tmp_path / "response.json"
     path.write_text(json.dumps(to_questionnaire_response(applicant, intake)))
-    assert main(["evaluate", str(path), "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(path),
+                "--format",
+                "json",
+                "--ruleset",
+                f"{intake.id}@{intake.version}",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.strip() == intake.evaluate(applicant).to_json()
 
 
@@ -293,7 +316,7 @@ def test_the_core_needs_no_interchange_dependency() -> None:
         "from recovery_screening.cli import main\n"
         "decision = load_ruleset('peer-support-intake').evaluate({})\n"
         "decision.explain(); decision.to_json()\n"
-        "sys.exit(main(['evaluate', 'examples/applicants/admit.json']))\n"
+        "sys.exit(main(['evaluate', 'examples/applicants/intake-1.1/admit.json']))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=REPO, timeout=60, check=False)  # fmt: skip

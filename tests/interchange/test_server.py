@@ -25,7 +25,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 from tests.conftest import REPO
 
-from recovery_screening import Ruleset
+from recovery_screening import Ruleset, load_ruleset
 from recovery_screening.interchange import to_cds_card, to_questionnaire_response
 from recovery_screening.interchange.auth import Authenticator, TrustedIssuer
 from recovery_screening.interchange.server import create_app, server_config
@@ -156,13 +156,13 @@ def test_discovery_lists_each_screening_ruleset(client: Client) -> None:
 
 @pytest.mark.parametrize(
     ("name", "indicator", "where"),
-    [("admit.json", "info", "prefetch"), ("defer-motivation.json", "warning", "context"),
+    [("admit.json", "info", "prefetch"), ("defer-does-not-want-group.json", "warning", "context"),
      ("refer-safety.json", "critical", "prefetch")],
 )  # fmt: skip
-def test_a_hook_call_per_outcome(
-    client: Client, intake: Ruleset, name: str, indicator: str, where: str
-) -> None:
-    applicant = _applicant(name)
+def test_a_hook_call_per_outcome(client: Client, name: str, indicator: str, where: str) -> None:
+    intake = load_ruleset("peer-support-intake")  # the newest version, which the service runs
+    assert intake.version == "1.1.0"
+    applicant = _applicant(f"intake-1.1/{name}")
     response = to_questionnaire_response(applicant, intake, subject="Patient/p1")
     status, _, body = client.hook("peer-support-intake", _hook_request(response, where=where))
     assert status == 200
@@ -415,7 +415,8 @@ def test_the_serve_command_answers_authenticated_calls_over_http(
     with serve_command(tmp_path, *options) as (client, log_path):
         status, _, body = client.request("GET", "/cds-services")
         assert "peer-support-intake" in {service["id"] for service in body["services"]}
-        response = to_questionnaire_response(_applicant("admit.json"), intake)
+        newest = load_ruleset("peer-support-intake")  # the version the service runs
+        response = to_questionnaire_response(_applicant("intake-1.1/admit.json"), newest)
         status, _, body = client.hook("peer-support-intake", _hook_request(response))
         assert (status, body["cards"][0]["indicator"]) == (200, "info")
         anonymous = Client(client.base, authenticate=False)
