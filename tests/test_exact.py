@@ -308,6 +308,7 @@ def test_records_replay_with_the_semantics_of_their_ruleset_version(
     second = make_record(
         v2.evaluate(phq9_example()), subject_ref="s-1", evaluated_at=when, previous=first
     )
+    assert first.decision is not None and second.decision is not None
     assert (first.decision.outcome, second.decision.outcome) == ("defer", "refer")
     assert second.to_dict()["decision"]["semantics"] == "exact"
     assert "semantics" not in first.to_dict()["decision"]

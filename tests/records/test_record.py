@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import jsonschema
 import pytest
 from tests.conftest import FIXTURE_RULESETS, REPO
-from tests.records.conftest import WHEN
+from tests.records.conftest import DIGEST_KEY, WHEN, v1_without_input
 
 from recovery_screening import DecisionRecord, Ruleset, load_ruleset
 from recovery_screening.document.canonical import canonical_hash
 from recovery_screening.records.record import (
-    REDACTED,
     RecordError,
+    input_digest,
     make_record,
     record_json_schema,
 )
@@ -42,6 +43,7 @@ def test_a_record_names_everything_needed_to_replay_it(
     assert first.ruleset.id == intake.id and first.ruleset.content_hash == intake.content_hash
     assert first.engine.backend == "native"
     assert first.input is not None and canonical_hash(first.input) == first.input_hash
+    assert first.decision is not None
     assert intake.evaluate(first.input).to_dict()["outcome"] == first.decision.outcome
     for record in small_log:
         assert record.verify_hash()
@@ -122,12 +124,91 @@ def test_a_record_without_input_holds_no_answer() -> None:
     mini = load_ruleset(FIXTURE_RULESETS / "mini" / "1.0.0.yaml")
     decision = mini.evaluate(_mini_applicant())
     assert SECRET_DATE in decision.to_json()  # the rule on days since last use applied
-    shared = make_record(decision, subject_ref="s", evaluated_at=WHEN, include_input=False)
+    shared = make_record(
+        decision, subject_ref="s", evaluated_at=WHEN, include_input=False, digest_key=DIGEST_KEY
+    )
     text = shared.to_json()
-    assert "input" not in json.loads(text)
+    body = json.loads(text)
+    assert set(body) == {
+        "record_format", "record_id", "subject_ref", "evaluated_at", "ruleset", "engine",
+        "input_digest", "outcome", "decision_digest", "previous_hash", "record_hash",
+    }  # fmt: skip
+    assert body["record_format"] == "recovery-screening/record/v2"
+    assert body["outcome"] == decision.outcome and shared.decision is None
     assert SECRET_DATE not in text and SECRET_NOTE not in text and "1.25" not in text
-    for reason in shared.decision.reasons:
-        assert set(reason.evidence.values()) <= {REDACTED}
+    for rule in decision.deciding:  # no rule id that would say which answers applied
+        assert rule not in text
     kept = make_record(decision, subject_ref="s", evaluated_at=WHEN)
     assert kept.input is not None and kept.input["note_code"] == SECRET_NOTE
-    assert shared.input_hash == kept.input_hash
+    keyed = make_record(decision, subject_ref="s", evaluated_at=WHEN, digest_key=DIGEST_KEY)
+    assert keyed.input == kept.input and keyed.decision == kept.decision
+    assert shared.input_digest == keyed.input_digest != kept.input_hash
+
+
+def test_a_record_without_input_needs_a_digest_key(intake: Ruleset) -> None:
+    decision = intake.evaluate({})
+    with pytest.raises(RecordError, match="digest_key"):
+        make_record(decision, subject_ref="s", evaluated_at=WHEN, include_input=False)
+    with pytest.raises(RecordError, match="16 bytes"):
+        make_record(decision, subject_ref="s", evaluated_at=WHEN, digest_key=b"short")
+
+
+def test_v2_records_validate_against_the_schema(intake: Ruleset) -> None:
+    validator = jsonschema.Draft202012Validator(record_json_schema())
+    for applicant in ({}, {"withdrawal_severity": "none"}):
+        decision = intake.evaluate(applicant)
+        for include_input in (True, False):
+            record = make_record(
+ decision,
+                subject_ref="s", evaluated_at=WHEN, include_input=include_input,
+                digest_key=DIGEST_KEY,
+            )  # fmt: skip
+            validator.validate(json.loads(record.to_json()))
+            assert DecisionRecord.model_validate_json(record.to_json()) == record
+
+
+def test_a_v2_record_needs_every_v2_field_and_no_v1_one(intake: Ruleset) -> None:
+    body = make_record(
+        intake.evaluate({}),
+        subject_ref="s", evaluated_at=WHEN, include_input=False, digest_key=DIGEST_KEY,
+    ).to_dict()  # fmt: skip
+    for name in ("input_digest", "outcome", "decision_digest"):
+        with pytest.raises(ValueError):
+            DecisionRecord.model_validate({k: v for k, v in body.items() if k != name})
+    with pytest.raises(ValueError):
+        DecisionRecord.model_validate({**body, "input_hash": "sha256:" + "0" * 64})
+    with pytest.raises(ValueError):  # a decision without its input would hold the answers
+        full = make_record(intake.evaluate({}), subject_ref="s", evaluated_at=WHEN)
+        DecisionRecord.model_validate({**body, "decision": full.to_dict()["decision"]})
+
+
+def test_brute_forcing_a_phq9_record_needs_the_digest_key() -> None:
+    """The attack of issue 10 item 9: every PHQ-9 answer set hashed with the library's own hash.
+
+    It recovers the answers from a hash-only v1 record; against a v2 record it finds nothing
+    without the deployment's secret, and only the secret makes a guess testable.
+    """
+    phq9 = load_ruleset("phq-9")
+    answers = json.loads((REPO / "examples" / "applicants" / "phq-9-answers.json").read_text())
+    decision = phq9.evaluate(answers)
+    v1 = v1_without_input(make_record(decision, subject_ref="s", evaluated_at=WHEN))
+    v2 = make_record(
+        decision, subject_ref="s", evaluated_at=WHEN, include_input=False, digest_key=DIGEST_KEY
+    ).to_dict()
+    v2_hexes = {v2["input_digest"].split(":")[1], v2["decision_digest"].split(":")[1]}
+    names = [f"q{n}" for n in range(1, 10)]
+    from_v1, from_v2, with_the_key = [], [], []
+    for values in itertools.product(range(4), repeat=9):
+        candidate = dict(zip(names, values, strict=True))
+        digest = canonical_hash(candidate)
+        if digest == v1["input_hash"]:
+            from_v1.append(candidate)
+        if digest.split(":")[1] in v2_hexes:
+            from_v2.append(candidate)
+        if values[:4] == (1, 2, 1, 2) and input_digest(DIGEST_KEY, candidate) == v2["input_digest"]:
+            with_the_key.append(candidate)  # only part of the space: the secret makes it work
+    assert from_v1 == [answers]
+    assert from_v2 == []
+    assert with_the_key == [answers]
+    text = json.dumps(v2)
+    assert '"total"' not in text and "band" not in text and '"q9"' not in text

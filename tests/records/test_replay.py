@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import FIXTURE_RULESETS
-from tests.records.conftest import WHEN, chain, cohort
+from tests.records.conftest import DIGEST_KEY, WHEN, chain, cohort, v1_without_input
 from tests.records.test_record import SECRET_DATE, SECRET_NOTE, _mini_applicant
 
 from recovery_screening import DecisionRecord, Ruleset, RulesetRegistry, load_ruleset, replay
@@ -61,12 +62,17 @@ def test_records_kept_without_input_replay_from_an_inputs_file(
             for r, a in zip(records, applicants, strict=True)
         )
     )
-    assert main(["replay", str(log), "--inputs", str(inputs)]) == 0
+    key_file = tmp_path / "digest.key"
+    key_file.write_bytes(DIGEST_KEY + b"\n")
+    assert (
+        main(["replay", str(log), "--inputs", str(inputs), "--digest-key-file", str(key_file)]) == 0
+    )
     assert "every record verified" in capsys.readouterr().out
-    missing = list(replay(log))
+    missing = list(replay(log, digest_key=DIGEST_KEY))
     assert {r.status for r in missing} == {"input-missing"}
     swapped = {records[0].record_id: intake.evaluate(applicants[1]).applicant()}
-    assert next(iter(replay(log, None, swapped))).status == "input-altered"
+    altered = next(iter(replay(log, None, swapped, digest_key=DIGEST_KEY)))
+    assert altered.status == "input-altered"
 
 
 def test_signatures_are_checked_with_the_key(intake: Ruleset, tmp_path: Path) -> None:
@@ -174,15 +180,14 @@ def test_deleting_a_record_breaks_the_chain_where_it_was(
 def test_reports_on_records_without_input_hold_no_answer(tmp_path: Path) -> None:
     mini = load_ruleset(FIXTURE_RULESETS / "mini" / "1.0.0.yaml")
     decision = mini.evaluate(_mini_applicant())
-    first = make_record(decision, subject_ref="s-1", evaluated_at=WHEN, include_input=False)
-    body = first.to_dict()
+    body = v1_without_input(make_record(decision, subject_ref="s-1", evaluated_at=WHEN))
     for reason in body["decision"]["reasons"]:  # a tampered record: evidence values changed
         reason["evidence"] = dict.fromkeys(reason["evidence"], "2001-01-01")
     body["decision"]["outcome"] = "refer"
     log = tmp_path / "records.jsonl"
     log.write_bytes(canonical_json(body) + b"\n")
     inputs = tmp_path / "inputs.jsonl"
-    inputs.write_text(json.dumps({"record_id": first.record_id, "input": decision.applicant()}))
+    inputs.write_text(json.dumps({"record_id": body["record_id"], "input": decision.applicant()}))
     registry = RulesetRegistry(FIXTURE_RULESETS)
     reports = list(replay(log, registry, inputs))
     assert reports[0].status == "chain-broken"
@@ -307,11 +312,15 @@ def test_a_damaged_inputs_line_is_reported_and_replay_goes_on(
     lines = inputs.read_bytes().splitlines(keepends=True)
     lines[1] = damage + lines[1][1:]
     inputs.write_bytes(b"".join(lines))
-    run = replay(log, None, inputs)
+    run = replay(log, None, inputs, digest_key=DIGEST_KEY)
     statuses = [report.status for report in run]
     assert statuses == ["identical", "input-missing", *["identical"] * 4]
     assert run.summary.malformed_inputs == [2] and not run.summary.ok
-    assert main(["replay", str(log), "--inputs", str(inputs)]) == 1
+    key_file = tmp_path / "digest.key"
+    key_file.write_bytes(DIGEST_KEY)
+    assert (
+        main(["replay", str(log), "--inputs", str(inputs), "--digest-key-file", str(key_file)]) == 1
+    )
     out = capsys.readouterr().out
     assert "inputs: 1 unreadable entries skipped (lines 2)" in out
     assert "may be one of them" in out and "VERIFICATION FAILED" in out
@@ -327,7 +336,7 @@ def test_any_flipped_byte_in_the_inputs_never_aborts_replay(
     where = data.draw(st.integers(0, len(content) - 1))
     content[where] ^= data.draw(st.integers(1, 255))
     inputs.write_bytes(bytes(content))
-    run = replay(log, None, inputs)
+    run = replay(log, None, inputs, digest_key=DIGEST_KEY)
     reports = list(run)
     assert len(reports) == 3 and run.summary.records == 3
     assert not run.summary.ok or content == inputs.read_bytes()
@@ -343,6 +352,93 @@ def test_the_summary_says_the_end_is_unchecked_without_an_expected_head(
     assert main(["replay", str(truncated), "--format", "jsonl"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["summary"]["end_checked"] is False
     assert replay(truncated, expect_head=small_log[-1].record_hash).run().end_checked
+
+
+# --- format v2: keyed digests ---------------------------------------------------------------
+
+
+def test_v2_records_replay_only_with_the_digest_key(intake: Ruleset, tmp_path: Path) -> None:
+    applicants = cohort(5)
+    full = chain(intake, applicants, digest_key=DIGEST_KEY)
+    assert {r.record_format for r in full} == {"recovery-screening/record/v2"}
+    assert replay(full, digest_key=DIGEST_KEY).run().ok
+    without_key = list(replay(full))
+    assert {r.status for r in without_key} == {"input-missing"}
+    assert "digest key" in without_key[0].findings[0].detail
+    other = b"another-deployment-secret-32-byt"
+    assert {r.status for r in replay(full, digest_key=other)} == {"input-altered"}
+
+
+def test_a_v2_record_without_input_is_proved_by_the_inputs_and_the_key(
+    intake: Ruleset,
+) -> None:
+    applicants = cohort(5)
+    shared = chain(intake, applicants, include_input=False)
+    inputs = {
+        r.record_id: intake.evaluate(a).applicant() for r, a in zip(shared, applicants, strict=True)
+    }
+    run = replay(shared, None, inputs, digest_key=DIGEST_KEY)
+    assert all(report.identical for report in run) and run.summary.ok
+
+
+def _retouched(record: DecisionRecord, **changes: object) -> dict[str, object]:
+    body = {**record.to_dict(), **changes}
+    body["record_hash"] = record_hash(body)
+    return body
+
+
+def test_a_v2_record_with_another_outcome_or_digest_is_different(intake: Ruleset) -> None:
+    applicant = cohort(1)[0]
+    decision = intake.evaluate(applicant)
+    record = make_record(
+        decision, subject_ref="s", evaluated_at=WHEN, include_input=False, digest_key=DIGEST_KEY
+    )
+    inputs = {record.record_id: decision.applicant()}
+    other = next(o for o in ("admit", "defer", "refer") if o != decision.outcome)
+    (report,) = replay([_retouched(record, outcome=other)], None, inputs, digest_key=DIGEST_KEY)
+    assert report.status == "different"
+    assert [(c.path, c.recorded, c.replayed) for c in report.diff] == [
+        ("$.outcome", other, decision.outcome)
+    ]
+    forged = "hmac-sha256:" + "0" * 64
+    (report,) = replay(
+        [_retouched(record, decision_digest=forged)], None, inputs, digest_key=DIGEST_KEY
+    )
+    assert report.status == "different" and "decision_digest" in report.findings[0].detail
+
+
+def test_replay_reads_the_digest_key_from_a_file_or_the_environment(
+    intake: Ruleset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    log = _write(tmp_path / "records.jsonl", chain(intake, cohort(3), digest_key=DIGEST_KEY))
+    assert main(["replay", str(log)]) == 1
+    assert "digest key" in capsys.readouterr().out
+    monkeypatch.setenv("RECOVERY_SCREENING_DIGEST_KEY", DIGEST_KEY.decode())
+    assert main(["replay", str(log)]) == 0
+    monkeypatch.setenv("RECOVERY_SCREENING_DIGEST_KEY", "short")
+    assert main(["replay", str(log)]) == 2
+    err = capsys.readouterr().err
+    assert "16 bytes" in err and "short" not in err.replace("16 bytes", "")
+    monkeypatch.delenv("RECOVERY_SCREENING_DIGEST_KEY")
+    key_file = tmp_path / "digest.key"
+    key_file.write_bytes(DIGEST_KEY + b"\n")
+    assert main(["replay", str(log), "--digest-key-file", str(key_file)]) == 0
+
+
+def test_old_v1_records_without_input_still_replay(intake: Ruleset) -> None:
+    applicants = cohort(4)
+    records = [v1_without_input(r) for r in chain(intake, applicants)]
+    for previous, record in itertools.pairwise(records):  # re-link the rewritten records
+        record["previous_hash"] = previous["record_hash"]
+        record["record_hash"] = record_hash(record)
+    inputs = {
+        str(r["record_id"]): intake.evaluate(a).applicant()
+        for r, a in zip(records, applicants, strict=True)
+    }
+    assert replay(records, None, inputs).run().ok
 
 
 def test_a_v2_screening_date_is_part_of_the_record_and_replays(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,12 @@ def register(subparsers: Any) -> None:
         "--key-file", metavar="K", help="HMAC key file: every record must carry a valid signature"
     )
     replay_parser.add_argument(
+        "--digest-key-file",
+        metavar="FILE",
+        help="the deployment's digest key that format-v2 records were made with (default: the "
+        f"{DIGEST_KEY_VARIABLE} environment variable); never given on the command line itself",
+    )
+    replay_parser.add_argument(
         "--chain-start",
         metavar="HASH",
         help="previous_hash of the first record, when the log continues an earlier one",
@@ -78,7 +85,10 @@ def run_publish(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def read_key(name: str) -> bytes:
+DIGEST_KEY_VARIABLE = "RECOVERY_SCREENING_DIGEST_KEY"
+
+
+def read_key(name: str, what: str = "a signing key") -> bytes:
     """The key file's bytes, without one trailing line break."""
     try:
         data = Path(name).read_bytes()
@@ -88,7 +98,19 @@ def read_key(name: str) -> bytes:
         ) from None
     from recovery_screening.records.record import check_key
 
-    return check_key(data.removesuffix(b"\n").removesuffix(b"\r"))
+    return check_key(data.removesuffix(b"\n").removesuffix(b"\r"), what)
+
+
+def digest_key(arguments: argparse.Namespace) -> bytes | None:
+    """The digest key from `--digest-key-file`, else from the environment variable, else None."""
+    if arguments.digest_key_file:
+        return read_key(arguments.digest_key_file, "a digest key")
+    value = os.environ.get(DIGEST_KEY_VARIABLE)
+    if not value:
+        return None
+    from recovery_screening.records.record import check_key
+
+    return check_key(value.encode("utf-8"), f"the digest key in {DIGEST_KEY_VARIABLE}")
 
 
 def run_replay(arguments: argparse.Namespace) -> int:
@@ -105,6 +127,7 @@ def run_replay(arguments: argparse.Namespace) -> int:
         key=key,
         chain_start=arguments.chain_start,
         expect_head=arguments.expect_head,
+        digest_key=digest_key(arguments),
     )
     jsonl = arguments.format == "jsonl"
     for report in run:

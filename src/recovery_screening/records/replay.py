@@ -30,10 +30,15 @@ from recovery_screening.errors import (
 )
 from recovery_screening.publication import RulesetRegistry
 from recovery_screening.records.record import (
+    NOT_COMPARED,
     RECORD_ID_PATTERN,
     REDACTED,
     SUBJECT_PATTERN,
     DecisionRecord,
+    check_key,
+    comparable_decision,
+    decision_digest,
+    input_digest,
     record_hash,
     redact_evidence,
     signature_valid,
@@ -61,7 +66,6 @@ STATUSES = (
 )
 _SEVERITY = {status: rank for rank, status in enumerate(STATUSES)}
 INPUT_WINDOW = 4096
-_COMPARED_OUT = ("engine",)
 _QUICK = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
@@ -341,6 +345,7 @@ def replay(
     key: bytes | None = None,
     chain_start: str | None = None,
     expect_head: str | None = None,
+    digest_key: bytes | None = None,
 ) -> ReplayRun:
     """Re-evaluate every record against its exact ruleset version and report on each, lazily.
 
@@ -351,8 +356,12 @@ def replay(
     HMAC key; with it every record must carry a valid signature. `chain_start`: the
     `previous_hash` the first record must have (default: none, the log starts the chain).
     `expect_head`: the `record_hash` the last record must have, kept apart from the log; without
-    it, records removed from the end of a log leave a whole chain.
+    it, records removed from the end of a log leave a whole chain. `digest_key`: the deployment's
+    secret that v2 records were made with (`to_record(digest_key=...)`); without it a v2 record
+    is `input-missing` (it cannot be proved). v1 records need no digest key.
     """
+    if digest_key is not None:
+        check_key(digest_key, "a digest key")
     if not isinstance(registry, RulesetRegistry):
         registry = RulesetRegistry(registry)
     source: _Inputs | _Lookup | None
@@ -363,7 +372,7 @@ def replay(
     else:
         malformed: list[int] = []
         source = _Inputs(iter_input_entries(inputs, malformed=malformed), malformed=malformed)
-    run = ReplayRun(_record_bodies(records), registry, source, key, chain_start)
+    run = ReplayRun(_record_bodies(records), registry, source, key, chain_start, digest_key)
     run.summary.expected_head = expect_head
     if source is not None:
         run.summary.malformed_inputs = source.malformed
@@ -380,8 +389,10 @@ class ReplayRun(Iterator[RecordReport]):
         inputs: _Inputs | _Lookup | None,
         key: bytes | None,
         chain_start: str | None,
+        digest_key: bytes | None = None,
     ) -> None:
         self.summary = ReplaySummary(signatures_checked=key is not None)
+        self._digest_key = digest_key
         self._bodies = bodies
         self._registry = registry
         self._inputs = inputs
@@ -440,10 +451,22 @@ class ReplayRun(Iterator[RecordReport]):
             detail = "the signature does not match" if "signature" in body else "no signature"
             findings.append(RecordFinding(SIGNATURE_INVALID, detail))
         ruleset = self._ruleset(record, findings)
-        answers = self._input(record, body, findings)
         diff: tuple[DecisionDifference, ...] = ()
+        if record.keyed and self._digest_key is None:
+            findings.append(
+                RecordFinding(
+                    INPUT_MISSING,
+                    "the record's digests are keyed (format v2): replay needs the deployment's "
+                    "digest key to prove it",
+                )
+            )
+            return _report(number, body, findings, draft=record.ruleset.published is False)
+        answers = self._input(record, body, findings)
         if ruleset is not None and answers is not None:
-            diff = self._compare(ruleset, answers, body, record.includes_input, findings)
+            if record.keyed:
+                diff = self._compare_keyed(ruleset, answers, record, body, findings)
+            else:
+                diff = self._compare(ruleset, answers, body, record.includes_input, findings)
         return _report(number, body, findings, diff, draft=record.ruleset.published is False)
 
     def _link(
@@ -555,16 +578,30 @@ class ReplayRun(Iterator[RecordReport]):
             if answers is None:
                 findings.append(RecordFinding(INPUT_MISSING, self._no_input()))
                 return None
+        name, expected = (
+            ("input_digest", record.input_digest)
+            if record.keyed
+            else ("input_hash", record.input_hash)
+        )
         try:
-            digest = canonical_hash(answers)
+            if record.keyed:
+                assert self._digest_key is not None  # checked by the caller
+                digest: str | None = input_digest(self._digest_key, answers)
+            else:
+                digest = canonical_hash(answers)
         except NotCanonical:
             digest = None
-        if digest != record.input_hash:
+        if digest != expected:
             findings.append(
                 RecordFinding(
                     INPUT_ALTERED,
-                    "the input does not match the record's input_hash "
-                    f"({record.input_hash}): it was changed or belongs to another record",
+                    f"the input does not match the record's {name} ({expected}): it was "
+                    "changed, belongs to another record"
+                    + (
+                        ", or the digest key is not the one the record was made with"
+                        if record.keyed
+                        else ""
+                    ),
                 )
             )
             return None
@@ -572,14 +609,14 @@ class ReplayRun(Iterator[RecordReport]):
 
     def _no_input(self) -> str:
         if self._inputs is None:
-            return "the record keeps only the input's hash; no input given"
+            return "the record keeps only the input's digest; no input given"
         if self._inputs.malformed:
             return (
-                "the record keeps only the input's hash and no input entry was found for it; "
+                "the record keeps only the input's digest and no input entry was found for it; "
                 f"{len(self._inputs.malformed)} input entries were unreadable "
                 "(its entry may be one of them)"
             )
-        return "the record keeps only the input's hash and no input entry was found for it"
+        return "the record keeps only the input's digest and no input entry was found for it"
 
     def _compare(
         self,
@@ -589,15 +626,8 @@ class ReplayRun(Iterator[RecordReport]):
         includes_input: bool,
         findings: list[RecordFinding],
     ) -> tuple[DecisionDifference, ...]:
-        try:
-            replayed = ruleset.evaluate(answers).to_dict()
-        except InvalidApplicant as error:
-            fields = ", ".join(problem.path for problem in error.problems)
-            findings.append(
-                RecordFinding(
-                    DIFFERENT, f"the input no longer meets the ruleset's contract: {fields}"
-                )
-            )
+        replayed = _evaluated(ruleset, answers, findings)
+        if replayed is None:
             return ()
         if not includes_input:
             replayed = redact_evidence(replayed)
@@ -605,29 +635,80 @@ class ReplayRun(Iterator[RecordReport]):
         if _same_decision(recorded, replayed):
             return ()
         changes = tuple(
-            _diff(_comparable(recorded), _comparable(replayed), "$", redact=not includes_input)
+            _diff(
+                comparable_decision(recorded),
+                comparable_decision(replayed),
+                "$",
+                redact=not includes_input,
+            )
         )
         findings.append(
             RecordFinding(DIFFERENT, f"the replayed decision differs in {len(changes)} place(s)")
         )
         return changes
 
+    def _compare_keyed(
+        self,
+        ruleset: Ruleset,
+        answers: Any,
+        record: DecisionRecord,
+        body: Mapping[str, Any],
+        findings: list[RecordFinding],
+    ) -> tuple[DecisionDifference, ...]:
+        """v2: the replayed decision must have the recorded outcome and decision digest (and,
+        when the record keeps its decision, be that decision)."""
+        assert self._digest_key is not None  # checked by the caller
+        replayed = _evaluated(ruleset, answers, findings)
+        if replayed is None:
+            return ()
+        changes: list[DecisionDifference] = []
+        if record.includes_input:
+            if not _same_decision(body["decision"], replayed):
+                changes.extend(
+                    _diff(
+                        comparable_decision(body["decision"]),
+                        comparable_decision(replayed),
+                        "$",
+                        redact=False,
+                    )
+                )
+        elif replayed["outcome"] != record.outcome:
+            changes.append(DecisionDifference("$.outcome", record.outcome, replayed["outcome"]))
+        if decision_digest(self._digest_key, replayed) != record.decision_digest:
+            findings.append(
+                RecordFinding(
+                    DIFFERENT,
+                    "the replayed decision does not match the record's decision_digest"
+                    + (f" (it differs in {len(changes)} place(s))" if changes else ""),
+                )
+            )
+        elif changes:
+            findings.append(
+                RecordFinding(
+                    DIFFERENT, f"the replayed decision differs in {len(changes)} place(s)"
+                )
+            )
+        return tuple(changes)
 
-def _comparable(decision: Mapping[str, Any]) -> dict[str, Any]:
-    """A decision without what replay does not compare: the engine, and whether the ruleset was
-    published (a draft published since, with the same hash, still gives the same decision)."""
-    body = {k: v for k, v in decision.items() if k not in _COMPARED_OUT}
-    ruleset = body.get("ruleset")
-    if isinstance(ruleset, Mapping) and "published" in ruleset:
-        body["ruleset"] = {k: v for k, v in ruleset.items() if k != "published"}
-    return body
+
+def _evaluated(
+    ruleset: Ruleset, answers: Any, findings: list[RecordFinding]
+) -> dict[str, Any] | None:
+    try:
+        return ruleset.evaluate(answers).to_dict()
+    except InvalidApplicant as error:
+        fields = ", ".join(problem.path for problem in error.problems)
+        findings.append(
+            RecordFinding(DIFFERENT, f"the input no longer meets the ruleset's contract: {fields}")
+        )
+        return None
 
 
 def _same_decision(recorded: Mapping[str, Any], replayed: Mapping[str, Any]) -> bool:
     """Equal canonical JSON, `engine` and `ruleset.published` left out; the C-speed encoder
     settles the usual case."""
-    left = _comparable(recorded)
-    right = _comparable(replayed)
+    left = comparable_decision(recorded)
+    right = comparable_decision(replayed)
     if _QUICK.encode(left) == _QUICK.encode(right):
         return True
     try:
@@ -680,7 +761,7 @@ _ABSENT = "(absent)"
 def _diff(recorded: Any, replayed: Any, path: str, *, redact: bool) -> Iterator[DecisionDifference]:
     if isinstance(recorded, Mapping) and isinstance(replayed, Mapping):
         for name in sorted(set(recorded) | set(replayed)):
-            if name in _COMPARED_OUT and path == "$":
+            if name in NOT_COMPARED and path == "$":
                 continue
             child = f"{path}.{name}" if name.isidentifier() else f"{path}[{name!r}]"
             yield from _diff(
