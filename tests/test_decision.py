@@ -55,3 +55,10 @@ def test_the_canonical_applicant_keeps_only_answers_and_nests_items(mini: Rulese
     assert canonical["scale"] == {"q1": 0, "q2": True}
     assert canonical["last_use"] == "2026-01-05"
     assert mini.evaluate(canonical).to_json() == mini.evaluate(applicant).to_json()
+
+
+def test_the_lazily_reexported_model_names_are_the_models_public_names() -> None:
+    """decision.py keeps the names as a literal so that importing it loads no pydantic."""
+    from recovery_screening import decision, models
+
+    assert set(decision._MODEL_NAMES) == set(models.__all__) - {"NODES"}
