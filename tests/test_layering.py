@@ -12,9 +12,15 @@ from pathlib import Path
 
 SRC = Path(__file__).parent.parent / "src"
 PACKAGE = "recovery_screening"
-OUTER = ("records", "publication", "interchange", "designer", "cli")
+OUTER = ("records", "publication", "interchange", "columnar", "designer", "cli")
 """The outer packages: each takes the core's objects (a decision, a ruleset) as arguments."""
-HEAVY = ("pydantic", "jsonschema", "yaml", "rfc8785")
+HEAVY = ("pydantic", "jsonschema", "yaml", "rfc8785", "duckdb", "pyarrow")
+FACADE_EDGES = {(f"{PACKAGE}.ruleset", f"{PACKAGE}.columnar.batch")}
+"""Upward imports the facade makes inside one method, on first use: `Ruleset.evaluate_batch`
+hands the ruleset to the columnar engine (an optional extra). Importing the core never runs them
+(test_importing_the_core_loads_no_outer_package)."""
+MAY_IMPORT = {"columnar": ("records", "publication", "interchange", "designer", "cli")}
+"""What an outer package must not import, beyond the core: columnar is below the designer tools."""
 
 
 def _module_name(path: Path) -> str:
@@ -117,10 +123,34 @@ def test_the_core_imports_no_outer_package() -> None:
     graph = _graph()
     outer = tuple(f"{PACKAGE}.{name}" for name in OUTER)
     upward = {
-        module: sorted(t for t in graph[module] if t.startswith(outer) or t == PACKAGE)
+        module: sorted(
+            t
+            for t in graph[module]
+            if (t.startswith(outer) or t == PACKAGE) and (module, t) not in FACADE_EDGES
+        )
         for module in CORE
     }
     assert {module: targets for module, targets in upward.items() if targets} == {}
+
+
+def test_the_facade_edges_are_real() -> None:
+    graph = _graph()
+    assert {(module, target) for module, target in FACADE_EDGES if target in graph[module]} == (
+        FACADE_EDGES
+    )
+
+
+def test_outer_packages_import_only_what_is_below_them() -> None:
+    graph = _graph()
+    found = {}
+    for package, forbidden in MAY_IMPORT.items():
+        prefix = f"{PACKAGE}.{package}"
+        banned = tuple(f"{PACKAGE}.{name}" for name in forbidden)
+        for module in (m for m in graph if m == prefix or m.startswith(prefix + ".")):
+            targets = sorted(t for t in graph[module] if t.startswith(banned))
+            if targets:
+                found[module] = targets
+    assert found == {}
 
 
 def _loaded_after(statement: str) -> set[str]:

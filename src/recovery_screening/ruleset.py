@@ -7,7 +7,7 @@ import dataclasses
 import datetime
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recovery_screening.backends import select_backend
 from recovery_screening.compiler import CompiledRuleset, compile_document, content_hash
@@ -31,6 +31,9 @@ from recovery_screening.evaluate import (
     with_screening_date,
 )
 from recovery_screening.fields import InputField
+
+if TYPE_CHECKING:
+    from recovery_screening.columnar.batch import BatchResult
 
 DEFAULT_RULESET = "peer-support-intake"
 _SUFFIXES = (".yaml", ".yml", ".json")
@@ -124,6 +127,21 @@ class Ruleset:
         return decide(
             self._compiled, check_applicant(self._compiled, applicant), self._backend, self._judge
         )
+
+    def evaluate_batch(self, applicants: Any, *, as_of: datetime.date | None = None) -> BatchResult:
+        """Decide a whole table of applicants with the columnar engine (the `columnar` extra).
+
+        `applicants` is an Arrow, Polars or pandas table (a column per input, instrument items
+        as struct columns or `alias.item` columns; a null cell is unanswered) or the path of a
+        .jsonl or .parquet file, which DuckDB streams. Returns a `BatchResult`: an Arrow table of
+        per-row results (`.table`) and each row's `Decision` on request (`.decision(row)`),
+        identical to `evaluate()` on that row's applicant. Rows the SQL cannot prove identical
+        are decided by this scalar engine (`.notes` says which, and each row's `engine` column
+        says who decided it). Raises MissingExtra when duckdb or pyarrow is not installed.
+        """
+        from recovery_screening.columnar.batch import evaluate_batch  # the outer engine, lazily
+
+        return evaluate_batch(self, applicants, as_of=as_of)
 
     def applicant_problems(self, applicant: Any) -> list[Problem]:
         """Every way `applicant` breaks the input contract (empty when it is valid)."""

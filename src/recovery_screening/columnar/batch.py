@@ -1,0 +1,568 @@
+"""`evaluate_batch`: a whole table of applicants decided by the columnar query on DuckDB.
+
+Every row the SQL cannot prove identical to the scalar engine's decision — a row that may
+break the input contract, a format v2 row with an undecided rule or an unanswered instrument
+item, a row past a compile-time bound — is decided by the scalar engine (`Ruleset.evaluate`)
+on the applicant object it is, and its result columns are filled from that decision. The
+result says which engine decided each row (`engine`), so nothing differs silently.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime
+import threading
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from recovery_screening.columnar.sources import Loader, arrow_loader, jsonl_loader
+from recovery_screening.columnar.sql import (
+    ColumnarQuery,
+    OutputColumn,
+    Uncompilable,
+    compile_query,
+    output_columns,
+    quote,
+)
+from recovery_screening.decision import Decision
+from recovery_screening.errors import (
+    DocumentError,
+    InvalidApplicant,
+    MissingExtra,
+    Problem,
+    ScreeningError,
+)
+from recovery_screening.outcomes import OUTCOMES
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from recovery_screening.ruleset import Ruleset
+
+COLUMNAR = "columnar"
+SCALAR = "scalar"
+
+
+class ColumnarMismatch(ScreeningError):
+    """The columnar result of a row disagrees with the scalar engine's decision (a bug)."""
+
+    def __init__(self, ruleset: str, row: int, fields: Sequence[str]) -> None:
+        self.row = row
+        self.fields = tuple(fields)
+        super().__init__(
+            f"ruleset {ruleset}: row {row}: the columnar engine and the scalar engine disagree "
+            f"on {', '.join(fields)}"
+        )
+
+
+def _modules() -> tuple[Any, Any]:
+    try:
+        import duckdb
+        import pyarrow
+    except ImportError as error:
+        raise MissingExtra("columnar", error.name or "duckdb") from None
+    return duckdb, pyarrow
+
+
+@dataclass(frozen=True)
+class ColumnarEngine:
+    """A ruleset's compiled query, or why there is none (then every row goes to the scalar
+    engine)."""
+
+    ruleset: Ruleset
+    query: ColumnarQuery | None
+    notes: tuple[str, ...]
+
+
+_ENGINES: weakref.WeakKeyDictionary[Any, ColumnarEngine] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def columnar_engine(ruleset: Ruleset) -> ColumnarEngine:
+    """The ruleset's columnar engine, compiled once per ruleset. What the SQL does not decide
+    itself is in `notes` (announced at compile time)."""
+    with _LOCK:
+        engine = _ENGINES.get(ruleset)
+        if engine is None:
+            try:
+                query = compile_query(ruleset.compiled)
+                engine = ColumnarEngine(ruleset, query, query.notes)
+            except Uncompilable as reason:
+                note = f"not compiled to SQL ({reason}): every row is decided by the scalar engine"
+                engine = ColumnarEngine(ruleset, None, (note,))
+            _ENGINES[ruleset] = engine
+    return engine
+
+
+def columnar_sql(ruleset: Ruleset, table: str = "applicants") -> str:
+    """The ruleset's columnar query over `table` (one typed column per declared input, named
+    as `Ruleset.inputs` names them). Raises Uncompilable when the ruleset has none."""
+    query = compile_query(ruleset.compiled)
+    return query.sql(table)
+
+
+# --- the result --------------------------------------------------------------------------------
+
+
+class BatchResult:
+    """Per-row results of `evaluate_batch` as an Arrow table, and each row's `Decision` on request.
+
+    `table` has, per row: `row` (its position among the applicants; `line(row)` gives a file's
+    line number), `engine` (`columnar` or `scalar`), `valid`, `problems` (for an invalid row: the
+    `InvalidApplicant` problems, as `path`, `code`, `message`), `outcome`, `deciding`, `needs`,
+    `referrals` (targets, advisory ones after the deciding ones), `advisories`,
+    `rescreen_after_days`, `fail_safe`, `rule:<id>` (every rule's truth, NULL when undecided),
+    each domain's `<d>.score`, `<d>.score_low`, `<d>.score_high`, `<d>.band`, and each
+    instrument's total, band, subscores and flags (`phq9.total`, ...).
+    """
+
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        table: pa.Table,
+        notes: tuple[str, ...],
+        source: _Source,
+        as_of: datetime.date | None,
+    ) -> None:
+        self.ruleset = ruleset
+        self.table = table
+        self.notes = notes
+        self._source = source
+        self._as_of = as_of
+
+    def __len__(self) -> int:
+        return int(self.table.num_rows)
+
+    @property
+    def scalar_rows(self) -> int:
+        """Rows the scalar engine decided (or found invalid)."""
+        import pyarrow.compute as pc
+
+        return int(pc.sum(pc.equal(self.table["engine"], SCALAR)).as_py() or 0)
+
+    def line(self, row: int) -> int | None:
+        """The line of the file row `row` was read from (None for a table)."""
+        return self._source.line(row)
+
+    def applicant(self, row: int) -> Any:
+        """The applicant of row `row` as the scalar engine reads it (a JSON object for JSON
+        Lines; the row's non-null cells for a table)."""
+        return self._source.applicant(row)
+
+    def decision(self, row: int) -> Decision:
+        """The `Decision` of row `row`: the scalar engine's decision on that row's applicant
+        (re-evaluated now), checked against the row's columns (`ColumnarMismatch` if they
+        differ). Raises InvalidApplicant (or DocumentError) for an invalid row."""
+        applicant = self.applicant(row)
+        decision = self.ruleset.evaluate(applicant, as_of=self._as_of)
+        expected = scalar_columns(self.ruleset, decision, self._columns())
+        actual = {name: self.table[name][row].as_py() for name in expected}
+        differing = [name for name in expected if expected[name] != actual[name]]
+        if differing:
+            raise ColumnarMismatch(f"{self.ruleset.id} {self.ruleset.version}", row, differing)
+        return decision
+
+    def decisions(self) -> Iterator[Decision | None]:
+        """Every row's Decision in order (None for an invalid row)."""
+        for row in range(len(self)):
+            try:
+                yield self.decision(row)
+            except (InvalidApplicant, DocumentError):
+                yield None
+
+    def _columns(self) -> tuple[OutputColumn, ...]:
+        return result_columns(self.ruleset)
+
+
+def result_columns(ruleset: Ruleset) -> tuple[OutputColumn, ...]:
+    return output_columns(ruleset.compiled)
+
+
+def scalar_columns(
+    ruleset: Ruleset, decision: Decision, columns: Sequence[OutputColumn]
+) -> dict[str, Any]:
+    """The result columns of one row, from the scalar engine's decision."""
+    trace = decision.trace
+    compiled = ruleset.compiled
+    values: dict[str, Any] = {
+        "outcome": OUTCOMES[trace.rank],
+        "deciding": list(decision.deciding),
+        "needs": list(decision.needs),
+        "referrals": list(decision.referral_targets),
+        "advisories": list(decision.advisories),
+        "rescreen_after_days": decision.rescreen_after_days,
+        "fail_safe": trace.fail_safe,
+    }
+    for rule, truth in zip(compiled.decisions, trace.truths, strict=True):
+        values[f"rule:{rule.id}"] = truth
+    for advisory, truth in zip(compiled.advisories, trace.advisory_truths, strict=True):
+        values[f"rule:{advisory.id}"] = truth
+    for domain, (truths, low, high) in zip(compiled.domains, trace.domains, strict=True):
+        for scoring, truth in zip(domain.rules, truths, strict=True):
+            values[f"rule:{scoring.id}"] = truth
+        values[domain.score_key] = trace.facts[domain.score_key]
+        values[f"{domain.name}.score_low"] = low
+        values[f"{domain.name}.score_high"] = high
+        values[domain.band_key] = trace.facts[domain.band_key]
+    for column in columns:
+        if column.name not in values:
+            values[column.name] = trace.facts.get(column.name)
+    return {column.name: values[column.name] for column in columns}
+
+
+# --- sources -----------------------------------------------------------------------------------
+
+
+class _Misaligned(Exception):
+    """DuckDB read the file's lines differently from the scalar reader (a line that only
+    Python's strip() finds blank, say): the whole file is then read by the scalar reader."""
+
+
+class _Source(abc.ABC):
+    """Where the rows come from, and how to get one row's applicant back for the scalar engine."""
+
+    @abc.abstractmethod
+    def loader(self, ruleset: Ruleset) -> Loader:
+        """The SQL that reads the source as the typed relation."""
+
+    def register(self, connection: Any) -> None:  # noqa: B027 - most sources need nothing
+        """Make the source visible to the connection (for in-memory tables)."""
+
+    def line(self, row: int) -> int | None:
+        """The line of a file a row was read from (None for a table)."""
+        return None
+
+    def check_rows(self, rows: int) -> None:  # noqa: B027 - a table's rows are its rows
+        """Raise _Misaligned when the file's rows are not the `rows` DuckDB read."""
+
+    @abc.abstractmethod
+    def applicant(self, row: int) -> Any:
+        """One row's applicant as the scalar engine reads it."""
+
+    def applicants(self, rows: Sequence[int], raws: Sequence[str | None]) -> list[Any]:
+        return [self.applicant(row) for row in rows]
+
+    @abc.abstractmethod
+    def everything(self) -> tuple[list[int], list[Any]]:
+        """(rows, applicant or DocumentError of each) of the whole source."""
+
+
+class _JsonLines(_Source):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offsets: list[tuple[int, int]] | None = None
+
+    def loader(self, ruleset: Ruleset) -> Loader:
+        return jsonl_loader(ruleset.compiled, str(self.path))
+
+    def _line_offsets(self) -> list[tuple[int, int]]:
+        """(byte offset, line number) of each non-blank line: the rows, in order."""
+        if self._offsets is None:
+            offsets = []
+            position = 0
+            with self.path.open("rb") as handle:
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        offsets.append((position, number))
+                    position += len(line)
+            self._offsets = offsets
+        return self._offsets
+
+    def line(self, row: int) -> int | None:
+        return self._line_offsets()[row][1]
+
+    def check_rows(self, rows: int) -> None:
+        if len(self._line_offsets()) != rows:
+            raise _Misaligned
+
+    def applicant(self, row: int) -> Any:
+        with self.path.open("rb") as handle:
+            handle.seek(self._line_offsets()[row][0])
+            return self.parse(handle.readline(), row)
+
+    def applicants(self, rows: Sequence[int], raws: Sequence[str | None]) -> list[Any]:
+        """The rows' applicants, parsed from the text DuckDB read; a line it could not take
+        whole (one holding the delimiter byte, which no valid JSON line does) or that does not
+        parse is read again from the file, so its problems are those of the line itself."""
+        found = []
+        for row, raw in zip(rows, raws, strict=True):
+            try:
+                if raw is None or "\x01" in raw:
+                    raise DocumentError(str(self.path), [])
+                found.append(self.parse(raw.encode("utf-8"), row))
+            except DocumentError:
+                found.append(self.applicant(row))
+        return found
+
+    def everything(self) -> tuple[list[int], list[Any]]:
+        applicants: list[Any] = []
+        with self.path.open("rb") as handle:
+            for raw in handle:
+                if raw.strip():
+                    try:
+                        applicants.append(self.parse(raw, len(applicants)))
+                    except DocumentError as error:
+                        applicants.append(error)
+        return list(range(len(applicants))), applicants
+
+    def parse(self, raw: bytes, row: int) -> Any:
+        from recovery_screening.document.reader import parse_document_bytes
+
+        return parse_document_bytes(raw, f"row {row}", yaml_syntax=False)
+
+
+class _Arrow(_Source):
+    def __init__(self, table: pa.Table) -> None:
+        if table.num_columns == 0:  # DuckDB scans no table without columns
+            import pyarrow as pa
+
+            table = pa.table({"__no_answers": pa.nulls(table.num_rows)})
+        self.table = table
+
+    def loader(self, ruleset: Ruleset) -> Loader:
+        return arrow_loader(ruleset.compiled, self.table.schema, "__applicants")
+
+    def register(self, connection: Any) -> None:
+        connection.register("__applicants", self.table)
+
+    def applicant(self, row: int) -> Any:
+        return table_applicant(self.table.slice(row, 1).to_pylist()[0])
+
+    def applicants(self, rows: Sequence[int], raws: Sequence[str | None]) -> list[Any]:
+        if not rows:
+            return []
+        return [table_applicant(r) for r in self.table.take(list(rows)).to_pylist()]
+
+    def everything(self) -> tuple[list[int], list[Any]]:
+        found = [table_applicant(r) for r in self.table.to_pylist()]
+        return list(range(len(found))), found
+
+
+class _Parquet(_Arrow):
+    def __init__(self, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        super().__init__(pq.read_table(path))
+
+
+def table_applicant(cells: Mapping[str, Any]) -> dict[str, Any]:
+    """A table row as an applicant: its non-null cells; a struct cell (an instrument's items)
+    its non-null fields; a flat `alias.item` column nested under its alias."""
+    applicant: dict[str, Any] = {}
+    for name, value in cells.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            items = {item: answer for item, answer in value.items() if answer is not None}
+            applicant.setdefault(name, {}).update(items)
+        elif "." in name and name.split(".", 1)[0] not in cells:
+            alias, item = name.split(".", 1)
+            applicant.setdefault(alias, {})[item] = value
+        else:
+            applicant[name] = value
+    return applicant
+
+
+def _source(data: Any) -> _Source:
+    _, pa = _modules()
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        suffix = path.suffix.lower()
+        if not path.is_file():
+            raise DocumentError(str(path), [Problem("$", "unreadable", "no such file")])
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            return _JsonLines(path)
+        if suffix == ".parquet":
+            return _Parquet(path)
+        raise DocumentError(
+            str(path), [Problem("$", "bad-format", "a cohort file must end in .jsonl or .parquet")]
+        )
+    if isinstance(data, pa.Table):
+        return _Arrow(data)
+    if isinstance(data, pa.RecordBatch):
+        return _Arrow(pa.Table.from_batches([data]))
+    to_arrow = getattr(data, "to_arrow", None)
+    if callable(to_arrow):  # polars
+        return _Arrow(to_arrow())
+    if type(data).__module__.startswith("pandas"):
+        return _Arrow(pa.Table.from_pandas(data, preserve_index=False))
+    raise TypeError(
+        "evaluate_batch takes an Arrow, Polars or pandas table, or a .jsonl/.csv/.parquet path"
+    )
+
+
+# --- evaluation --------------------------------------------------------------------------------
+
+
+def evaluate_batch(
+    ruleset: Ruleset, data: Any, *, as_of: datetime.date | None = None
+) -> BatchResult:
+    """Decide every applicant of a table or file; see `BatchResult` for the columns."""
+    duckdb, _ = _modules()
+    source = _source(data)
+    engine = columnar_engine(ruleset)
+    columns = result_columns(ruleset)
+    if engine.query is None or (as_of is not None and ruleset.compiled.format_version >= 2):
+        notes = engine.notes
+        if engine.query is not None:
+            notes = (*notes, "as_of: every row is decided by the scalar engine")
+        table = _all_scalar(ruleset, source, columns, as_of)
+        return BatchResult(ruleset, table, notes, source, as_of)
+    connection = duckdb.connect()
+    try:
+        source.register(connection)
+        loader = source.loader(ruleset)
+        connection.execute(f"CREATE TEMP VIEW __typed AS {loader.sql}")
+        sql = engine.query.sql("__typed", ("__raw", "__valid"))
+        result = connection.sql(sql).arrow()
+        if hasattr(result, "read_all"):
+            result = result.read_all()
+    finally:
+        connection.close()
+    try:
+        table = _complete(ruleset, source, result, columns, as_of)
+    except _Misaligned:
+        note = "the file's lines were read by the scalar reader (DuckDB split them differently)"
+        table = _all_scalar(ruleset, source, columns, as_of)
+        return BatchResult(ruleset, table, (*engine.notes, note), source, as_of)
+    return BatchResult(ruleset, table, engine.notes, source, as_of)
+
+
+def _complete(
+    ruleset: Ruleset,
+    source: _Source,
+    result: pa.Table,
+    columns: Sequence[OutputColumn],
+    as_of: datetime.date | None,
+) -> pa.Table:
+    """The columnar rows as they are, and every other row decided by the scalar engine."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = result.num_rows
+    certain = pc.and_kleene(result["__valid"], result["certain"]).fill_null(False)
+    fallback = pc.indices_nonzero(pc.invert(certain)).to_pylist()
+    raws = result["__raw"].take(fallback).to_pylist() if fallback else []
+    if None in raws:
+        source.check_rows(n)  # rows are re-read from the file: they must be DuckDB's
+    rows = list(range(n))
+    base = {
+        "row": pa.array(rows, pa.int64()),
+        "engine": pa.array([COLUMNAR] * n, pa.string()),
+        "valid": pa.array([True] * n, pa.bool_()),
+        "problems": pa.nulls(n, _problem_type()),
+    }
+    typed = {c.name: result[c.name].cast(_arrow_type(c.kind)) for c in columns}
+    table = pa.table({**base, **typed})
+    if not fallback:
+        return table
+    applicants = _fallback_applicants(source, fallback, raws)
+    scalar = _scalar_rows(ruleset, applicants, fallback, columns, as_of)
+    mask = pc.invert(pc.is_in(pa.array(rows, pa.int64()), value_set=pa.array(fallback, pa.int64())))
+    kept = table.filter(mask)
+    merged = pa.concat_tables([kept, scalar.cast(kept.schema)])
+    return merged.take(pc.sort_indices(merged["row"]))
+
+
+def _problem_type() -> Any:
+    import pyarrow as pa
+
+    return pa.list_(
+        pa.struct([("path", pa.string()), ("code", pa.string()), ("message", pa.string())])
+    )
+
+
+def _fallback_applicants(source: _Source, rows: list[int], raws: list[Any]) -> list[Any]:
+    """Each fallback row's applicant, or the DocumentError that reading it raised."""
+    found: list[Any] = []
+    for row, raw in zip(rows, raws, strict=True):
+        try:
+            found.extend(source.applicants([row], [raw]))
+        except DocumentError as error:
+            found.append(error)
+    return found
+
+
+def _scalar_rows(
+    ruleset: Ruleset,
+    applicants: Sequence[Any],
+    rows: Sequence[int],
+    columns: Sequence[OutputColumn],
+    as_of: datetime.date | None,
+) -> pa.Table:
+    import pyarrow as pa
+
+    records: list[dict[str, Any]] = []
+    for row, applicant in zip(rows, applicants, strict=True):
+        record: dict[str, Any] = {
+            "row": row,
+            "engine": SCALAR,
+            "valid": True,
+            "problems": None,
+        }
+        problems: list[Problem] | None = None
+        if isinstance(applicant, DocumentError):
+            problems = list(applicant.problems)
+        elif not isinstance(applicant, Mapping):
+            problems = [Problem("$", "type", "an applicant must be a JSON object")]
+        if problems is None:
+            try:
+                decision = ruleset.evaluate(applicant, as_of=as_of)
+            except InvalidApplicant as error:
+                problems = list(error.problems)
+            else:
+                record.update(scalar_columns(ruleset, decision, columns))
+        if problems is not None:
+            record["valid"] = False
+            record["problems"] = [
+                {"path": p.path, "code": p.code, "message": p.message} for p in problems
+            ]
+            record.update(dict.fromkeys(c.name for c in columns))
+        records.append(record)
+    schema = pa.schema(
+        [
+            ("row", pa.int64()),
+            ("engine", pa.string()),
+            ("valid", pa.bool_()),
+            ("problems", _problem_type()),
+            *((c.name, _arrow_type(c.kind)) for c in columns),
+        ]
+    )
+    return pa.Table.from_pylist(records, schema=schema)
+
+
+def _arrow_type(kind: str) -> Any:
+    import pyarrow as pa
+
+    return {
+        "boolean": pa.bool_(),
+        "integer": pa.int64(),
+        "number": pa.float64(),
+        "string": pa.string(),
+        "date": pa.date32(),
+        "list": pa.list_(pa.string()),
+    }[kind]
+
+
+def _all_scalar(
+    ruleset: Ruleset, source: _Source, columns: Sequence[OutputColumn], as_of: datetime.date | None
+) -> pa.Table:
+    """Every row decided by the scalar engine (a ruleset the SQL cannot compile)."""
+    rows, applicants = source.everything()
+    return _scalar_rows(ruleset, applicants, rows, columns, as_of)
+
+
+__all__ = [
+    "COLUMNAR",
+    "SCALAR",
+    "BatchResult",
+    "ColumnarEngine",
+    "ColumnarMismatch",
+    "columnar_engine",
+    "columnar_sql",
+    "evaluate_batch",
+    "quote",
+]

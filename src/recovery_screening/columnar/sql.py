@@ -1,0 +1,1005 @@
+"""A compiled ruleset -> one SQL query that decides a whole table of applicants, row by row.
+
+The query reads a table with one typed column per declared input (`"phq9.q9"`, NULL for a
+missing answer) and computes, per row, what `trace_v1` computes for one applicant: instrument
+totals, bands, subscores and flags, each scoring rule's truth, each domain's score range, score
+and band (with `settle`: a rule over an unsettled domain is tried against every score the range
+allows), each decision rule's truth, the outcome under the hit policy and the fail-safe, the
+deciding rules, `needs`, the referral targets (advisory ones included) and the re-screen interval.
+
+SQL's NULL logic is Kleene logic, the engine's three-valued logic, so `AND`, `OR`, `NOT`,
+comparisons and `IN` carry over as they are; `+` is NULL when any operand is, which is the
+instrument total's "unknown if any item is unanswered" (no aggregate `SUM`, which skips NULLs).
+What SQL does not reproduce is announced in `ColumnarQuery.notes` and marked per row in the
+`certain` column: the caller decides those rows with the scalar engine. Format v2's exact
+semantics agree with this query exactly on the rows where every rule is decided and no
+instrument item is missing (docs/decision-semantics.md §8, "How it is computed", step 1); every
+other v2 row is not `certain`.
+
+The SQL is written in the subset DuckDB and Spark SQL share (or that sqlglot transpiles):
+double-quoted identifiers, CASE, COALESCE, LEAST / GREATEST, list literals and one
+`LIST_FILTER(..., lambda x: x IS NOT NULL)` per list column (`FILTER(..., x -> ...)` in Spark).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from recovery_screening.compiler import CompiledRuleset, Domain
+from recovery_screening.evaluate import MAX_SETTLE_COMBINATIONS
+from recovery_screening.expressions import (
+    Arithmetic,
+    Call,
+    Comparison,
+    ListLiteral,
+    Literal,
+    Logical,
+    Name,
+    Negate,
+    Node,
+    Not,
+)
+from recovery_screening.expressions.operators import (
+    COMPARATORS,
+    enum_positions,
+    enum_values_satisfying,
+)
+from recovery_screening.fields import BandTable, FieldViolation, InputField
+from recovery_screening.instruments import CompiledInstrument
+from recovery_screening.outcomes import ADMIT, DEFAULT_RULE, DEFER, INCOMPLETE_RULE, OUTCOMES, REFER
+
+MAX_SETTLE_TRIALS = 256
+"""Trials written into the SQL for one rule over unsettled domains; past it the rows where that
+rule would be settled are decided by the scalar engine (announced at compile time)."""
+EXACT_LIMIT = 2**53
+"""Numbers the SQL computes must stay below this magnitude, where doubles and integers agree
+with Python's exact arithmetic."""
+
+SQL_TYPES = {
+    "boolean": "BOOLEAN",
+    "integer": "BIGINT",
+    "number": "DOUBLE",
+    "enum": "VARCHAR",
+    "string": "VARCHAR",
+    "date": "DATE",
+}
+
+
+class _Rule(Protocol):
+    """A scoring rule, decision rule or advisory: what the SQL reads of it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def references(self) -> tuple[str, ...]: ...
+    @property
+    def expression(self) -> Node: ...
+
+
+class Uncompilable(Exception):
+    """A part of the ruleset the SQL cannot reproduce exactly; the message says which."""
+
+
+def quote(name: str) -> str:
+    """A double-quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def string_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def literal(value: object) -> str:
+    """An SQL literal for a value of the expression language (or a fact)."""
+    if value is True:
+        return "TRUE"
+    if value is False:
+        return "FALSE"
+    if value is None:
+        return "NULL"
+    if isinstance(value, int):
+        if abs(value) >= EXACT_LIMIT:
+            raise Uncompilable("an integer literal beyond 2**53")
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise Uncompilable("a non-finite number")
+        return f"CAST({value!r} AS DOUBLE)"
+    if isinstance(value, str):
+        return string_literal(value)
+    isoformat = getattr(value, "isoformat", None)
+    if callable(isoformat):
+        return f"DATE '{isoformat()}'"
+    raise Uncompilable(f"a literal of type {type(value).__name__}")
+
+
+def _least(terms: Sequence[str]) -> str:
+    return terms[0] if len(terms) == 1 else f"LEAST({', '.join(terms)})"
+
+
+def _greatest(terms: Sequence[str]) -> str:
+    return terms[0] if len(terms) == 1 else f"GREATEST({', '.join(terms)})"
+
+
+def _any(terms: Iterable[str]) -> str:
+    listed = list(terms)
+    return "(" + " OR ".join(listed) + ")" if listed else "FALSE"
+
+
+def _all(terms: Iterable[str]) -> str:
+    listed = list(terms)
+    return "(" + " AND ".join(listed) + ")" if listed else "TRUE"
+
+
+def _is_true(sql: str) -> str:
+    return f"COALESCE({sql}, FALSE)"
+
+
+def _not_false(sql: str) -> str:
+    return f"COALESCE({sql}, TRUE)"
+
+
+def _list(items: Sequence[str]) -> str:
+    """The non-NULL items, in order, as an array."""
+    if not items:
+        items = ["CAST(NULL AS VARCHAR)"]
+    return f"LIST_FILTER([{', '.join(items)}], lambda x: x IS NOT NULL)"
+
+
+def _band_case(bands: BandTable, score: str) -> str:
+    whens = " ".join(
+        f"WHEN {score} BETWEEN {band.minimum} AND {band.maximum} THEN {string_literal(band.name)}"
+        for band in bands.bands
+    )
+    return f"CASE {whens} END"
+
+
+# --- conditions ------------------------------------------------------------------------------
+
+
+@dataclass
+class ExpressionWriter:
+    """Writes one typed expression tree as SQL; `names` maps a fact name to its SQL."""
+
+    names: Mapping[str, str]
+    bounds: Mapping[str, float]
+
+    def write(self, node: Node) -> str:
+        return self._write(node)
+
+    def _write(self, node: Node) -> str:
+        if isinstance(node, Literal):
+            return literal(node.value)
+        if isinstance(node, Name):
+            return self.names[node.name]
+        if isinstance(node, Not):
+            return f"(NOT {self._write(node.operand)})"
+        if isinstance(node, Negate):
+            self._bound(node)
+            return f"(- {self._write(node.operand)})"
+        if isinstance(node, Logical):
+            joiner = " AND " if node.operator == "and" else " OR "
+            return "(" + joiner.join(self._write(operand) for operand in node.operands) + ")"
+        if isinstance(node, Comparison):
+            return self._comparison(node)
+        if isinstance(node, Arithmetic):
+            self._bound(node)
+            left, right = self._write(node.left), self._write(node.right)
+            if node.operator == "/":
+                return (
+                    f"(CASE WHEN {right} = 0 THEN NULL "
+                    f"ELSE CAST({left} AS DOUBLE) / CAST({right} AS DOUBLE) END)"
+                )
+            return f"({left} {node.operator} {right})"
+        if isinstance(node, Call):
+            return self._call(node)
+        raise Uncompilable(f"a {type(node).__name__} expression")
+
+    def _comparison(self, node: Comparison) -> str:
+        left, right, op = node.left, node.right, node.operator
+        if op in ("in", "not in"):
+            assert isinstance(right, ListLiteral)
+            items = ", ".join(literal(item.value) for item in right.items)
+            keyword = "IN" if op == "in" else "NOT IN"
+            return f"({self._write(left)} {keyword} ({items}))"
+        mirrored = COMPARATORS[op].mirrored
+        if mirrored is not None and isinstance(left, Literal) and isinstance(right, Name):
+            left, right, op = right, left, mirrored
+        enum = left.type if left.type is not None and left.type.kind == "enum" else None
+        if enum is not None and COMPARATORS[op].ordering:
+            if isinstance(right, Literal):
+                allowed = enum_values_satisfying(enum, op, right.value)
+                if not allowed:
+                    return f"(CASE WHEN {self._write(left)} IS NULL THEN NULL ELSE FALSE END)"
+                items = ", ".join(string_literal(value) for value in allowed)
+                return f"({self._write(left)} IN ({items}))"
+            positions = enum_positions(enum)
+            return f"({self._position(left, positions)} {op} {self._position(right, positions)})"
+        sql_op = {"==": "=", "!=": "<>"}.get(op, op)
+        kinds = {side.type.kind for side in (left, right) if side.type is not None}
+        if kinds == {"integer", "number"}:
+            self._bound(left)  # an integer beyond 2**53 compared with a double
+            self._bound(right)
+        return f"({self._write(left)} {sql_op} {self._write(right)})"
+
+    def _position(self, node: Node, positions: Mapping[object, int]) -> str:
+        whens = " ".join(
+            f"WHEN {literal(value)} THEN {index}" for value, index in positions.items()
+        )
+        return f"(CASE {self._write(node)} {whens} END)"
+
+    def _call(self, node: Call) -> str:
+        function = node.function
+        arguments = node.arguments
+        if function in ("is_missing", "is_known"):
+            test = "IS NULL" if function == "is_missing" else "IS NOT NULL"
+            return f"({self._write(arguments[0])} {test})"
+        if function in ("all_of", "any_of"):
+            joiner = " AND " if function == "all_of" else " OR "
+            return "(" + joiner.join(self._write(argument) for argument in arguments) + ")"
+        written = [self._write(argument) for argument in arguments]
+        any_null = " OR ".join(f"{argument} IS NULL" for argument in written)
+        if function == "count_true":
+            counted = " + ".join(
+                f"(CASE WHEN {argument} THEN 1 ELSE 0 END)" for argument in written
+            )
+            return f"(CASE WHEN {any_null} THEN NULL ELSE {counted} END)"
+        self._bound(node)
+        if function == "sum":
+            return "(" + " + ".join(written) + ")"
+        if function == "abs":
+            return f"ABS({written[0]})"
+        if function == "days_between":
+            return f"DATE_DIFF('day', {written[0]}, {written[1]})"
+        combined = _least(written) if function == "min" else _greatest(written)
+        return f"(CASE WHEN {any_null} THEN NULL ELSE {combined} END)"
+
+    def _bound(self, node: Node) -> None:
+        if magnitude(node, self.bounds) >= EXACT_LIMIT:
+            raise Uncompilable(
+                "arithmetic whose declared ranges allow magnitudes beyond 2**53 "
+                "(Python's exact integers and SQL's doubles could differ)"
+            )
+
+
+def magnitude(node: Node, bounds: Mapping[str, float]) -> float:
+    """An upper bound of |value| over every allowed answer (inf when unbounded)."""
+    if isinstance(node, Literal):
+        value = node.value
+        return float(abs(value)) if isinstance(value, (int, float)) else 0.0
+    if isinstance(node, Name):
+        return bounds.get(node.name, math.inf)
+    if isinstance(node, Negate):
+        return magnitude(node.operand, bounds)
+    if isinstance(node, Arithmetic):
+        left, right = magnitude(node.left, bounds), magnitude(node.right, bounds)
+        if node.operator in ("+", "-"):
+            return left + right
+        if node.operator == "*":
+            return left * right
+        divisor = node.right.type
+        return left if divisor is not None and divisor.kind == "integer" else math.inf
+    if isinstance(node, Call):
+        if node.function in ("count_true",):
+            return float(len(node.arguments))
+        if node.function == "days_between":
+            return 4e6
+        parts = [magnitude(argument, bounds) for argument in node.arguments]
+        if node.function == "sum":
+            return sum(parts)
+        return max(parts, default=0.0)
+    return 0.0
+
+
+# --- the query -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    name: str
+    kind: str
+    """boolean, integer, number, string, date, list (of strings)."""
+
+
+@dataclass(frozen=True)
+class ColumnarQuery:
+    """The compiled query of one ruleset and what it needs and gives."""
+
+    ruleset: CompiledRuleset
+    inputs: tuple[InputField, ...]
+    """The input columns the query reads, by `field.name`, typed as `SQL_TYPES[field.kind]`."""
+    outputs: tuple[OutputColumn, ...]
+    notes: tuple[str, ...]
+    """What the SQL does not decide itself: those rows have `certain` false."""
+    sql_template: str = field(repr=False)
+
+    def sql(self, table: str = "applicants", passthrough: Sequence[str] = ()) -> str:
+        """The query over `table` (a table or view name, used as written); the `passthrough`
+        columns of the table (a row id, say) come first in the result, as they are."""
+        passed = "".join(f"{quote(name)}, " for name in passthrough)
+        return self.sql_template.replace("{passthrough}", passed).replace("{table}", table)
+
+
+class _Query:
+    """Builds the layers of one query: each a `SELECT *, <new columns> FROM <previous>`."""
+
+    def __init__(self, compiled: CompiledRuleset) -> None:
+        self.compiled = compiled
+        self.columns: list[tuple[str, str]] = []
+        self.names: dict[str, str] = {}
+        self.notes: list[str] = []
+        self.uncertain: list[str] = []
+        self.bounds = _bounds(compiled)
+        self.domain_of_key: dict[str, Domain] = {}
+        self.reads_cache: dict[tuple[str, str], str] = {}
+
+    def layer(self, columns: list[tuple[str, str]]) -> None:
+        """Add computed columns (in dependency order: each reads only earlier columns)."""
+        self.columns.extend(columns)
+
+    def scheduled(self) -> list[list[tuple[str, str]]]:
+        """The columns in as few layers as their dependencies allow: a column goes in the layer
+        after the last one it reads. (DuckDB binds `SELECT *` over many layers slowly.)"""
+        level: dict[str, int] = {}
+        layers: list[list[tuple[str, str]]] = []
+        for name, sql in self.columns:
+            reads = {_unquote(m) for m in _IDENTIFIER.findall(sql)}
+            depth = max((level[r] + 1 for r in reads if r in level), default=0)
+            level[name] = depth
+            while len(layers) <= depth:
+                layers.append([])
+            layers[depth].append((name, sql))
+        return layers
+
+    def writer(self, names: Mapping[str, str] | None = None) -> ExpressionWriter:
+        return ExpressionWriter(names if names is not None else self.names, self.bounds)
+
+    # --- instruments -------------------------------------------------------------------------
+
+    def instruments(self) -> None:
+        totals: list[tuple[str, str]] = []
+        bands: list[tuple[str, str]] = []
+        flags: list[tuple[str, str]] = []
+        for instrument in self.compiled.instruments:
+            points = {key: _points_sql(instrument, key) for key, _ in instrument.points}
+            totals.append((instrument.total_key, "(" + " + ".join(points.values()) + ")"))
+            for subscore in instrument.subscores:
+                summed = "(" + " + ".join(points[key] for key in subscore.item_keys) + ")"
+                if subscore.mean:
+                    summed = f"(CAST({summed} AS DOUBLE) / {len(subscore.item_keys)})"
+                totals.append((subscore.key, summed))
+            if instrument.bands is not None:
+                bands.append(
+                    (instrument.band_key, _band_case(instrument.bands, quote(instrument.total_key)))
+                )
+        self.layer(totals)
+        self.layer(bands)
+        for instrument in self.compiled.instruments:
+            for flag in instrument.flags:
+                if flag.expression is None:
+                    raise Uncompilable(f"flag {flag.key} has no expression tree")
+                flags.append((flag.key, self.writer().write(flag.expression)))
+        self.layer(flags)
+        for instrument in self.compiled.instruments:
+            keys = [instrument.total_key, *(s.key for s in instrument.subscores)]
+            keys += [f.key for f in instrument.flags]
+            if instrument.bands is not None:
+                keys.append(instrument.band_key)
+            for key in keys:
+                self.names[key] = quote(key)
+
+    # --- rule stages -------------------------------------------------------------------------
+
+    def stage(self, label: str, rules: Sequence[_Rule], open_before: Sequence[Domain]) -> None:
+        """The truth columns `rule:<id>` of one stage's rules, settled over open domains."""
+        raw = [(f"raw:{rule.id}", self.writer().write(rule.expression)) for rule in rules]
+        self.layer(raw)
+        keys = {key: d for d in open_before for key in (d.score_key, d.band_key)}
+        reading = [
+            sorted({keys[r].name: keys[r] for r in rule.references if r in keys}.values(),
+                   key=lambda d: d.name)
+            for rule in rules
+        ]  # fmt: skip
+        if not any(reading):
+            self.layer([(f"rule:{rule.id}", quote(f"raw:{rule.id}")) for rule in rules])
+            return
+        pending: list[str] = []
+        for rule, domains in zip(rules, reading, strict=True):
+            is_open = _any(f"{_lo(d)} <> {_hi(d)}" for d in domains)
+            pending.append(
+                f"({quote('raw:' + rule.id)} IS NULL AND {is_open})" if domains else "FALSE"
+            )
+        involved = sorted({d.name: d for domains in reading for d in domains}.values(),
+                          key=lambda d: d.name)  # fmt: skip
+        factors = []
+        for domain in involved:
+            readers = [p for p, domains in zip(pending, reading, strict=True) if domain in domains]
+            factors.append(
+                f"(CASE WHEN {_lo(domain)} <> {_hi(domain)} AND {_any(readers)} "
+                f"THEN {_hi(domain)} - {_lo(domain)} + 1 ELSE 1 END)"
+            )
+        self.layer(
+            [(f"settle:{label}", f"({' * '.join(factors)} <= {MAX_SETTLE_COMBINATIONS})")]
+            + [(f"pending:{rule.id}", p) for rule, p in zip(rules, pending, strict=True)]
+        )
+        settled: list[tuple[str, str]] = []
+        for rule, domains in zip(rules, reading, strict=True):
+            raw_sql = quote(f"raw:{rule.id}")
+            if not domains:
+                settled.append((f"rule:{rule.id}", raw_sql))
+                continue
+            when = f"{quote('settle:' + label)} AND {quote('pending:' + rule.id)}"
+            trials = self._trials(rule, domains)
+            if trials is None:
+                self.notes.append(
+                    f"rule {rule.id}: settling it over the domains "
+                    f"{', '.join(d.name for d in domains)} takes more than {MAX_SETTLE_TRIALS} "
+                    "trials; rows where it is settled are decided by the scalar engine"
+                )
+                self.uncertain.append(f"({when})")
+                settled.append((f"rule:{rule.id}", raw_sql))
+                continue
+            all_true = _all(f"(NOT {active} OR {_is_true(cond)})" for active, cond in trials)
+            all_false = _all(f"(NOT {active} OR NOT {_not_false(cond)})" for active, cond in trials)
+            settled.append(
+                (
+                    f"rule:{rule.id}",
+                    f"(CASE WHEN {when} THEN (CASE WHEN {all_true} THEN TRUE "
+                    f"WHEN {all_false} THEN FALSE ELSE NULL END) ELSE {raw_sql} END)",
+                )
+            )
+        self.layer(settled)
+
+    def _trials(self, rule: _Rule, domains: Sequence[Domain]) -> list[tuple[str, str]] | None:
+        """(active, condition) for every score (or band) combination of the domains the rule
+        reads; a combination is active when every score lies in its domain's range."""
+        options: list[list[tuple[str, dict[str, str]]]] = []
+        references = rule.references
+        count = 1
+        for domain in domains:
+            choices: list[tuple[str, dict[str, str]]] = []
+            low, high = domain.reachable
+            if domain.score_key in references:
+                for score in range(low, high + 1):
+                    band_name = domain.bands.band_of(score)
+                    choices.append(
+                        (
+                            f"({score} BETWEEN {_lo(domain)} AND {_hi(domain)})",
+                            {domain.score_key: str(score), domain.band_key: literal(band_name)},
+                        )
+                    )
+            else:
+                for band in domain.bands.bands:
+                    if band.maximum < low or band.minimum > high:
+                        continue
+                    choices.append(
+                        (
+                            f"({_lo(domain)} <= {band.maximum} "
+                            f"AND {_hi(domain)} >= {band.minimum})",
+                            {domain.band_key: string_literal(band.name)},
+                        )
+                    )
+            count *= len(choices)
+            if count > MAX_SETTLE_TRIALS:
+                return None
+            options.append(choices)
+        trials = []
+        for combination in itertools.product(*options):
+            names = dict(self.names)
+            actives = []
+            for active, substitution in combination:
+                actives.append(active)
+                names.update(substitution)
+            trials.append((_all(actives), self.writer(names).write(rule.expression)))
+        return trials
+
+    # --- domains -----------------------------------------------------------------------------
+
+    def domains(self) -> None:
+        done: list[Domain] = []
+        for domain in self.compiled.domains:
+            self.stage(domain.name, domain.rules, done)
+            truths = [quote(f"rule:{rule.id}") for rule in domain.rules]
+            if domain.aggregation == "sum":
+                low_terms, high_terms = [], []
+                for truth, points in zip(truths, domain.points, strict=True):
+                    if points > 0:
+                        low_terms.append(f"(CASE WHEN {_is_true(truth)} THEN {points} ELSE 0 END)")
+                        high_terms.append(
+                            f"(CASE WHEN {_not_false(truth)} THEN {points} ELSE 0 END)"
+                        )
+                    elif points < 0:
+                        low_terms.append(
+                            f"(CASE WHEN {_not_false(truth)} THEN {points} ELSE 0 END)"
+                        )
+                        high_terms.append(f"(CASE WHEN {_is_true(truth)} THEN {points} ELSE 0 END)")
+                low = "(" + " + ".join(low_terms or ["0"]) + ")"
+                high = "(" + " + ".join(high_terms or ["0"]) + ")"
+                if domain.cap is not None:
+                    low, high = f"LEAST({low}, {domain.cap})", f"LEAST({high}, {domain.cap})"
+            else:
+                low, high = _max_range(truths, domain.points)
+            self.layer([(f"lo:{domain.name}", low), (f"hi:{domain.name}", high)])
+            lo, hi = _lo(domain), _hi(domain)
+            self.layer(
+                [
+                    (domain.score_key, f"(CASE WHEN {lo} = {hi} THEN {lo} END)"),
+                    (
+                        domain.band_key,
+                        f"(CASE WHEN {_band_case(domain.bands, lo)} = "
+                        f"{_band_case(domain.bands, hi)} THEN {_band_case(domain.bands, lo)} END)",
+                    ),
+                ]
+            )
+            self.names[domain.score_key] = quote(domain.score_key)
+            self.names[domain.band_key] = quote(domain.band_key)
+            for key in (domain.score_key, domain.band_key):
+                self.domain_of_key[key] = domain
+            self._open_missing(domain)
+            done.append(domain)
+
+    def _open_missing(self, domain: Domain) -> None:
+        """`m:<domain>:<input>`: whether the unsettled domain needs that missing input (the
+        inputs its undecided scoring rules read, `evaluate.missing_inputs`)."""
+        columns = []
+        for name in sorted(self._possible(domain.rules)):
+            terms = [
+                f"({quote('rule:' + rule.id)} IS NULL AND {self.reads(name, rule.references)})"
+                for rule in domain.rules
+                if name in self._possible([rule])
+            ]
+            columns.append((f"m:{domain.name}:{name}", _any(terms)))
+        self.layer(columns)
+
+    def _possible(self, rules: Iterable[_Rule]) -> set[str]:
+        """Inputs that `missing_inputs` could name for these rules."""
+        found: set[str] = set()
+        for rule in rules:
+            for reference in rule.references:
+                domain = self.domain_of_key.get(reference)
+                if domain is not None:
+                    found |= self._possible(domain.rules)
+                else:
+                    found |= set(self.compiled.dependencies.get(reference, ()))
+        return found
+
+    def reads(self, name: str, references: Sequence[str]) -> str:
+        """SQL: `name` is among `missing_inputs(references)` on this row."""
+        terms = []
+        for reference in references:
+            domain = self.domain_of_key.get(reference)
+            fact = self.names[reference]
+            if domain is not None:
+                if name in self._possible(domain.rules):
+                    terms.append(f"({fact} IS NULL AND {quote(f'm:{domain.name}:{name}')})")
+            elif name in self.compiled.dependencies.get(reference, ()):
+                terms.append(f"({fact} IS NULL AND {quote(name)} IS NULL)")
+        return _any(terms)
+
+    # --- decision ----------------------------------------------------------------------------
+
+    def decision(self) -> None:
+        compiled = self.compiled
+        rules = compiled.decisions
+        self.stage("decisions", rules, compiled.domains)
+        truth = [quote(f"rule:{rule.id}") for rule in rules]
+        default = compiled.default.rank
+        if compiled.hit_policy == "first":
+            cases = " ".join(
+                f"WHEN {_is_true(t)} THEN {rule.rank}" for t, rule in zip(truth, rules, strict=True)
+            )
+            rank0 = f"(CASE {cases} ELSE {default} END)" if rules else str(default)
+            earlier = [_any(_is_true(t) for t in truth[:i]) for i in range(len(rules))]
+            deciding = [f"({_is_true(t)} AND NOT {e})" for t, e in zip(truth, earlier, strict=True)]
+            blocking = [
+                f"({t} IS NULL AND NOT {e} AND {rule.rank} > {quote('rank0')})"
+                for t, e, rule in zip(truth, earlier, rules, strict=True)
+            ]
+        else:
+            pairs = list(zip(truth, rules, strict=True))
+            cases = " ".join(
+                f"WHEN {_any(_is_true(t) for t, r in pairs if r.rank == rank)} THEN {rank}"
+                for rank in (REFER, DEFER, ADMIT)
+                if any(r.rank == rank for r in rules)
+            )
+            rank0 = f"(CASE {cases} ELSE {default} END)" if cases else str(default)
+            deciding = [
+                f"({_is_true(t)} AND {rule.rank} = {quote('rank0')})"
+                for t, rule in zip(truth, rules, strict=True)
+            ]
+            blocking = [
+                f"({t} IS NULL AND {rule.rank} > {quote('rank0')})"
+                for t, rule in zip(truth, rules, strict=True)
+            ]
+        self.layer([("rank0", rank0)])
+        must = [quote(key) + " IS NULL" for key in compiled.must_answer]
+        self.layer(
+            [(f"deciding:{rule.id}", d) for rule, d in zip(rules, deciding, strict=True)]
+            + [(f"blocking:{rule.id}", b) for rule, b in zip(rules, blocking, strict=True)]
+        )
+        any_blocking = _any(quote(f"blocking:{rule.id}") for rule in rules)
+        self.layer(
+            [("fail_safe", f"({quote('rank0')} = {ADMIT} AND ({any_blocking} OR {_any(must)}))")]
+        )
+        self.layer(
+            [("rank", f"(CASE WHEN {quote('fail_safe')} THEN {DEFER} ELSE {quote('rank0')} END)")]
+        )
+
+    def advisories(self) -> None:
+        compiled = self.compiled
+        if not compiled.advisories:
+            return
+        self.stage("advisories", compiled.advisories, compiled.domains)
+        applied = []
+        for advisory in compiled.advisories:
+            ranks = ", ".join(str(rank) for rank in sorted(advisory.ranks))
+            applied.append(
+                (
+                    f"applied:{advisory.id}",
+                    f"({_is_true(quote('rule:' + advisory.id))} AND {quote('rank')} IN ({ranks}))",
+                )
+            )
+        self.layer(applied)
+
+    def needs(self) -> str:
+        compiled = self.compiled
+        candidates: dict[str, list[str]] = {}
+        for rule in compiled.decisions:
+            for name in self._possible([rule]):
+                candidates.setdefault(name, []).append(
+                    f"({quote('blocking:' + rule.id)} AND {self.reads(name, rule.references)})"
+                )
+        for name in compiled.must_answer:
+            candidates.setdefault(name, []).append(f"({quote('rank')} <> {REFER})")
+        items = [
+            f"CASE WHEN {quote(name)} IS NULL AND {_any(candidates[name])} "
+            f"THEN {string_literal(name)} END"
+            for name in sorted(candidates)
+        ]
+        return _list(items)
+
+    def deciding_list(self) -> str:
+        compiled = self.compiled
+        any_deciding = _any(quote(f"deciding:{rule.id}") for rule in compiled.decisions)
+        items = [f"CASE WHEN {quote('fail_safe')} THEN {string_literal(INCOMPLETE_RULE)} END"]
+        items.append(
+            f"CASE WHEN NOT {quote('fail_safe')} AND NOT {any_deciding} "
+            f"THEN {string_literal(DEFAULT_RULE)} END"
+        )
+        items += [
+            f"CASE WHEN NOT {quote('fail_safe')} AND {quote('deciding:' + rule.id)} "
+            f"THEN {string_literal(rule.id)} END"
+            for rule in compiled.decisions
+        ]
+        return _list(items)
+
+    def referrals(self) -> str:
+        """Deciding (or default) referral targets in rule order, then the applied advisories'
+        new ones; each target once, where it first appears (`Decision._referral_pairs`)."""
+        compiled = self.compiled
+        any_deciding = _any(quote(f"deciding:{rule.id}") for rule in compiled.decisions)
+        sources: list[tuple[str, tuple[str, ...]]] = [
+            (f"(NOT {quote('fail_safe')} AND NOT {any_deciding})", compiled.default.referrals)
+        ]
+        sources += [
+            (f"(NOT {quote('fail_safe')} AND {quote('deciding:' + rule.id)})", rule.referrals)
+            for rule in compiled.decisions
+        ]
+        sources += [(quote(f"applied:{a.id}"), a.referrals) for a in compiled.advisories]
+        items = []
+        for index, (active, targets) in enumerate(sources):
+            seen_here: set[str] = set()
+            for target in targets:
+                if target in seen_here:
+                    continue
+                seen_here.add(target)
+                earlier = [a for a, named in sources[:index] if target in named]
+                condition = f"{active} AND NOT {_any(earlier)}" if earlier else active
+                items.append(f"CASE WHEN {condition} THEN {string_literal(target)} END")
+        return _list(items)
+
+    def rescreen(self) -> str:
+        compiled = self.compiled
+        days = [
+            f"CASE WHEN {quote('deciding:' + rule.id)} THEN {rule.rescreen_after_days} END"
+            for rule in compiled.decisions
+            if rule.rescreen_after_days is not None
+        ]
+        any_deciding = _any(quote(f"deciding:{rule.id}") for rule in compiled.decisions)
+        deciding_days = _least(days) if days else "NULL"
+        return (
+            f"(CASE WHEN {quote('fail_safe')} "
+            f"THEN {literal(compiled.incomplete.rescreen_after_days)} "
+            f"WHEN NOT {any_deciding} THEN {literal(compiled.default.rescreen_after_days)} "
+            f"ELSE {deciding_days} END)"
+        )
+
+    def certain(self) -> str:
+        compiled = self.compiled
+        terms = list(self.uncertain)
+        if compiled.format_version != 1:
+            items = [
+                quote(key) for instrument in compiled.instruments for key, _ in instrument.points
+            ]
+            truths = [quote(f"rule:{rule.id}") for d in compiled.domains for rule in d.rules]
+            truths += [quote(f"rule:{rule.id}") for rule in compiled.decisions]
+            truths += [
+                quote(f"rule:{rule.id}")
+                for rule in compiled.advisories
+                if not kleene_is_exact(compiled, rule.expression)
+            ]
+            terms += [f"{name} IS NULL" for name in items + truths]
+            if items or truths:
+                self.notes.append(
+                    "format v2 (exact semantics): rows with an unanswered instrument item, or an "
+                    "undecided scoring or decision rule, or an undecided advisory whose truth "
+                    "the SQL cannot prove exact, are decided by the scalar engine"
+                )
+        return f"(NOT {_any(terms)})" if terms else "TRUE"
+
+
+_IDENTIFIER = re.compile(r'"((?:[^"]|"")*)"')
+
+
+def _unquote(name: str) -> str:
+    return name.replace('""', '"')
+
+
+def kleene_is_exact(compiled: CompiledRuleset, node: Node) -> bool:
+    """Whether the three-valued value of `node` is its exact value over the completions of
+    the missing answers, on a row where only top-level inputs can be missing.
+
+    True when the condition is read-once: and / or / not over atoms that each read one
+    top-level input (no input read twice), every such atom taking both truth values over the
+    input's allowed answers (witnessed by trying answers), and atoms that read nothing unknown
+    (is_missing, is_known, literals). Then each sub-condition's set of values over the
+    completions is {true}, {false} or {true, false}, exactly what Kleene logic computes."""
+    seen: set[str] = set()
+    return _read_once(compiled, node, seen)
+
+
+def _read_once(compiled: CompiledRuleset, node: Node, seen: set[str]) -> bool:
+    if isinstance(node, Logical):
+        return all(_read_once(compiled, operand, seen) for operand in node.operands)
+    if isinstance(node, Not):
+        return _read_once(compiled, node.operand, seen)
+    if isinstance(node, Call) and node.function in ("all_of", "any_of"):
+        return all(_read_once(compiled, argument, seen) for argument in node.arguments)
+    if isinstance(node, Call) and node.function in ("is_missing", "is_known"):
+        return True
+    if isinstance(node, Literal):
+        return True
+    names = _names(node)
+    if len(names) != 1:
+        return False
+    (name,) = names
+    field_ = compiled.inputs.top.get(name)
+    if field_ is None or name in seen:
+        return False
+    seen.add(name)
+    return _takes_both_values(field_, node)
+
+
+def _names(node: Node) -> set[str]:
+    if isinstance(node, Name):
+        return {node.name}
+    found: set[str] = set()
+    for child in node.children():
+        found |= _names(child)
+    return found
+
+
+def _takes_both_values(field_: InputField, node: Node) -> bool:
+    """Whether some two allowed answers to `field_` make the atom true and false."""
+    from recovery_screening.expressions.closures import build_evaluator
+
+    evaluate = build_evaluator(node)
+    seen: set[object] = set()
+    for answer in _witnesses(field_, node):
+        try:
+            answer = field_.convert(answer)
+        except FieldViolation:  # a candidate that is not an allowed answer
+            continue
+        seen.add(evaluate({field_.name: answer}))
+    return True in seen and False in seen
+
+
+def _witnesses(field_: InputField, node: Node) -> list[object]:
+    if field_.kind == "boolean":
+        return [False, True]
+    if field_.values:
+        return list(field_.values)
+    literals = [n.value for n in _literals(node)]
+    if field_.kind in ("integer", "number"):
+        return _number_witnesses(field_, literals)
+    if field_.kind == "date":
+        import datetime
+
+        return [
+            (value + datetime.timedelta(days=days)).isoformat()
+            for value in literals
+            if isinstance(value, datetime.date)
+            for days in (-1, 0, 1)
+        ]
+    return ["", *[v for v in literals if isinstance(v, str)]]
+
+
+def _number_witnesses(field_: InputField, literals: Sequence[object]) -> list[object]:
+    found: list[float] = [float(b) for b in (field_.minimum, field_.maximum) if b is not None]
+    for value in literals:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            found += [value, value - 1, value + 1, math.floor(value), math.ceil(value)]
+    if field_.kind == "integer":
+        return [int(v) for v in found if float(v).is_integer()]
+    return list(found)
+
+
+def _literals(node: Node) -> list[Literal]:
+    if isinstance(node, Literal):
+        return [node]
+    return [leaf for child in node.children() for leaf in _literals(child)]
+
+
+def _lo(domain: Domain) -> str:
+    return quote(f"lo:{domain.name}")
+
+
+def _hi(domain: Domain) -> str:
+    return quote(f"hi:{domain.name}")
+
+
+def _max_range(truths: Sequence[str], points: Sequence[int]) -> tuple[str, str]:
+    """`evaluate.score_range` for aggregation max, over the rules' truth columns."""
+    fired = [f"(CASE WHEN {_is_true(t)} THEN {p} END)" for t, p in zip(truths, points, strict=True)]
+    pending = [f"(CASE WHEN {t} IS NULL THEN {p} END)" for t, p in zip(truths, points, strict=True)]
+    any_fired = _any(_is_true(t) for t in truths)
+    any_pending = _any(f"{t} IS NULL" for t in truths)
+    fired_max = _greatest(fired)
+    pending_max, pending_min = _greatest(pending), _least(pending)
+    low = (
+        f"(CASE WHEN {any_fired} THEN {fired_max} WHEN {any_pending} "
+        f"THEN LEAST(0, {pending_min}) ELSE 0 END)"
+    )
+    start = f"(CASE WHEN {any_fired} THEN {fired_max} ELSE 0 END)"
+    high = f"(CASE WHEN {any_pending} THEN GREATEST({start}, {pending_max}) ELSE {start} END)"
+    return low, high
+
+
+def _points_sql(instrument: CompiledInstrument, key: str) -> str:
+    field_ = next(f for f in instrument.fields if f.name == key)
+    answer = quote(key)
+    if field_.kind == "boolean":
+        one, zero = (0, 1) if _points_of(instrument, key, True) == 0 else (1, 0)
+        return f"(CASE WHEN {answer} THEN {one} WHEN NOT {answer} THEN {zero} END)"
+    if field_.values:
+        whens = " ".join(
+            f"WHEN {literal(value)} THEN {_points_of(instrument, key, value)}"
+            for value in field_.values
+        )
+        return f"(CASE {answer} {whens} END)"
+    low, high = int(field_.minimum or 0), int(field_.maximum or 0)
+    if _points_of(instrument, key, low) == low:
+        return answer
+    return f"({low + high} - {answer})"
+
+
+def _points_of(instrument: CompiledInstrument, key: str, answer: object) -> int:
+    for item_key, points in instrument.points:
+        if item_key == key:
+            return points(answer)
+    raise KeyError(key)
+
+
+def _bounds(compiled: CompiledRuleset) -> dict[str, float]:
+    """|value| bounds of the facts, from the declared ranges (for `magnitude`)."""
+    bounds: dict[str, float] = {}
+    for f in compiled.inputs.fields:
+        if f.kind in ("integer", "number"):
+            limits = [abs(v) for v in f.values] if f.values else [f.minimum, f.maximum]
+            bounds[f.name] = (
+                math.inf if any(v is None for v in limits) else float(max(abs(v) for v in limits))  # type: ignore[arg-type]
+            )
+    for instrument in compiled.instruments:
+        bounds[instrument.total_key] = float(max(abs(v) for v in instrument.total_range))
+        for subscore in instrument.subscores:
+            bounds[subscore.key] = bounds[instrument.total_key]
+    for domain in compiled.domains:
+        bounds[domain.score_key] = float(max(abs(v) for v in domain.reachable))
+    return bounds
+
+
+def output_columns(compiled: CompiledRuleset) -> tuple[OutputColumn, ...]:
+    """The per-row result columns of a ruleset, in order (see `batch.BatchResult`)."""
+    columns = [
+        OutputColumn("outcome", "string"),
+        OutputColumn("deciding", "list"),
+        OutputColumn("needs", "list"),
+        OutputColumn("referrals", "list"),
+        OutputColumn("advisories", "list"),
+        OutputColumn("rescreen_after_days", "integer"),
+        OutputColumn("fail_safe", "boolean"),
+    ]
+    columns += [OutputColumn(f"rule:{rule.id}", "boolean") for rule in compiled.decisions]
+    columns += [OutputColumn(f"rule:{rule.id}", "boolean") for rule in compiled.advisories]
+    for domain in compiled.domains:
+        columns += [OutputColumn(f"rule:{rule.id}", "boolean") for rule in domain.rules]
+        columns += [
+            OutputColumn(domain.score_key, "integer"),
+            OutputColumn(f"{domain.name}.score_low", "integer"),
+            OutputColumn(f"{domain.name}.score_high", "integer"),
+            OutputColumn(domain.band_key, "string"),
+        ]
+    for instrument in compiled.instruments:
+        columns.append(OutputColumn(instrument.total_key, "integer"))
+        if instrument.bands is not None:
+            columns.append(OutputColumn(instrument.band_key, "string"))
+        for subscore in instrument.subscores:
+            kind = "number" if subscore.mean else "integer"
+            columns.append(OutputColumn(subscore.key, kind))
+        columns += [OutputColumn(flag.key, "boolean") for flag in instrument.flags]
+    return tuple(columns)
+
+
+def compile_query(compiled: CompiledRuleset) -> ColumnarQuery:
+    """The columnar query of a compiled ruleset; raises Uncompilable for what SQL cannot do."""
+    query = _Query(compiled)
+    for f in compiled.inputs.fields:
+        query.names[f.name] = quote(f.name)
+    for name in compiled.symbols:
+        query.names.setdefault(name, quote(name))
+    query.instruments()
+    query.domains()
+    query.decision()
+    query.advisories()
+    cases = " ".join(
+        f"WHEN {rank} THEN {string_literal(name)}" for rank, name in enumerate(OUTCOMES)
+    )
+    advisories = [
+        f"CASE WHEN {quote('applied:' + a.id)} THEN {string_literal(a.id)} END"
+        for a in compiled.advisories
+    ]
+    sql_of = {
+        "outcome": f"(CASE {quote('rank')} {cases} END)",
+        "deciding": query.deciding_list(),
+        "needs": query.needs(),
+        "referrals": query.referrals(),
+        "advisories": _list(advisories),
+        "rescreen_after_days": query.rescreen(),
+    }
+    for domain in compiled.domains:
+        sql_of[f"{domain.name}.score_low"] = _lo(domain)
+        sql_of[f"{domain.name}.score_high"] = _hi(domain)
+    columns = output_columns(compiled)
+    outputs = [(OutputColumn("certain", "boolean"), query.certain())]
+    outputs += [(column, sql_of.get(column.name, quote(column.name))) for column in columns]
+    ctes = []
+    previous = "{table}"
+    for index, layer in enumerate(query.scheduled()):
+        selected = ", ".join(f"{sql} AS {quote(name)}" for name, sql in layer)
+        ctes.append(f"s{index} AS (SELECT *, {selected} FROM {previous})")
+        previous = f"s{index}"
+    final = ", ".join(f"{sql} AS {quote(column.name)}" for column, sql in outputs)
+    template = f"WITH {', '.join(ctes)} SELECT {{passthrough}}{final} FROM {previous}"
+    return ColumnarQuery(
+        compiled,
+        compiled.inputs.fields,
+        tuple(column for column, _ in outputs),
+        tuple(query.notes),
+        template,
+    )
+
+
+__all__ = [
+    "SQL_TYPES",
+    "ColumnarQuery",
+    "OutputColumn",
+    "Uncompilable",
+    "compile_query",
+    "output_columns",
+    "quote",
+]

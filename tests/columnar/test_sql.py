@@ -1,0 +1,113 @@
+"""The SQL compiler: one query per ruleset, in SQL that sqlglot reads and writes for Spark, and the
+compile-time announcements of what the SQL leaves to the scalar engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from recovery_screening import Ruleset, load_document, load_ruleset, shipped_rulesets_directory
+from recovery_screening.columnar import Uncompilable, columnar_engine, columnar_sql, compile_query
+from recovery_screening.columnar.sql import kleene_is_exact, output_columns
+
+SHIPPED = {
+    f"{path.parent.name}@{path.stem}": load_ruleset(path)
+    for path in sorted(shipped_rulesets_directory().glob("*/*.yaml"))
+}
+RULESETS = [pytest.param(ruleset, id=name) for name, ruleset in sorted(SHIPPED.items())]
+BASE: dict[str, Any] = {
+    "format": "recovery-screening/v1",
+    "kind": "screening",
+    "id": "sql-snippet",
+    "version": "1.0.0",
+    "title": "SQL snippet",
+    "default": {"outcome": "admit", "code": "ADMIT", "text": "Admitted."},
+}
+
+
+def snippet(inputs: dict[str, Any], decisions: list[dict[str, Any]], **more: Any) -> Ruleset:
+    return load_document({**BASE, "inputs": inputs, "decisions": decisions, **more})
+
+
+@pytest.mark.parametrize("ruleset", RULESETS)
+def test_every_shipped_ruleset_compiles_to_sql_spark_can_run(ruleset: Ruleset) -> None:
+    sqlglot = pytest.importorskip("sqlglot")
+    sql = columnar_sql(ruleset, "applicants")
+    assert "FROM applicants" in sql
+    (spark,) = sqlglot.transpile(sql, read="duckdb", write="spark")
+    assert "FILTER(ARRAY(" in spark or "FILTER(" in spark
+    names = [column.name for column in compile_query(ruleset.compiled).outputs]
+    assert names == ["certain", *(c.name for c in output_columns(ruleset.compiled))]
+
+
+def test_the_query_reads_a_table_by_the_name_given() -> None:
+    duckdb = pytest.importorskip("duckdb")
+    ruleset = snippet(
+        {"score": {"type": "integer", "minimum": 0, "maximum": 10, "label": "Score"}},
+        [{"id": "high", "when": "score >= 7", "outcome": "refer", "code": "H", "text": "high"}],
+    )
+    connection = duckdb.connect()
+    connection.execute("CREATE TABLE cohort AS SELECT * FROM (VALUES (8), (2), (NULL)) t(score)")
+    rows = connection.sql(columnar_sql(ruleset, "cohort")).fetchall()
+    assert [(row[1], row[2], row[3]) for row in rows] == [
+        ("refer", ["high"], []),
+        ("admit", ["default"], []),
+        ("defer", ["incomplete"], ["score"]),
+    ]
+
+
+def test_arithmetic_beyond_exact_doubles_is_not_compiled_and_says_so() -> None:
+    ruleset = snippet(
+        {"n": {"type": "integer", "label": "Unbounded"}},
+        [{"id": "big", "when": "n * 3 > 10", "outcome": "refer", "code": "B", "text": "big"}],
+    )
+    with pytest.raises(Uncompilable, match="2\\*\\*53"):
+        compile_query(ruleset.compiled)
+    engine = columnar_engine(ruleset)
+    assert engine.query is None
+    assert "every row is decided by the scalar engine" in engine.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("condition", "exact"),
+    [
+        ("a and (b or not c)", True),
+        ("a and not a", False),  # read twice
+        ("level >= 3", True),
+        ("level >= 0", False),  # true for every allowed answer
+        ("level + level > 2", True),  # one atom of one input
+        ("level > 2 or level < 1", False),
+        ("is_missing(a) or b", True),
+        ("kind == 'x' or kind in ['y']", False),
+        ("kind in ['x', 'y']", True),
+    ],
+)
+def test_which_advisories_kleene_logic_decides_exactly(condition: str, exact: bool) -> None:
+    ruleset = load_document(
+        {
+            **BASE,
+            "format": "recovery-screening/v2",
+            "inputs": {
+                name: {
+                    "type": "boolean",
+                    "label": name,
+                    "value_labels": {"true": "Y", "false": "N"},
+                }
+                for name in ("a", "b", "c")
+            }
+            | {
+                "level": {"type": "integer", "minimum": 0, "maximum": 5, "label": "Level"},
+                "kind": {
+                    "type": "enum",
+                    "values": ["x", "y", "z"],
+                    "label": "Kind",
+                    "value_labels": {"x": "X", "y": "Y", "z": "Z"},
+                },
+            },
+            "decisions": [],
+            "advisories": [{"id": "note", "when": condition, "code": "N", "text": "note"}],
+        }
+    )
+    (advisory,) = ruleset.compiled.advisories
+    assert kleene_is_exact(ruleset.compiled, advisory.expression) is exact
