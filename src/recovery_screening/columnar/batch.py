@@ -25,7 +25,6 @@ from recovery_screening.columnar.sql import (
     Uncompilable,
     compile_query,
     output_columns,
-    quote,
 )
 from recovery_screening.decision import Decision
 from recovery_screening.errors import (
@@ -397,38 +396,98 @@ def _source(data: Any) -> _Source:
 # --- evaluation --------------------------------------------------------------------------------
 
 
+BATCH_ROWS = 131_072
+"""Rows per record batch of a stream: memory holds a few batches, not the cohort."""
+
+
+class BatchStream:
+    """The per-row results of a table or file as a stream of Arrow tables, in row order, each
+    with the columns of `BatchResult.table`; `notes` says what the SQL leaves to the scalar
+    engine, `line(row)` gives a file row's line number. Memory holds one batch at a time."""
+
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        data: Any,
+        *,
+        as_of: datetime.date | None = None,
+        batch_rows: int = BATCH_ROWS,
+    ) -> None:
+        _modules()
+        self.ruleset = ruleset
+        self.source = _source(data)
+        self.as_of = as_of
+        self.batch_rows = batch_rows
+        engine = columnar_engine(ruleset)
+        self.query = engine.query
+        self.notes = engine.notes
+        if engine.query is not None and as_of is not None and ruleset.compiled.format_version >= 2:
+            self.query = None
+            self.notes = (*self.notes, "as_of: every row is decided by the scalar engine")
+        self.columns = result_columns(ruleset)
+
+    def line(self, row: int) -> int | None:
+        return self.source.line(row)
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        if self.query is None:
+            yield _all_scalar(self.ruleset, self.source, self.columns, self.as_of)
+            return
+        try:
+            yield from self._columnar()
+        except _Misaligned:
+            self.notes = (
+                *self.notes,
+                "the file's lines were read by the scalar reader (DuckDB split them differently)",
+            )
+            yield _all_scalar(self.ruleset, self.source, self.columns, self.as_of)
+
+    def _columnar(self) -> Iterator[pa.Table]:
+        import pyarrow as pa
+
+        duckdb, _ = _modules()
+        assert self.query is not None
+        connection = duckdb.connect()
+        offset = 0
+        reread = False
+        try:
+            self.source.register(connection)
+            loader = self.source.loader(self.ruleset)
+            connection.execute(f"CREATE TEMP VIEW __typed AS {loader.sql}")
+            sql = self.query.sql("__typed", ("__raw", "__valid"))
+            relation = connection.sql(sql)
+            fetch = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
+            reader = fetch(self.batch_rows)
+            pending: list[pa.Table] = []
+            for batch in reader:
+                chunk, needs_file = _complete(
+                    self.ruleset, self.source, pa.Table.from_batches([batch]), self.columns,
+                    self.as_of, offset,
+                )  # fmt: skip
+                reread = reread or needs_file
+                offset += batch.num_rows
+                if reread:
+                    pending.append(chunk)  # held until the file's rows are known to align
+                else:
+                    yield chunk
+            if reread:
+                self.source.check_rows(offset)
+                yield from pending
+        finally:
+            connection.close()
+
+
 def evaluate_batch(
     ruleset: Ruleset, data: Any, *, as_of: datetime.date | None = None
 ) -> BatchResult:
     """Decide every applicant of a table or file; see `BatchResult` for the columns."""
-    duckdb, _ = _modules()
-    source = _source(data)
-    engine = columnar_engine(ruleset)
-    columns = result_columns(ruleset)
-    if engine.query is None or (as_of is not None and ruleset.compiled.format_version >= 2):
-        notes = engine.notes
-        if engine.query is not None:
-            notes = (*notes, "as_of: every row is decided by the scalar engine")
-        table = _all_scalar(ruleset, source, columns, as_of)
-        return BatchResult(ruleset, table, notes, source, as_of)
-    connection = duckdb.connect()
-    try:
-        source.register(connection)
-        loader = source.loader(ruleset)
-        connection.execute(f"CREATE TEMP VIEW __typed AS {loader.sql}")
-        sql = engine.query.sql("__typed", ("__raw", "__valid"))
-        result = connection.sql(sql).arrow()
-        if hasattr(result, "read_all"):
-            result = result.read_all()
-    finally:
-        connection.close()
-    try:
-        table = _complete(ruleset, source, result, columns, as_of)
-    except _Misaligned:
-        note = "the file's lines were read by the scalar reader (DuckDB split them differently)"
-        table = _all_scalar(ruleset, source, columns, as_of)
-        return BatchResult(ruleset, table, (*engine.notes, note), source, as_of)
-    return BatchResult(ruleset, table, engine.notes, source, as_of)
+    _, pa = _modules()
+    stream = BatchStream(ruleset, data, as_of=as_of)
+    chunks = list(stream)
+    if not chunks:
+        chunks = [_scalar_rows(ruleset, [], [], stream.columns, as_of)]
+    table = pa.concat_tables([chunk.cast(chunks[0].schema) for chunk in chunks])
+    return BatchResult(ruleset, table, stream.notes, stream.source, as_of)
 
 
 def _complete(
@@ -437,34 +496,34 @@ def _complete(
     result: pa.Table,
     columns: Sequence[OutputColumn],
     as_of: datetime.date | None,
-) -> pa.Table:
-    """The columnar rows as they are, and every other row decided by the scalar engine."""
+    offset: int,
+) -> tuple[pa.Table, bool]:
+    """The columnar rows as they are, and every other row decided by the scalar engine; and
+    whether a row had to be read again from the file."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     n = result.num_rows
     certain = pc.and_kleene(result["__valid"], result["certain"]).fill_null(False)
-    fallback = pc.indices_nonzero(pc.invert(certain)).to_pylist()
-    raws = result["__raw"].take(fallback).to_pylist() if fallback else []
-    if None in raws:
-        source.check_rows(n)  # rows are re-read from the file: they must be DuckDB's
-    rows = list(range(n))
+    local = pc.indices_nonzero(pc.invert(certain))
+    raws = result["__raw"].take(local).to_pylist() if len(local) else []
+    rows = pa.array(range(offset, offset + n), pa.int64())
     base = {
-        "row": pa.array(rows, pa.int64()),
+        "row": rows,
         "engine": pa.array([COLUMNAR] * n, pa.string()),
         "valid": pa.array([True] * n, pa.bool_()),
         "problems": pa.nulls(n, _problem_type()),
     }
     typed = {c.name: result[c.name].cast(_arrow_type(c.kind)) for c in columns}
     table = pa.table({**base, **typed})
-    if not fallback:
-        return table
+    if not len(local):
+        return table, False
+    fallback = [offset + index for index in local.to_pylist()]
     applicants = _fallback_applicants(source, fallback, raws)
     scalar = _scalar_rows(ruleset, applicants, fallback, columns, as_of)
-    mask = pc.invert(pc.is_in(pa.array(rows, pa.int64()), value_set=pa.array(fallback, pa.int64())))
-    kept = table.filter(mask)
+    kept = table.filter(certain)
     merged = pa.concat_tables([kept, scalar.cast(kept.schema)])
-    return merged.take(pc.sort_indices(merged["row"]))
+    return merged.take(pc.sort_indices(merged["row"])), None in raws
 
 
 def _problem_type() -> Any:
@@ -556,13 +615,14 @@ def _all_scalar(
 
 
 __all__ = [
+    "BATCH_ROWS",
     "COLUMNAR",
     "SCALAR",
     "BatchResult",
+    "BatchStream",
     "ColumnarEngine",
     "ColumnarMismatch",
     "columnar_engine",
     "columnar_sql",
     "evaluate_batch",
-    "quote",
 ]
