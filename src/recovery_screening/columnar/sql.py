@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from recovery_screening.compiler import CompiledRuleset, Domain
-from recovery_screening.evaluate import MAX_SETTLE_COMBINATIONS
 from recovery_screening.expressions import (
     Arithmetic,
     Call,
@@ -52,6 +51,7 @@ from recovery_screening.expressions.operators import (
 from recovery_screening.fields import BandTable, FieldViolation, InputField
 from recovery_screening.instruments import CompiledInstrument
 from recovery_screening.outcomes import ADMIT, DEFAULT_RULE, DEFER, INCOMPLETE_RULE, OUTCOMES, REFER
+from recovery_screening.three_valued import MAX_SETTLE_COMBINATIONS
 
 MAX_SETTLE_TRIALS = 256
 """Trials written into the SQL for one rule over unsettled domains; past it the rows where that
@@ -545,7 +545,7 @@ class _Query:
 
     def _open_missing(self, domain: Domain) -> None:
         """`m:<domain>:<input>`: whether the unsettled domain needs that missing input (the
-        inputs its undecided scoring rules read, `evaluate.missing_inputs`)."""
+        inputs its undecided scoring rules read, `three_valued.missing_inputs`)."""
         columns = []
         for name in sorted(self._possible(domain.rules)):
             terms = [
@@ -854,7 +854,7 @@ def _hi(domain: Domain) -> str:
 
 
 def _max_range(truths: Sequence[str], points: Sequence[int]) -> tuple[str, str]:
-    """`evaluate.score_range` for aggregation max, over the rules' truth columns."""
+    """`three_valued.score_range` for aggregation max, over the rules' truth columns."""
     fired = [f"(CASE WHEN {_is_true(t)} THEN {p} END)" for t, p in zip(truths, points, strict=True)]
     pending = [f"(CASE WHEN {t} IS NULL THEN {p} END)" for t, p in zip(truths, points, strict=True)]
     any_fired = _any(_is_true(t) for t in truths)
