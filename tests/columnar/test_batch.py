@@ -273,6 +273,17 @@ def test_a_pandas_frame_and_a_flat_item_column(mini: Ruleset) -> None:
     assert_identical(mini, result, applicants_given)
 
 
+def test_a_number_that_is_nan_or_infinite_is_checked_by_the_scalar_engine(mini: Ruleset) -> None:
+    from tests.conftest import COMPLETE_MINI
+
+    weights = [0.5, float("nan"), float("inf"), float("-inf"), 1.5]
+    table = arrow_table([{**COMPLETE_MINI, "weight": weight} for weight in weights])
+    result = mini.evaluate_batch(table)
+    assert result.table["engine"].to_pylist() == [COLUMNAR, SCALAR, SCALAR, SCALAR, COLUMNAR]
+    assert result.table["valid"].to_pylist() == [True, False, False, False, True]
+    assert_identical(mini, result, [result.applicant(i) for i in range(len(weights))])
+
+
 # --- the engine says what it cannot decide -------------------------------------------------
 
 

@@ -55,7 +55,8 @@ def _value_checks(field: InputField, value: str) -> list[str]:
     checks: list[str] = []
     if field.kind in ("integer", "number"):
         if field.kind == "number":
-            checks.append(f"isfinite({value}) AND abs({value}) < {EXACT}")
+            # NaN and the infinities fail this too, in DuckDB and in Spark (no isfinite there)
+            checks.append(f"abs({value}) < {EXACT}")
         if field.values:
             checks.append(f"{value} IN ({', '.join(repr(v) for v in field.values)})")
         if field.minimum is not None:
@@ -209,8 +210,11 @@ def _typed_column(field: InputField, column: str, arrow_type: Any) -> tuple[str,
     return value, f"({column} IS NULL OR ({checks}))"
 
 
-def arrow_loader(compiled: CompiledRuleset, schema: Any, table: str) -> Loader:
-    """A registered Arrow table (`table`) as the typed relation.
+def arrow_loader(
+    compiled: CompiledRuleset, schema: Any, table: str, carry: Sequence[str] = ()
+) -> Loader:
+    """A registered Arrow table (`table`) as the typed relation; the `carry` columns of the
+    table (not in `schema`, not checked) come first, as they are.
 
     A null cell is an absent key. A column that is neither an input nor an instrument alias
     (nor `alias.item`) makes its non-null rows invalid; so does a value of a type the scalar
@@ -248,7 +252,11 @@ def arrow_loader(compiled: CompiledRuleset, schema: Any, table: str) -> Loader:
         for field in compiled.inputs.fields
     ]
     checks = " AND ".join(valid) if valid else "TRUE"
-    sql = f"SELECT NULL::VARCHAR AS __raw, {', '.join(columns)}, {checks} AS __valid FROM {table}"
+    carried = "".join(f"{quote(name)}, " for name in carry)
+    sql = (
+        f"SELECT {carried}NULL::VARCHAR AS __raw, {', '.join(columns)}, {checks} AS __valid "
+        f"FROM {table}"
+    )
     return Loader(sql, raw=False)
 
 
