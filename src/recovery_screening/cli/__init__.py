@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 
 from recovery_screening._version import __version__
-from recovery_screening.cli import _audit, _designer, _interchange, _screening
+from recovery_screening.cli import _audit, _designer, _interchange, _scale, _screening
 from recovery_screening.cli._common import run_guarded
 
-COMMANDS = [_screening, _designer, _audit, _interchange]
+COMMANDS = [_screening, _designer, _audit, _interchange, _scale]
 
 
 def build_parser() -> argparse.ArgumentParser:
