@@ -69,6 +69,13 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="worker processes (default: 2)",
     )
+    sim.add_argument(
+        "--engine",
+        choices=("auto", "columnar", "scalar"),
+        default="auto",
+        help="columnar (DuckDB, the 'columnar' extra; JSON Lines), scalar (one applicant at a "
+        "time), or auto (default): columnar where it can run",
+    )
     add_rulesets_dir_option(sim)
     add_format_option(sim)
     sim.set_defaults(handler=run_simulate)
@@ -90,6 +97,12 @@ def register(subparsers: Any) -> None:
         type=int_in_range(1, MAX_WORKERS),
         metavar="N",
         help="worker processes (default: 2)",
+    )
+    diff.add_argument(
+        "--engine",
+        choices=("auto", "columnar", "scalar"),
+        default="auto",
+        help="as for simulate: columnar, scalar, or auto (default)",
     )
     add_rulesets_dir_option(diff)
     add_format_option(diff)
@@ -195,7 +208,7 @@ def run_simulate(arguments: argparse.Namespace) -> int:
     try:
         result = simulate(
             ruleset, arguments.cohort, workers=arguments.workers,
-            rulesets_dir=arguments.rulesets_dir, progress=update,
+            rulesets_dir=arguments.rulesets_dir, progress=update, engine=arguments.engine,
         )  # fmt: skip
     finally:
         close()
@@ -216,7 +229,7 @@ def run_diff(arguments: argparse.Namespace) -> int:
     result = diff_rulesets(
         old, new, arguments.cohort, limit=arguments.limit, show_values=arguments.show_values,
         workers=arguments.workers, old_rulesets_dir=arguments.rulesets_dir,
-        new_rulesets_dir=arguments.rulesets_dir,
+        new_rulesets_dir=arguments.rulesets_dir, engine=arguments.engine,
     )  # fmt: skip
     if arguments.format == "json":
         _dump(result.to_dict())

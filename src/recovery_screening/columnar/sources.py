@@ -111,7 +111,9 @@ def top_keys(compiled: CompiledRuleset) -> list[str]:
     return list(compiled.inputs.top) + list(compiled.inputs.groups)
 
 
-def jsonl_loader(compiled: CompiledRuleset, path: str) -> Loader:
+def jsonl_loader(
+    compiled: CompiledRuleset, path: str, ignore: frozenset[str] = frozenset()
+) -> Loader:
     """The objects of a JSON Lines file, each checked and converted."""
     fields = compiled.inputs.fields
     paths = [_json_path(field) for field in fields]
@@ -139,7 +141,7 @@ def jsonl_loader(compiled: CompiledRuleset, path: str) -> Loader:
         + f", COALESCE(__json AND {checks}, FALSE) AS __valid FROM (SELECT __raw, "
         f"(strlen(__raw) + 2 <= {MAX_DOCUMENT_BYTES} AND json_type(__raw) = 'OBJECT' "
         f"AND NOT regexp_matches(__raw, '{_LENIENT}') "
-        f"AND {_keys_ok('json_keys(__raw)', top_keys(compiled))}) AS __json, "
+        f"AND {_keys_ok('json_keys(__raw)', [*top_keys(compiled), *sorted(ignore)])}) AS __json, "
         f"json_extract(__raw, [{listed}]) AS __e FROM (SELECT json AS __raw FROM "
         f"read_ndjson_objects({string_literal(path)}, ignore_errors=true)))"
     )
@@ -209,7 +211,9 @@ def _typed_column(field: InputField, column: str, arrow_type: Any) -> tuple[str,
     return value, f"({column} IS NULL OR ({checks}))"
 
 
-def arrow_loader(compiled: CompiledRuleset, schema: Any, table: str) -> Loader:
+def arrow_loader(
+    compiled: CompiledRuleset, schema: Any, table: str, ignore: frozenset[str] = frozenset()
+) -> Loader:
     """A registered Arrow table (`table`) as the typed relation.
 
     A null cell is an absent key. A column that is neither an input nor an instrument alias
@@ -225,6 +229,8 @@ def arrow_loader(compiled: CompiledRuleset, schema: Any, table: str) -> Loader:
     for arrow_field in schema:
         name = arrow_field.name
         column = quote(name)
+        if name in ignore or name.split(".", 1)[0] in ignore:
+            continue
         if name in top or (name in by_name and by_name[name].instrument is not None):
             value, ok = _typed_column(by_name[name], column, arrow_field.type)
             values[name] = f"COALESCE({values[name]}, {value})" if name in values else value

@@ -333,12 +333,24 @@ def diff_rulesets(
     workers: int | None = None,
     old_rulesets_dir: str | Path | None = None,
     new_rulesets_dir: str | Path | None = None,
+    engine: str = "auto",
 ) -> RulesetDiff:
-    """The structural diff and, with a cohort, the behavioural diff of two ruleset versions."""
+    """The structural diff and, with a cohort, the behavioural diff of two ruleset versions.
+
+    `engine` as for `simulate`: `columnar`, `scalar` or `auto`; both count the same."""
+    from recovery_screening.designer._batches import chosen_engine, diff_columnar
+
     changes = tuple(structural_diff(old, new))
     if cohort is None:
         return RulesetDiff(old, new, changes)
     total = DiffTally(limit)
+    if chosen_engine(engine, cohort) == "columnar":
+        old_keys, new_keys = _answer_keys(old), _answer_keys(new)
+        diff_columnar(
+            old, new, cohort, total, frozenset(old_keys - new_keys),
+            frozenset(new_keys - old_keys), show_values,
+        )  # fmt: skip
+        return RulesetDiff(old, new, changes, str(cohort), total)
     arguments = (
         ruleset_spec(old, old_rulesets_dir), ruleset_spec(new, new_rulesets_dir),
         limit, show_values,

@@ -236,11 +236,18 @@ def simulate(
     workers: int | None = None,
     rulesets_dir: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
+    engine: str = "auto",
 ) -> Simulation:
     """Evaluate every applicant in a JSONL or CSV cohort file; memory does not grow with it.
 
     `progress(n)` is called with the number of applicants in each chunk as it is merged.
+    `engine`: `columnar` (DuckDB, the `columnar` extra; JSON Lines), `scalar` (a process pool
+    over `Ruleset.evaluate`), or `auto`: columnar where it can run. Both count the same.
     """
+    from recovery_screening.designer._batches import chosen_engine, simulate_columnar
+
+    if chosen_engine(engine, cohort) == "columnar":
+        return Simulation(ruleset, str(cohort), simulate_columnar(ruleset, cohort, progress))
     chunks = read_chunks(cohort)
     chunks = _checked(ruleset, chunks, str(cohort))
     total = Tally()
