@@ -397,7 +397,8 @@ def diff_rulesets(
     return RulesetDiff(old, new, changes, str(cohort), total, fields)
 
 
-def _short(value: Any) -> str:
+def short_value(value: Any) -> str:
+    """A value on one line, at most 90 characters (for printing a structural change)."""
     text = repr(value) if not isinstance(value, str) else " ".join(value.split())
     return text if len(text) <= 90 else text[:87] + "..."
 
@@ -416,7 +417,7 @@ def diff_text(diff: RulesetDiff) -> str:
         lines.append(f"  {marks[change['change']]} {change['section']}: {change['id']} "
                      f"{change['change']}")  # fmt: skip
         for name, pair in change["fields"].items():
-            lines.append(f"      {name}: {_short(pair['old'])} -> {_short(pair['new'])}")
+            lines.append(f"      {name}: {short_value(pair['old'])} -> {short_value(pair['new'])}")
     behaviour = data.get("behaviour")
     if behaviour is None:
         return "\n".join(lines)

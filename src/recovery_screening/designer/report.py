@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from recovery_screening.designer.diff import RulesetDiff
+from recovery_screening.designer.diff import RulesetDiff, short_value
 from recovery_screening.designer.equity import ADMIT, BELOW, TOO_SMALL
 from recovery_screening.designer.simulate import Simulation
 from recovery_screening.outcomes import OUTCOMES
@@ -20,6 +20,7 @@ table{border-collapse:collapse}td,th{padding:.15rem .6rem;text-align:left}
 td.count,th.count{text-align:right;font-variant-numeric:tabular-nums}
 .never{color:#a00;font-weight:bold}svg text{font-size:12px;fill:#222}
 td.rules{font-size:.8rem;max-width:20rem}th{vertical-align:bottom}
+td{overflow-wrap:anywhere}summary{cursor:pointer}
 """
 _COLOURS = {"admit": "#2e7d32", "defer": "#f9a825", "refer": "#c62828"}
 _BAR = "#1565c0"
@@ -551,9 +552,40 @@ def _moved_sections(behaviour: dict[str, Any]) -> list[str]:
     return out
 
 
+_OPEN_CHANGES = 12
+
+
+def _structural(changes: Sequence[dict[str, Any]]) -> list[str]:
+    """The structural changes as a table, each value shortened; folded away when there are many
+    (a `<details>` element: no script)."""
+    if not changes:
+        return ["<h2>Structural changes</h2>", "<p>(none)</p>"]
+    rows = "".join(
+        f"<tr><td>{escape(c['section'])}</td><td>{escape(c['id'])}</td>"
+        f"<td>{escape(c['change'])}</td><td>"
+        + "<br>".join(
+            f"{escape(name)}: {escape(short_value(pair['old']))} &#8594; "
+            f"{escape(short_value(pair['new']))}"
+            for name, pair in c["fields"].items()
+        )
+        + "</td></tr>"
+        for c in changes
+    )
+    table = (
+        '<table id="structural"><tr><th>section</th><th>id</th><th>change</th>'
+        f"<th>fields (old &#8594; new)</th></tr>{rows}</table>"
+    )
+    opened = " open" if len(changes) <= _OPEN_CHANGES else ""
+    return [
+        "<h2>Structural changes</h2>",
+        f"<details{opened}><summary>{len(changes)} change{'s' if len(changes) != 1 else ''}"
+        f"</summary>{table}</details>",
+    ]
+
+
 def diff_html_report(diff: RulesetDiff) -> str:
-    """The diff as one page: structural changes, the transition matrix with the rules behind
-    each cell, band changes and (when grouped) the equity of both versions."""
+    """The diff as one page: the transition matrix with the rules behind each cell, band
+    changes, (when grouped) the equity of both versions, then the structural changes."""
     data = diff.to_dict()
     old, new = data["old"], data["new"]
     title = f"Diff of {old['id']} {old['version']} and {new['id']} {new['version']}"
@@ -562,24 +594,6 @@ def diff_html_report(diff: RulesetDiff) -> str:
         f"<p>Old hash <code>{escape(old['content_hash'])}</code>, new hash "
         f"<code>{escape(new['content_hash'])}</code>.</p>"
     )
-    out.append("<h2>Structural changes</h2>")
-    if data["structural"]:
-        rows = "".join(
-            f"<tr><td>{escape(c['section'])}</td><td>{escape(c['id'])}</td>"
-            f"<td>{escape(c['change'])}</td><td>"
-            + "<br>".join(
-                f"{escape(name)}: {escape(str(pair['old']))} &#8594; {escape(str(pair['new']))}"
-                for name, pair in c["fields"].items()
-            )
-            + "</td></tr>"
-            for c in data["structural"]
-        )
-        out.append(
-            '<table id="structural"><tr><th>section</th><th>id</th><th>change</th>'
-            f"<th>fields (old &#8594; new)</th></tr>{rows}</table>"
-        )
-    else:
-        out.append("<p>(none)</p>")
     behaviour = data.get("behaviour")
     if behaviour is not None:
         out.append(
@@ -601,5 +615,6 @@ def diff_html_report(diff: RulesetDiff) -> str:
             out.append(_table(bands, "band-changes", "domain: old band -> new band"))
         if "equity" in behaviour:
             out.append(_equity_diff_section(behaviour["equity"]))
+    out.extend(_structural(data["structural"]))
     out.append("</body></html>")
     return "\n".join(out)
