@@ -122,6 +122,10 @@ def tally_batch(
         tally.scores.setdefault(domain.name, Counter()).update(_counts(valid[domain.score_key]))
         tally.bands.setdefault(domain.name, Counter()).update(_counts(valid[domain.band_key]))
     tally.needs.update(_flat_counts(valid["needs"]))
+    alone = pc.and_(
+        pc.equal(pc.list_value_length(valid["needs"]), 1), pc.equal(valid["outcome"], "defer")
+    )
+    tally.needs_alone.update(_flat_counts(valid["needs"].filter(alone)))
 
 
 def simulate_columnar(
@@ -165,24 +169,18 @@ def _aligned(first: Iterator[pa.Table], second: Iterator[pa.Table]) -> Iterator[
         left, right = left.slice(size), right.slice(size)
 
 
-def _pair_counts(first: Any, second: Any) -> Counter[tuple[Any, Any]]:
-    """(a, b) -> count over two arrays of the same rows (nulls counted under None)."""
+def _group_counts(*arrays: Any) -> Counter[tuple[Any, ...]]:
+    """(value of each array) -> count over arrays of the same rows (nulls counted as None)."""
     import pyarrow as pa
 
+    names = [f"k{index}" for index in range(len(arrays))]
     grouped = (
-        pa.table({"a": first, "b": second}).group_by(["a", "b"]).aggregate([([], "count_all")])
+        pa.table(dict(zip(names, arrays, strict=True)))
+        .group_by(names)
+        .aggregate([([], "count_all")])
     )
-    return Counter(
-        {
-            (a, b): count
-            for a, b, count in zip(
-                grouped["a"].to_pylist(),
-                grouped["b"].to_pylist(),
-                grouped["count_all"].to_pylist(),
-                strict=True,
-            )
-        }
-    )
+    keys = zip(*(grouped[name].to_pylist() for name in names), strict=True)
+    return Counter(dict(zip(keys, grouped["count_all"].to_pylist(), strict=True)))
 
 
 def _count_problems(
@@ -225,14 +223,14 @@ def diff_columnar(
         if not before.num_rows:
             continue
         tally.compared += before.num_rows
-        tally.transitions.update(_pair_counts(before["outcome"], after["outcome"]))
+        tally.transitions.update(_group_counts(before["outcome"], after["outcome"]))
         band_moves = []
         for previous, domain in shared:
             old_band, new_band = before[previous.band_key], after[domain.band_key]
             same = pc.fill_null(pc.equal(old_band, new_band), False)
             same = pc.or_(same, pc.and_(pc.is_null(old_band), pc.is_null(new_band)))
             moved = pc.invert(same)
-            for (a, b), count in _pair_counts(
+            for (a, b), count in _group_counts(
                 old_band.filter(moved), new_band.filter(moved)
             ).items():
                 tally.band_changes[(domain.name, str(a), str(b))] += count
@@ -246,7 +244,14 @@ def diff_columnar(
         if not changed_count:
             continue
         tally.changed_count += changed_count
-        tally.cause_pairs.update(_pair_counts(old_cause.filter(changed), new_cause.filter(changed)))
+        tally.causes.update(
+            _group_counts(
+                before["outcome"].filter(changed),
+                after["outcome"].filter(changed),
+                old_cause.filter(changed),
+                new_cause.filter(changed),
+            )
+        )
         room = tally.limit - len(tally.changed)
         if room <= 0:
             continue
