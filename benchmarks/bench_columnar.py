@@ -26,6 +26,7 @@ import resource
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -110,10 +111,10 @@ def _fallback(cohort: str, reference: str) -> tuple[int, int, tuple[str, ...]]:
 
 
 def _in_process(function: Callable[..., Any], *arguments: Any) -> Any:
-    """Run `function(*arguments)` in a fresh process and return its result."""
+    """Run `function(*arguments)` in a fresh (non-daemonic) process and return its result."""
     context = multiprocessing.get_context("spawn")
-    with context.Pool(1) as pool:
-        return pool.apply(function, arguments)
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(function, *arguments).result()
 
 
 def _head(cohort: str, count: int, directory: str) -> str:
@@ -141,23 +142,22 @@ def main() -> None:
         print(f"rows decided by the scalar engine: {fallback} of {rows} ({share:.1f}%)")
         for note in notes:
             print(f"  note: {note}")
-        measured = {
-            "simulate+HTML columnar (whole cohort)": _in_process(
-                _simulate, cohort, reference, "columnar"
-            ),
-            "simulate+HTML columnar (100,000)": _in_process(
-                _simulate, tenth, reference, "columnar"
-            ),
-            "simulate+HTML scalar (sample)": _in_process(_simulate, sample, reference, "scalar"),
-            "evaluate_batch in memory (whole cohort)": _in_process(
-                _evaluate_batch, cohort, reference
-            ),
-            "evaluate() per row (sample)": _in_process(_evaluate_scalar, sample, reference),
+        jobs: dict[str, tuple[Any, ...]] = {
+            "simulate+HTML columnar (whole cohort)": (_simulate, cohort, reference, "columnar"),
+            "simulate+HTML columnar (100,000)": (_simulate, tenth, reference, "columnar"),
+            "simulate+HTML scalar (sample)": (_simulate, sample, reference, "scalar"),
+            "evaluate_batch in memory (whole cohort)": (_evaluate_batch, cohort, reference),
+            "evaluate() per row (sample)": (_evaluate_scalar, sample, reference),
         }
-    print()
-    print(f"{'measurement':<42}{'rows':>10}{'seconds':>10}{'rows/s':>12}{'peak MB':>10}")
-    for name, (seconds, peak, count) in measured.items():
-        print(f"{name:<42}{count:>10}{seconds:>10.2f}{count / seconds:>12,.0f}{peak:>10.0f}")
+        print()
+        print(f"{'measurement':<42}{'rows':>10}{'seconds':>10}{'rows/s':>12}{'peak MB':>10}")
+        measured = {}
+        for name, job in jobs.items():
+            seconds, peak, count = measured[name] = _in_process(*job)
+            print(
+                f"{name:<42}{count:>10}{seconds:>10.2f}{count / seconds:>12,.0f}{peak:>10.0f}",
+                flush=True,
+            )
     pairs = [
         ("simulate", "simulate+HTML columnar (whole cohort)", "simulate+HTML scalar (sample)"),
         ("evaluate", "evaluate_batch in memory (whole cohort)", "evaluate() per row (sample)"),

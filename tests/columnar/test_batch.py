@@ -178,7 +178,7 @@ def test_generated_applicants_with_heavy_missingness(ruleset: Ruleset, data: st.
     applicant = st.sampled_from([0.1, 0.3, 0.6]).flatmap(
         lambda missing: applicants(ruleset, missing=missing)
     )
-    drawn = data.draw(st.lists(applicant, min_size=1, max_size=120))
+    drawn = data.draw(st.lists(applicant, min_size=20, max_size=120))
     result = ruleset.evaluate_batch(arrow_table(drawn))
     assert_identical(ruleset, result, [result.applicant(i) for i in range(len(result))])
 

@@ -13,7 +13,7 @@ pytest.importorskip("pyarrow")
 from tests.conftest import REPO
 
 from recovery_screening import Ruleset, load_ruleset
-from recovery_screening.designer._batches import chosen_engine
+from recovery_screening.designer._batches import AUTO_MIN_BYTES, chosen_engine
 from recovery_screening.designer.simulate import simulate
 from recovery_screening.errors import DocumentError
 
@@ -50,7 +50,12 @@ def test_simulate_columnar_counts_invalid_lines_by_line(intake: Ruleset, tmp_pat
 
 
 def test_the_engine_choice(tmp_path: Path) -> None:
-    assert chosen_engine("auto", "cohort.jsonl") == "columnar"
+    small, large = tmp_path / "small.jsonl", tmp_path / "large.jsonl"
+    small.write_text("{}\n")
+    with large.open("wb") as handle:
+        handle.truncate(AUTO_MIN_BYTES)
+    assert chosen_engine("auto", small) == "scalar"  # planning the query costs more
+    assert chosen_engine("auto", large) == "columnar"
     assert chosen_engine("auto", "cohort.csv") == "scalar"
     assert chosen_engine("scalar", "cohort.jsonl") == "scalar"
     with pytest.raises(DocumentError):

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from recovery_screening.ruleset import Ruleset
 
 ENGINES = ("auto", "columnar", "scalar")
+AUTO_MIN_BYTES = 8 * 1024 * 1024
+"""`auto` takes the columnar engine from this file size up (about 6,000 applicants): below it,
+DuckDB's planning of the query (a second or so) costs more than the scalar pool saves."""
 _COLUMNAR_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
@@ -33,8 +36,9 @@ def columnar_available() -> bool:
 
 
 def chosen_engine(engine: str, cohort: str | Path) -> str:
-    """`columnar` or `scalar`: `auto` is columnar for a JSON Lines cohort when the extra is
-    installed. Asking for `columnar` without the extra raises MissingExtra."""
+    """`columnar` or `scalar`: `auto` is columnar for a JSON Lines cohort of AUTO_MIN_BYTES or
+    more when the extra is installed. Asking for `columnar` without the extra raises
+    MissingExtra."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
     suffix = Path(cohort).suffix.lower()
@@ -49,7 +53,18 @@ def chosen_engine(engine: str, cohort: str | Path) -> str:
                 [Problem("$", "bad-format", "the columnar engine reads JSON Lines cohorts")],
             )
         return "columnar"
-    return "columnar" if suffix in _COLUMNAR_SUFFIXES and columnar_available() else "scalar"
+    path = Path(cohort)
+    large = path.is_file() and path.stat().st_size >= AUTO_MIN_BYTES
+    return (
+        "columnar" if large and suffix in _COLUMNAR_SUFFIXES and columnar_available() else "scalar"
+    )
+
+
+def _sidecar(rulesets: tuple[Ruleset, ...]) -> frozenset[str]:
+    """The side-car key (`cohort`) every row is stripped of, as `Grouping.split` strips it."""
+    from recovery_screening.designer.equity import SIDECAR, Grouping
+
+    return frozenset({SIDECAR}) if Grouping.for_rulesets(rulesets, ()).strip else frozenset()
 
 
 def stream(ruleset: Ruleset, cohort: str | Path, *, ignore: frozenset[str] = frozenset()) -> Any:
@@ -128,6 +143,12 @@ def tally_batch(
     tally.needs_alone.update(_flat_counts(valid["needs"].filter(alone)))
 
 
+def without(applicant: Any, keys: frozenset[str]) -> Any:
+    from recovery_screening.columnar.batch import without as strip
+
+    return strip(applicant, keys)
+
+
 def simulate_columnar(
     ruleset: Ruleset, cohort: str | Path, progress: Callable[[int], None] | None
 ) -> Tally:
@@ -138,7 +159,7 @@ def simulate_columnar(
         scores={d.name: Counter() for d in compiled.domains},
         bands={d.name: Counter() for d in compiled.domains},
     )
-    batches = stream(ruleset, cohort)
+    batches = stream(ruleset, cohort, ignore=_sidecar((ruleset,)))
     for table in batches:
         tally_batch(compiled, table, total, batches.line)
         if progress is not None:
@@ -204,8 +225,9 @@ def diff_columnar(
     """Fill a `DiffTally` from the two versions' result streams (what `DiffWorker` counts)."""
     import pyarrow.compute as pc
 
-    before_stream = stream(old, cohort, ignore=only_new)
-    after_stream = stream(new, cohort, ignore=only_old)
+    sidecar = _sidecar((old, new))
+    before_stream = stream(old, cohort, ignore=only_new | sidecar)
+    after_stream = stream(new, cohort, ignore=only_old | sidecar)
     old_domains = {d.name: d for d in old.compiled.domains}
     shared = [(old_domains[d.name], d) for d in new.compiled.domains if d.name in old_domains]
     line_of = before_stream.line
@@ -275,5 +297,5 @@ def diff_columnar(
                 ],
             }
             if show_values:
-                entry["applicant"] = before_stream.source.applicant(row)
+                entry["applicant"] = without(before_stream.source.applicant(row), sidecar)
             tally.changed.append(entry)
