@@ -31,6 +31,7 @@ from recovery_screening.fields import (
     BandTable,
     InputField,
     InputTable,
+    actionable_problems,
     band_problems,
     input_problems,
     make_field,
@@ -113,6 +114,10 @@ class DecisionRule:
     references: tuple[str, ...]
     source: str
     expression: Node = field(repr=False, compare=False)
+    next_steps: bool = False
+    """v2: whether next steps may lead past this rule (never for a safety rule)."""
+    safety: bool = False
+    """Reads a safety-critical input or an item a safety flag of an instrument reads."""
 
 
 @dataclass(frozen=True)
@@ -376,6 +381,7 @@ class _Compiler:
         document = self.document
         fields = self._inputs()
         instruments = self._instruments()
+        self.instruments = instruments
         targets = _referral_targets(document.get("referral_targets", {}))
         self.targets = targets
         domains = self._domains()
@@ -458,6 +464,7 @@ class _Compiler:
             self.problems.extend(found)
             if found:
                 continue
+            self.problems.extend(actionable_problems(spec, path))
             input_field = make_field(name, spec)
             fields.append(input_field)
             self._declare(name, input_field.value_type, frozenset({name}), path)
@@ -647,8 +654,44 @@ class _Compiler:
                 )
         return referrals
 
+    def _safety_answers(self) -> frozenset[str]:
+        """The answers a safety rule reads: safety-critical inputs and safety flags' items."""
+        found = {
+            name for name, spec in self.document["inputs"].items() if spec.get("safety_critical")
+        }
+        for instrument in self.instruments:
+            for flag in instrument.flags:
+                if flag.safety:
+                    found |= self.dependencies.get(flag.key, frozenset())
+        return frozenset(found)
+
+    def _reads(self, references: tuple[str, ...]) -> frozenset[str]:
+        """The answers (inputs and instrument items) a condition reads, through domains."""
+        found: set[str] = set()
+        for reference in references:
+            found |= self.dependencies.get(reference, frozenset({reference}))
+        return frozenset(found)
+
+    def _passable(self, rule: Mapping[str, Any], safety: bool, where: str) -> bool:
+        """Whether next steps may lead past a decision rule: a defer rule by default, a refer
+        rule only when the ruleset says so, a safety rule never."""
+        given = rule.get("next_steps")
+        if given is True and safety:
+            self.problems.append(
+                Problem(
+                    f"{where}.next_steps",
+                    "safety-rule-next-steps",
+                    f"rule '{rule['id']}' reads a safety-critical answer: next steps never lead "
+                    "past a safety rule",
+                )
+            )
+        if given is not None:
+            return bool(given) and not safety
+        return RANK[rule["outcome"]] != REFER and not safety
+
     def _decisions(self) -> list[DecisionRule]:
         decisions = []
+        safety_answers = self._safety_answers()
         for index, rule in enumerate(self.document["decisions"]):
             where = f"$.decisions[{index}]"
             self._rule_id(rule["id"], where)
@@ -657,6 +700,7 @@ class _Compiler:
             if compiled is None:
                 continue
             condition, references, expression = compiled
+            safety = not safety_answers.isdisjoint(self._reads(references))
             decisions.append(
                 DecisionRule(
                     id=rule["id"],
@@ -670,6 +714,8 @@ class _Compiler:
                     references=references,
                     source=rule["when"],
                     expression=expression,
+                    next_steps=self._passable(rule, safety, where),
+                    safety=safety,
                 )
             )
         return decisions
