@@ -170,6 +170,36 @@ def test_next_steps_never_lead_past_a_safety_rule_by_declaration() -> None:
     assert _problems(document) == [("$.decisions[0].next_steps", "safety-rule-next-steps")]
 
 
+def test_a_rule_over_a_domain_that_reads_a_safety_answer_passes_only_when_declared() -> None:
+    document = _document(
+        domains={
+            "readiness": {
+                "title": "Readiness",
+                "rules": [
+                    {"id": "ready-plan", "when": "plan", "points": 2, "code": "PLAN", "text": "p"},
+                    {
+                        "id": "ready-danger",
+                        "when": "danger",
+                        "points": -2,
+                        "code": "D",
+                        "text": "d",
+                    },
+                ],
+                "bands": [{"name": "low", "min": -2, "max": 1}, {"name": "ok", "min": 2, "max": 2}],
+            }
+        }
+    )
+    document["decisions"][2]["when"] = 'readiness.band == "low"'
+    applicant = {**READY, "plan": False}
+    held = load_document(document).evaluate(applicant).next_steps()
+    assert [(h.rule, h.why) for h in held.held_by] == [("defer-unready", "not-passable")]
+    document["decisions"][2]["next_steps"] = True
+    ruleset = load_document(document)
+    assert not ruleset.compiled.decisions[2].safety
+    [only] = ruleset.evaluate(applicant).next_steps().sets
+    assert [(c.input, c.after) for c in only.changes] == [("plan", True)]
+
+
 def test_v1_documents_refuse_the_keys() -> None:
     document = _document(format="recovery-screening/v1")
     document["inputs"]["comfort"].pop("value_labels")
@@ -235,7 +265,7 @@ def test_an_ordered_choice_moves_only_as_far_as_needed() -> None:
         [("plan", True)],
         [("comfort", "some")],
     ]
-    assert sets[1].text == "If you feel more comfortable (Some), the outcome would be: admit."
+    assert sets[1].text == "If you feel more comfortable (at least: Some), the outcome would be: admit."
 
 
 def test_time_is_the_only_path(steps: Ruleset) -> None:

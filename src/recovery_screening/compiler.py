@@ -6,7 +6,7 @@ ids, cycles between domains, undeclared referral targets) and reported together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -117,7 +117,8 @@ class DecisionRule:
     next_steps: bool = False
     """v2: whether next steps may lead past this rule (never for a safety rule)."""
     safety: bool = False
-    """Reads a safety-critical input or an item a safety flag of an instrument reads."""
+    """A safety rule: its condition reads a safety-critical input, or an instrument name over an
+    item that a safety flag reads (not counting what it reads through domain scores)."""
 
 
 @dataclass(frozen=True)
@@ -665,16 +666,21 @@ class _Compiler:
                     found |= self.dependencies.get(flag.key, frozenset())
         return frozenset(found)
 
-    def _reads(self, references: tuple[str, ...]) -> frozenset[str]:
-        """The answers (inputs and instrument items) a condition reads, through domains."""
+    def _reads(self, references: Iterable[str]) -> frozenset[str]:
+        """The answers (inputs and instrument items) the names read, through domains."""
         found: set[str] = set()
         for reference in references:
             found |= self.dependencies.get(reference, frozenset({reference}))
         return frozenset(found)
 
-    def _passable(self, rule: Mapping[str, Any], safety: bool, where: str) -> bool:
-        """Whether next steps may lead past a decision rule: a defer rule by default, a refer
-        rule only when the ruleset says so, a safety rule never."""
+    def _passable(self, rule: Mapping[str, Any], references: tuple[str, ...], where: str) -> bool:
+        """Whether next steps may lead past a decision rule.
+
+        A safety rule (its condition reads a safety-critical answer itself, or through an
+        instrument) never; a rule that reads one only through a domain score, only when the
+        ruleset says `next_steps: true`; otherwise a defer rule by default, a refer rule only when
+        the ruleset says so."""
+        safety = self._safety_rule(references)
         given = rule.get("next_steps")
         if given is True and safety:
             self.problems.append(
@@ -687,11 +693,21 @@ class _Compiler:
             )
         if given is not None:
             return bool(given) and not safety
-        return RANK[rule["outcome"]] != REFER and not safety
+        through_domains = not self.safety_answers.isdisjoint(self._reads(references))
+        return RANK[rule["outcome"]] != REFER and not through_domains
+
+    def _safety_rule(self, references: tuple[str, ...]) -> bool:
+        direct = [name for name in references if name not in self.domain_names]
+        return not self.safety_answers.isdisjoint(self._reads(direct))
 
     def _decisions(self) -> list[DecisionRule]:
         decisions = []
-        safety_answers = self._safety_answers()
+        self.safety_answers = self._safety_answers()
+        self.domain_names = {
+            key
+            for name in self.document.get("domains", {})
+            for key in (f"{name}.score", f"{name}.band")
+        }
         for index, rule in enumerate(self.document["decisions"]):
             where = f"$.decisions[{index}]"
             self._rule_id(rule["id"], where)
@@ -700,7 +716,6 @@ class _Compiler:
             if compiled is None:
                 continue
             condition, references, expression = compiled
-            safety = not safety_answers.isdisjoint(self._reads(references))
             decisions.append(
                 DecisionRule(
                     id=rule["id"],
@@ -714,8 +729,8 @@ class _Compiler:
                     references=references,
                     source=rule["when"],
                     expression=expression,
-                    next_steps=self._passable(rule, safety, where),
-                    safety=safety,
+                    next_steps=self._passable(rule, references, where),
+                    safety=self._safety_rule(references),
                 )
             )
         return decisions
