@@ -653,7 +653,7 @@ def _change_text(f: InputField, value: Any) -> str:
     if step and (f.kind == "boolean" or value == f.actionable.towards):  # type: ignore[union-attr]
         return step
     if step:
-        return f"{step} ({_value_text(f, value)})"
+        return f"{step} (at least: {_value_text(f, value)})"
     return f"answer '{f.label}' with '{_value_text(f, value)}'"
 
 
