@@ -265,7 +265,9 @@ def test_an_ordered_choice_moves_only_as_far_as_needed() -> None:
         [("plan", True)],
         [("comfort", "some")],
     ]
-    assert sets[1].text == "If you feel more comfortable (at least: Some), the outcome would be: admit."
+    assert sets[1].text == (
+        "If you feel more comfortable (at least: Some), the outcome would be: admit."
+    )
 
 
 def test_time_is_the_only_path(steps: Ruleset) -> None:
