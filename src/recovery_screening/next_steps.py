@@ -127,7 +127,8 @@ _HOLD_TEXT = {
     "safety-rule": "{rule} is a safety rule: next steps never lead past it.",
     "not-passable": "{rule}: the ruleset does not let next steps lead past this rule.",
     "not-actionable": "{rule} reads no answer that a person can change.",
-    "needs": "Some required or safety-critical questions are unanswered: answer them first.",
+    "needs": "Unanswered required or safety-critical questions hold back admit: answer them "
+    "first ({needs}).",
 }
 
 
@@ -152,6 +153,8 @@ class NextSteps:
     max_evaluations: int
     actionable: tuple[str, ...] = field(default=())
     """The answered actionable inputs the search could change (and `wait`)."""
+    needs: tuple[str, ...] = field(default=())
+    """The decision's `needs`: missing answers, which next steps never fill in."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -164,6 +167,7 @@ class NextSteps:
             "max_changes": self.max_changes,
             "max_evaluations": self.max_evaluations,
             "actionable": list(self.actionable),
+            "needs": list(self.needs),
         }
 
     def explain(self) -> str:
@@ -530,6 +534,7 @@ class _Search:
             max_changes=self.max_changes,
             max_evaluations=self.max_evaluations,
             actionable=tuple(d.name for d in self.dimensions),
+            needs=self.decision.needs,
         )
 
     def _step_set(self, candidate: _Found) -> StepSet:
@@ -543,22 +548,27 @@ class _Search:
             if before is not False and after is False and rule.rank > rank
         ]
         changes = []
-        wait_days = None
+        wait_days = next(
+            (
+                self.dimensions[d].values[v]
+                for d, v in candidate.assignment
+                if self.dimensions[d].name == WAIT
+            ),
+            None,
+        )
+        rescreen = self.decision.rescreen_after_days
+        come_back = None if wait_days is None else max(wait_days, rescreen or 0)
         for dimension_index, value_index in candidate.assignment:
             dimension = self.dimensions[dimension_index]
             value = dimension.values[value_index]
             rules = tuple(rule.id for index, rule in lifted if dimension_index in self.reads[index])
             if dimension.name == WAIT:
-                wait_days = value
-                changes.append(
-                    Change(WAIT, "Time", 0, value, f"come back in {_days(value)}", rules)
-                )
+                text = f"come back in {_days(come_back or value)}"
+                changes.append(Change(WAIT, "Time", 0, value, text, rules))
                 continue
             f = self.fields[dimension.name]
             before = self.base.get(dimension.name)
             changes.append(Change(f.name, f.label, before, value, _change_text(f, value), rules))
-        rescreen = self.decision.rescreen_after_days
-        come_back = None if wait_days is None else max(wait_days, rescreen or 0)
         outcome = OUTCOMES[rank]
         label = self.compiled.outcome_labels.get(outcome)
         return StepSet(
@@ -663,11 +673,11 @@ def _sentence(
     actions = [c.text for c in changes if c.input != WAIT]
     if come_back is not None:
         actions.append(f"come back in {_days(come_back)}")
-    separator = "; " if any("," in action for action in actions) else ", "
+    separator = "; " if any("," in a or " and " in a for a in actions) else ", "
     if len(actions) == 1:
         joined = actions[0]
-    elif len(actions) == 2 and separator == ", ":
-        joined = f"{actions[0]} and {actions[1]}"
+    elif len(actions) == 2:
+        joined = f"{actions[0]}{' and ' if separator == ', ' else ', and '}{actions[1]}"
     else:
         joined = separator.join(actions[:-1]) + f"{separator}and {actions[-1]}"
     result = f"{label} ({outcome})" if label else outcome
@@ -686,9 +696,14 @@ def render_text(steps: NextSteps) -> str:
         lines.append(f"  - {step_set.text}")
         lines.append(f"    lifts: {', '.join(step_set.rules) or 'default'}")
     for hold in steps.held_by:
-        lines.append("  " + _HOLD_TEXT[hold.why].format(rule=hold.rule))
+        text = _HOLD_TEXT[hold.why].format(rule=hold.rule, needs=", ".join(steps.needs))
+        lines.append("  " + text)
     if steps.come_back_after_days is not None:
-        lines.append(f"  Time is the only path: come back in {_days(steps.come_back_after_days)}.")
+        when = _days(steps.come_back_after_days)
+        if all(len(s.changes) == 1 for s in steps.sets if s.outcome == steps.sets[0].outcome):
+            lines.append(f"  Time is the only path: come back in {when}.")
+        else:
+            lines.append(f"  Every path includes waiting: come back in {when} at the earliest.")
     if steps.bound is not None:
         lines.append(
             f"  The search stopped at a bound ({steps.bound}: at most {steps.max_changes} "
