@@ -354,6 +354,34 @@ def test_a_v1_decision_has_no_actionable_inputs(mini: Ruleset) -> None:
     assert result.sets == () and result.actionable == ()
 
 
+def test_a_case_can_expect_next_steps(steps: Ruleset) -> None:
+    from recovery_screening.designer.cases import run_case
+    from recovery_screening.designer.testing import case_problems
+
+    applicant = {**READY, "plan": False, "comfort": "none", "agrees": False}
+    case = {"id": "c", "applicant": applicant, "expect": {"outcome": "defer"}}
+    right = {"outcome": "defer", "next_steps": [["comfort", "agrees"], ["agrees", "plan"]]}
+    assert run_case(steps, {**case, "expect": right}).passed
+    wrong = {"outcome": "defer", "next_steps": [["agrees"]]}
+    result = run_case(steps, {**case, "expect": wrong})
+    assert result.failures == (
+        "next_steps: expected [[agrees]], got [[agrees, comfort], [agrees, plan]]",
+    )
+    shape = {**case, "expect": {"outcome": "defer", "next_steps": ["agrees"]}}
+    assert [p.code for p in case_problems(shape, 0)] == ["wrong-type"]
+
+
+def test_a_v1_case_cannot_expect_next_steps() -> None:
+    document = _document(format="recovery-screening/v1")
+    for spec in document["inputs"].values():
+        for key in ("describes", "actionable", "value_labels"):
+            spec.pop(key, None)
+    document["tests"] = [
+        {"id": "c", "applicant": READY, "expect": {"outcome": "admit", "next_steps": []}}
+    ]
+    assert _problems(document) == [("$.tests[0].expect.next_steps", "needs-v2")]
+
+
 # --- properties against brute force -------------------------------------------------------
 
 BOOLEANS = ("a", "b", "c")
