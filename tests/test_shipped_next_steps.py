@@ -1,6 +1,6 @@
 """The 1.2.0 versions of the shipped screening rulesets add only next-steps marks (`describes`,
-`actionable`, `next_steps`): every decision is the one 1.1.0 makes, and the marks give next
-steps for the example applicants."""
+`actionable`, `next_steps`) and embedded cases for next steps (`next-steps-*`): every decision
+is the one 1.1.0 makes."""
 
 from __future__ import annotations
 
@@ -44,6 +44,9 @@ def _strip(document: dict[str, Any]) -> dict[str, Any]:
     document["decisions"] = [
         {key: value for key, value in rule.items() if key != "next_steps"}
         for rule in document["decisions"]
+    ]
+    document["tests"] = [
+        case for case in document["tests"] if not case["id"].startswith("next-steps-")
     ]
     return document
 
