@@ -150,15 +150,13 @@ def without(applicant: Any, keys: frozenset[str]) -> Any:
 
 
 def simulate_columnar(
-    ruleset: Ruleset, cohort: str | Path, progress: Callable[[int], None] | None
+    ruleset: Ruleset, cohort: str | Path, progress: Callable[[int], None] | None, total: Tally
 ) -> Tally:
-    from recovery_screening.designer.simulate import Tally
-
+    """Fill `total` (a fresh simulation tally) from the cohort's result stream."""
     compiled = ruleset.compiled
-    total = Tally(
-        scores={d.name: Counter() for d in compiled.domains},
-        bands={d.name: Counter() for d in compiled.domains},
-    )
+    for domain in compiled.domains:
+        total.scores.setdefault(domain.name, Counter())
+        total.bands.setdefault(domain.name, Counter())
     batches = stream(ruleset, cohort, ignore=_sidecar((ruleset,)))
     for table in batches:
         tally_batch(compiled, table, total, batches.line)

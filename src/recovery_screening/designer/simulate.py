@@ -288,7 +288,8 @@ def simulate(
 
     fields = Grouping.for_rulesets((ruleset,), group_by).fields
     if not group_by and chosen_engine(engine, cohort) == "columnar":
-        return Simulation(ruleset, str(cohort), simulate_columnar(ruleset, cohort, progress))
+        tally = simulate_columnar(ruleset, cohort, progress, Tally())
+        return Simulation(ruleset, str(cohort), tally)
     chunks = read_chunks(cohort)
     chunks = _checked(ruleset, chunks, str(cohort))
     total = Tally(equity=EquityTally(len(fields)))
