@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 pa = pytest.importorskip("pyarrow")
@@ -170,7 +170,7 @@ def test_the_conformance_suite(suite: dict[str, Any], tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("ruleset", RULESETS)
-@settings(max_examples=2)
+@settings(max_examples=2, suppress_health_check=[HealthCheck.large_base_example])
 @given(data=st.data())
 def test_generated_applicants_with_heavy_missingness(ruleset: Ruleset, data: st.DataObject) -> None:
     # one table per example (DuckDB plans the query once a table): each applicant misses each
