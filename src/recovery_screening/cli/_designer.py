@@ -27,7 +27,7 @@ from recovery_screening.designer.check import (
 )
 from recovery_screening.designer.diff import DEFAULT_LIMIT, diff_rulesets, diff_text
 from recovery_screening.designer.lint import lint_path
-from recovery_screening.designer.report import html_report
+from recovery_screening.designer.report import diff_html_report, html_report
 from recovery_screening.designer.simulate import simulate, summary_text
 from recovery_screening.designer.testing import (
     CaseRun,
@@ -63,11 +63,19 @@ def register(subparsers: Any) -> None:
     sim.add_argument("ruleset", metavar="RULESET", help="ruleset file or id")
     sim.add_argument("--cohort", required=True, metavar="COHORT", help=".jsonl or .csv cohort")
     sim.add_argument("--report", metavar="HTML", help="also write a self-contained HTML report")
+    _add_group_by_option(sim)
     sim.add_argument(
         "--workers",
         type=int_in_range(1, MAX_WORKERS),
         metavar="N",
         help="worker processes (default: 2)",
+    )
+    sim.add_argument(
+        "--engine",
+        choices=("auto", "columnar", "scalar"),
+        default="auto",
+        help="columnar (DuckDB, the 'columnar' extra; JSON Lines), scalar (one applicant at a "
+        "time), or auto (default): columnar where it can run",
     )
     add_rulesets_dir_option(sim)
     add_format_option(sim)
@@ -77,6 +85,10 @@ def register(subparsers: Any) -> None:
     diff.add_argument("old", metavar="OLD", help="old ruleset file or id@version")
     diff.add_argument("new", metavar="NEW", help="new ruleset file or id@version")
     diff.add_argument("--cohort", metavar="COHORT", help=".jsonl or .csv cohort")
+    diff.add_argument(
+        "--report", metavar="HTML", help="also write a self-contained HTML report (needs --cohort)"
+    )
+    _add_group_by_option(diff)
     diff.add_argument(
         "--limit", type=int_in_range(0), default=DEFAULT_LIMIT, metavar="N",
         help=f"changed applicants to list (default {DEFAULT_LIMIT})",
@@ -90,6 +102,12 @@ def register(subparsers: Any) -> None:
         type=int_in_range(1, MAX_WORKERS),
         metavar="N",
         help="worker processes (default: 2)",
+    )
+    diff.add_argument(
+        "--engine",
+        choices=("auto", "columnar", "scalar"),
+        default="auto",
+        help="as for simulate: columnar, scalar, or auto (default)",
     )
     add_rulesets_dir_option(diff)
     add_format_option(diff)
@@ -110,6 +128,13 @@ def register(subparsers: Any) -> None:
     add_rulesets_dir_option(check)
     add_format_option(check)
     check.set_defaults(handler=run_check)
+
+
+def _add_group_by_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--group-by", metavar="FIELD", nargs="+", action="extend", default=[],
+        help="equity report per group of an input or a side-car column (cohort.<name>)",
+    )  # fmt: skip
 
 
 def _dump(data: Any) -> None:
@@ -195,7 +220,8 @@ def run_simulate(arguments: argparse.Namespace) -> int:
     try:
         result = simulate(
             ruleset, arguments.cohort, workers=arguments.workers,
-            rulesets_dir=arguments.rulesets_dir, progress=update,
+            rulesets_dir=arguments.rulesets_dir, progress=update, engine=arguments.engine,
+            group_by=tuple(arguments.group_by),
         )  # fmt: skip
     finally:
         close()
@@ -216,12 +242,17 @@ def run_diff(arguments: argparse.Namespace) -> int:
     result = diff_rulesets(
         old, new, arguments.cohort, limit=arguments.limit, show_values=arguments.show_values,
         workers=arguments.workers, old_rulesets_dir=arguments.rulesets_dir,
-        new_rulesets_dir=arguments.rulesets_dir,
+        new_rulesets_dir=arguments.rulesets_dir, group_by=tuple(arguments.group_by),
+        engine=arguments.engine,
     )  # fmt: skip
+    if arguments.report:
+        Path(arguments.report).write_text(diff_html_report(result), encoding="utf-8")
     if arguments.format == "json":
         _dump(result.to_dict())
     else:
         print(diff_text(result))
+        if arguments.report:
+            print(f"\nReport written to {arguments.report}")
     return EXIT_OK
 
 

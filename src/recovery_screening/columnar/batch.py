@@ -110,7 +110,8 @@ class BatchResult:
     """Per-row results of `evaluate_batch` as an Arrow table, and each row's `Decision` on request.
 
     `table` has, per row: `row` (its position among the applicants; `line(row)` gives a file's
-    line number), `engine` (`columnar` or `scalar`), `valid`, `problems` (for an invalid row: the
+    line number), `engine` (`columnar` or `scalar`), `valid`, `readable` (false for a line that
+    is not a JSON object), `problems` (for an invalid row: the
     `InvalidApplicant` problems, as `path`, `code`, `message`), `outcome`, `deciding`, `needs`,
     `referrals` (targets, advisory ones after the deciding ones), `advisories`,
     `rescreen_after_days`, `fail_safe`, `rule:<id>` (every rule's truth, NULL when undecided),
@@ -156,7 +157,9 @@ class BatchResult:
         (re-evaluated now), checked against the row's columns (`ColumnarMismatch` if they
         differ). Raises InvalidApplicant (or DocumentError) for an invalid row."""
         applicant = self.applicant(row)
-        decision = self.ruleset.evaluate(applicant, as_of=self._as_of)
+        if not isinstance(applicant, Mapping):
+            raise DocumentError(f"row {row}", [Problem("$", "type", "not a JSON object")])
+        decision = self.ruleset.evaluate(without(applicant, self._source.ignore), as_of=self._as_of)
         expected = scalar_columns(self.ruleset, decision, self._columns())
         actual = {name: self.table[name][row].as_py() for name in expected}
         differing = [name for name in expected if expected[name] != actual[name]]
@@ -223,6 +226,10 @@ class _Misaligned(Exception):
 class _Source(abc.ABC):
     """Where the rows come from, and how to get one row's applicant back for the scalar engine."""
 
+    ignore: frozenset[str] = frozenset()
+    """Top-level keys (or columns) neither checked nor evaluated: a `diff` shows each version
+    only the questions it asks."""
+
     @abc.abstractmethod
     def loader(self, ruleset: Ruleset) -> Loader:
         """The SQL that reads the source as the typed relation."""
@@ -255,7 +262,7 @@ class _JsonLines(_Source):
         self._offsets: list[tuple[int, int]] | None = None
 
     def loader(self, ruleset: Ruleset) -> Loader:
-        return jsonl_loader(ruleset.compiled, str(self.path))
+        return jsonl_loader(ruleset.compiled, str(self.path), self.ignore)
 
     def _line_offsets(self) -> list[tuple[int, int]]:
         """(byte offset, line number) of each non-blank line: the rows, in order."""
@@ -322,7 +329,7 @@ class _Arrow(_Source):
         self.table = table
 
     def loader(self, ruleset: Ruleset) -> Loader:
-        return arrow_loader(ruleset.compiled, self.table.schema, "__applicants")
+        return arrow_loader(ruleset.compiled, self.table.schema, "__applicants", self.ignore)
 
     def register(self, connection: Any) -> None:
         connection.register("__applicants", self.table)
@@ -345,6 +352,13 @@ class _Parquet(_Arrow):
         import pyarrow.parquet as pq
 
         super().__init__(pq.read_table(path))
+
+
+def without(applicant: Any, keys: frozenset[str]) -> Any:
+    """The applicant without the top-level `keys` (unchanged when it has none of them)."""
+    if not keys or not isinstance(applicant, Mapping) or keys.isdisjoint(applicant):
+        return applicant
+    return {key: value for key, value in applicant.items() if key not in keys}
 
 
 def table_applicant(cells: Mapping[str, Any]) -> dict[str, Any]:
@@ -412,10 +426,12 @@ class BatchStream:
         *,
         as_of: datetime.date | None = None,
         batch_rows: int = BATCH_ROWS,
+        ignore: frozenset[str] = frozenset(),
     ) -> None:
         _modules()
         self.ruleset = ruleset
         self.source = _source(data)
+        self.source.ignore = ignore
         self.as_of = as_of
         self.batch_rows = batch_rows
         engine = columnar_engine(ruleset)
@@ -512,6 +528,7 @@ def _complete(
         "row": rows,
         "engine": pa.array([COLUMNAR] * n, pa.string()),
         "valid": pa.array([True] * n, pa.bool_()),
+        "readable": pa.array([True] * n, pa.bool_()),
         "problems": pa.nulls(n, _problem_type()),
     }
     typed = {c.name: result[c.name].cast(_arrow_type(c.kind)) for c in columns}
@@ -520,7 +537,7 @@ def _complete(
         return table, False
     fallback = [offset + index for index in local.to_pylist()]
     applicants = _fallback_applicants(source, fallback, raws)
-    scalar = _scalar_rows(ruleset, applicants, fallback, columns, as_of)
+    scalar = _scalar_rows(ruleset, applicants, fallback, columns, as_of, source.ignore)
     kept = table.filter(certain)
     merged = pa.concat_tables([kept, scalar.cast(kept.schema)])
     return merged.take(pc.sort_indices(merged["row"])), None in raws
@@ -551,6 +568,7 @@ def _scalar_rows(
     rows: Sequence[int],
     columns: Sequence[OutputColumn],
     as_of: datetime.date | None,
+    ignore: frozenset[str] = frozenset(),
 ) -> pa.Table:
     import pyarrow as pa
 
@@ -560,16 +578,19 @@ def _scalar_rows(
             "row": row,
             "engine": SCALAR,
             "valid": True,
+            "readable": True,
             "problems": None,
         }
         problems: list[Problem] | None = None
         if isinstance(applicant, DocumentError):
             problems = list(applicant.problems)
+            record["readable"] = False
         elif not isinstance(applicant, Mapping):
             problems = [Problem("$", "type", "an applicant must be a JSON object")]
+            record["readable"] = False
         if problems is None:
             try:
-                decision = ruleset.evaluate(applicant, as_of=as_of)
+                decision = ruleset.evaluate(without(applicant, ignore), as_of=as_of)
             except InvalidApplicant as error:
                 problems = list(error.problems)
             else:
@@ -586,6 +607,7 @@ def _scalar_rows(
             ("row", pa.int64()),
             ("engine", pa.string()),
             ("valid", pa.bool_()),
+            ("readable", pa.bool_()),
             ("problems", _problem_type()),
             *((c.name, _arrow_type(c.kind)) for c in columns),
         ]
@@ -611,7 +633,7 @@ def _all_scalar(
 ) -> pa.Table:
     """Every row decided by the scalar engine (a ruleset the SQL cannot compile)."""
     rows, applicants = source.everything()
-    return _scalar_rows(ruleset, applicants, rows, columns, as_of)
+    return _scalar_rows(ruleset, applicants, rows, columns, as_of, source.ignore)
 
 
 __all__ = [

@@ -112,7 +112,9 @@ def top_keys(compiled: CompiledRuleset) -> list[str]:
     return list(compiled.inputs.top) + list(compiled.inputs.groups)
 
 
-def jsonl_loader(compiled: CompiledRuleset, path: str) -> Loader:
+def jsonl_loader(
+    compiled: CompiledRuleset, path: str, ignore: frozenset[str] = frozenset()
+) -> Loader:
     """The objects of a JSON Lines file, each checked and converted."""
     fields = compiled.inputs.fields
     paths = [_json_path(field) for field in fields]
@@ -140,7 +142,7 @@ def jsonl_loader(compiled: CompiledRuleset, path: str) -> Loader:
         + f", COALESCE(__json AND {checks}, FALSE) AS __valid FROM (SELECT __raw, "
         f"(strlen(__raw) + 2 <= {MAX_DOCUMENT_BYTES} AND json_type(__raw) = 'OBJECT' "
         f"AND NOT regexp_matches(__raw, '{_LENIENT}') "
-        f"AND {_keys_ok('json_keys(__raw)', top_keys(compiled))}) AS __json, "
+        f"AND {_keys_ok('json_keys(__raw)', [*top_keys(compiled), *sorted(ignore)])}) AS __json, "
         f"json_extract(__raw, [{listed}]) AS __e FROM (SELECT json AS __raw FROM "
         f"read_ndjson_objects({string_literal(path)}, ignore_errors=true)))"
     )
@@ -211,7 +213,11 @@ def _typed_column(field: InputField, column: str, arrow_type: Any) -> tuple[str,
 
 
 def arrow_loader(
-    compiled: CompiledRuleset, schema: Any, table: str, carry: Sequence[str] = ()
+    compiled: CompiledRuleset,
+    schema: Any,
+    table: str,
+    ignore: frozenset[str] = frozenset(),
+    carry: Sequence[str] = (),
 ) -> Loader:
     """A registered Arrow table (`table`) as the typed relation; the `carry` columns of the
     table (not in `schema`, not checked) come first, as they are.
@@ -229,6 +235,8 @@ def arrow_loader(
     for arrow_field in schema:
         name = arrow_field.name
         column = quote(name)
+        if name in ignore or name.split(".", 1)[0] in ignore:
+            continue
         if name in top or (name in by_name and by_name[name].instrument is not None):
             value, ok = _typed_column(by_name[name], column, arrow_field.type)
             values[name] = f"COALESCE({values[name]}, {value})" if name in values else value

@@ -1,0 +1,299 @@
+"""Designer tools on the columnar engine: the same tallies, counted from Arrow batches of results.
+
+`simulate` and `diff` choose the engine: `columnar` (the default where the `columnar` extra is
+installed and the cohort is JSON Lines) evaluates the cohort with `BatchStream` and counts each
+batch with Arrow compute; `scalar` is the process pool over `Ruleset.evaluate`. Both give the
+same tally; tests/designer hold them equal.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from recovery_screening.compiler import CompiledRuleset
+from recovery_screening.errors import DocumentError, MissingExtra, Problem
+from recovery_screening.outcomes import DEFAULT_RULE, INCOMPLETE_RULE
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from recovery_screening.designer.simulate import Tally
+    from recovery_screening.ruleset import Ruleset
+
+ENGINES = ("auto", "columnar", "scalar")
+AUTO_MIN_BYTES = 8 * 1024 * 1024
+"""`auto` takes the columnar engine from this file size up (about 6,000 applicants): below it,
+DuckDB's planning of the query (a second or so) costs more than the scalar pool saves."""
+_COLUMNAR_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+def columnar_available() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("duckdb", "pyarrow"))
+
+
+def chosen_engine(engine: str, cohort: str | Path) -> str:
+    """`columnar` or `scalar`: `auto` is columnar for a JSON Lines cohort of AUTO_MIN_BYTES or
+    more when the extra is installed. Asking for `columnar` without the extra raises
+    MissingExtra."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
+    suffix = Path(cohort).suffix.lower()
+    if engine == "scalar":
+        return "scalar"
+    if engine == "columnar":
+        if not columnar_available():
+            raise MissingExtra("columnar", "duckdb")
+        if suffix not in _COLUMNAR_SUFFIXES:
+            raise DocumentError(
+                str(cohort),
+                [Problem("$", "bad-format", "the columnar engine reads JSON Lines cohorts")],
+            )
+        return "columnar"
+    path = Path(cohort)
+    large = path.is_file() and path.stat().st_size >= AUTO_MIN_BYTES
+    return (
+        "columnar" if large and suffix in _COLUMNAR_SUFFIXES and columnar_available() else "scalar"
+    )
+
+
+def _sidecar(rulesets: tuple[Ruleset, ...]) -> frozenset[str]:
+    """The side-car key (`cohort`) every row is stripped of, as `Grouping.split` strips it."""
+    from recovery_screening.designer.equity import SIDECAR, Grouping
+
+    return frozenset({SIDECAR}) if Grouping.for_rulesets(rulesets, ()).strip else frozenset()
+
+
+def stream(ruleset: Ruleset, cohort: str | Path, *, ignore: frozenset[str] = frozenset()) -> Any:
+    from recovery_screening.columnar.batch import BatchStream
+
+    if not Path(cohort).is_file():
+        raise DocumentError(str(cohort), [Problem("$", "unreadable", "cannot open file")])
+    return BatchStream(ruleset, cohort, ignore=ignore)
+
+
+def _counts(array: Any) -> Counter[Any]:
+    """value -> count of an Arrow array (nulls counted under None)."""
+    import pyarrow.compute as pc
+
+    counted: Counter[Any] = Counter()
+    for entry in pc.value_counts(array).to_pylist():
+        counted[entry["values"]] += entry["counts"]
+    return counted
+
+
+def _flat_counts(array: Any) -> Counter[Any]:
+    import pyarrow.compute as pc
+
+    return _counts(pc.list_flatten(array))
+
+
+def _true_count(array: Any) -> int:
+    import pyarrow.compute as pc
+
+    return int(pc.sum(pc.fill_null(array, False).cast("int64")).as_py() or 0)
+
+
+def tally_batch(
+    compiled: CompiledRuleset,
+    table: pa.Table,
+    tally: Tally,
+    line_of: Callable[[int], int | None],
+) -> None:
+    """Add a batch of results to a simulation tally (what `SimulationWorker._count` counts)."""
+    import pyarrow.compute as pc
+
+    tally.applicants += table.num_rows
+    invalid = table.filter(pc.invert(table["valid"]))
+    for row, problems in zip(
+        invalid["row"].to_pylist(), invalid["problems"].to_pylist(), strict=True
+    ):
+        line = line_of(row)
+        for problem in problems or ():
+            tally.count_invalid(problem["path"], problem["code"], line if line is not None else row)
+    valid = table.filter(table["valid"])
+    tally.evaluated += valid.num_rows
+    if not valid.num_rows:
+        return
+    tally.outcomes.update(_counts(valid["outcome"]))
+    codes = {rule.id: rule.code for rule in compiled.decisions}
+    codes[DEFAULT_RULE] = compiled.default.code
+    codes[INCOMPLETE_RULE] = compiled.incomplete.code
+    for rule_id, count in _flat_counts(valid["deciding"]).items():
+        tally.reasons[codes[rule_id]] += count
+    tally.referrals.update(_flat_counts(valid["referrals"]))
+    for rule in compiled.decisions:
+        fired = _true_count(valid[f"rule:{rule.id}"])
+        if fired:
+            tally.decision_fired[rule.id] += fired
+    for domain in compiled.domains:
+        for scoring in domain.rules:
+            fired = _true_count(valid[f"rule:{scoring.id}"])
+            if fired:
+                tally.scoring_fired[scoring.id] += fired
+        tally.scores.setdefault(domain.name, Counter()).update(_counts(valid[domain.score_key]))
+        tally.bands.setdefault(domain.name, Counter()).update(_counts(valid[domain.band_key]))
+    tally.needs.update(_flat_counts(valid["needs"]))
+    alone = pc.and_(
+        pc.equal(pc.list_value_length(valid["needs"]), 1), pc.equal(valid["outcome"], "defer")
+    )
+    tally.needs_alone.update(_flat_counts(valid["needs"].filter(alone)))
+
+
+def without(applicant: Any, keys: frozenset[str]) -> Any:
+    from recovery_screening.columnar.batch import without as strip
+
+    return strip(applicant, keys)
+
+
+def simulate_columnar(
+    ruleset: Ruleset, cohort: str | Path, progress: Callable[[int], None] | None, total: Tally
+) -> Tally:
+    """Fill `total` (a fresh simulation tally) from the cohort's result stream."""
+    compiled = ruleset.compiled
+    for domain in compiled.domains:
+        total.scores.setdefault(domain.name, Counter())
+        total.bands.setdefault(domain.name, Counter())
+    batches = stream(ruleset, cohort, ignore=_sidecar((ruleset,)))
+    for table in batches:
+        tally_batch(compiled, table, total, batches.line)
+        if progress is not None:
+            progress(table.num_rows)
+    return total
+
+
+def rows_of(table: pa.Table, names: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+    """The rows of `table` as dicts of the columns in `names` (column -> key)."""
+    columns = {key: table[column].to_pylist() for column, key in names.items()}
+    for index in range(table.num_rows):
+        yield {key: values[index] for key, values in columns.items()}
+
+
+def _aligned(first: Iterator[pa.Table], second: Iterator[pa.Table]) -> Iterator[tuple[Any, Any]]:
+    """Pairs of tables over the same rows from two streams of the same rows in order."""
+    left: Any = None
+    right: Any = None
+    while True:
+        if left is None or left.num_rows == 0:
+            left = next(first, None)
+        if right is None or right.num_rows == 0:
+            right = next(second, None)
+        if left is None or right is None:
+            return
+        size = min(left.num_rows, right.num_rows)
+        yield left.slice(0, size), right.slice(0, size)
+        left, right = left.slice(size), right.slice(size)
+
+
+def _group_counts(*arrays: Any) -> Counter[tuple[Any, ...]]:
+    """(value of each array) -> count over arrays of the same rows (nulls counted as None)."""
+    import pyarrow as pa
+
+    names = [f"k{index}" for index in range(len(arrays))]
+    grouped = (
+        pa.table(dict(zip(names, arrays, strict=True)))
+        .group_by(names)
+        .aggregate([([], "count_all")])
+    )
+    keys = zip(*(grouped[name].to_pylist() for name in names), strict=True)
+    return Counter(dict(zip(keys, grouped["count_all"].to_pylist(), strict=True)))
+
+
+def _count_problems(
+    tally: Tally, table: Any, line_of: Callable[[int], int | None], first: bool
+) -> None:
+    for row, problems in zip(table["row"].to_pylist(), table["problems"].to_pylist(), strict=True):
+        line = line_of(row)
+        for problem in (problems or [])[: 1 if first else None]:
+            tally.count_invalid(problem["path"], problem["code"], line if line is not None else row)
+
+
+def diff_columnar(
+    old: Ruleset,
+    new: Ruleset,
+    cohort: str | Path,
+    tally: Any,
+    only_old: frozenset[str],
+    only_new: frozenset[str],
+    show_values: bool,
+) -> None:
+    """Fill a `DiffTally` from the two versions' result streams (what `DiffWorker` counts)."""
+    import pyarrow.compute as pc
+
+    sidecar = _sidecar((old, new))
+    before_stream = stream(old, cohort, ignore=only_new | sidecar)
+    after_stream = stream(new, cohort, ignore=only_old | sidecar)
+    old_domains = {d.name: d for d in old.compiled.domains}
+    shared = [(old_domains[d.name], d) for d in new.compiled.domains if d.name in old_domains]
+    line_of = before_stream.line
+    for before, after in _aligned(iter(before_stream), iter(after_stream)):
+        tally.applicants += before.num_rows
+        readable = before["readable"]
+        _count_problems(tally.invalid_old, before.filter(pc.invert(readable)), line_of, True)
+        before, after = before.filter(readable), after.filter(readable)
+        _count_problems(
+            tally.invalid_old, before.filter(pc.invert(before["valid"])), line_of, False
+        )
+        _count_problems(tally.invalid_new, after.filter(pc.invert(after["valid"])), line_of, False)
+        both = pc.and_(before["valid"], after["valid"])
+        before, after = before.filter(both), after.filter(both)
+        if not before.num_rows:
+            continue
+        tally.compared += before.num_rows
+        tally.transitions.update(_group_counts(before["outcome"], after["outcome"]))
+        band_moves = []
+        for previous, domain in shared:
+            old_band, new_band = before[previous.band_key], after[domain.band_key]
+            same = pc.fill_null(pc.equal(old_band, new_band), False)
+            same = pc.or_(same, pc.and_(pc.is_null(old_band), pc.is_null(new_band)))
+            moved = pc.invert(same)
+            for (a, b), count in _group_counts(
+                old_band.filter(moved), new_band.filter(moved)
+            ).items():
+                tally.band_changes[(domain.name, str(a), str(b))] += count
+            band_moves.append((domain.name, moved, old_band, new_band))
+        old_cause = pc.binary_join(before["deciding"], " + ")
+        new_cause = pc.binary_join(after["deciding"], " + ")
+        changed = pc.or_(
+            pc.not_equal(before["outcome"], after["outcome"]), pc.not_equal(old_cause, new_cause)
+        )
+        changed_count = int(pc.sum(changed.cast("int64")).as_py() or 0)
+        if not changed_count:
+            continue
+        tally.changed_count += changed_count
+        tally.causes.update(
+            _group_counts(
+                before["outcome"].filter(changed),
+                after["outcome"].filter(changed),
+                old_cause.filter(changed),
+                new_cause.filter(changed),
+            )
+        )
+        room = tally.limit - len(tally.changed)
+        if room <= 0:
+            continue
+        indices = pc.indices_nonzero(changed).to_pylist()[:room]
+        for index in indices:
+            row = before["row"][index].as_py()
+            entry: dict[str, Any] = {
+                "line": line_of(row) if line_of(row) is not None else row,
+                "old": {
+                    "outcome": before["outcome"][index].as_py(),
+                    "deciding": before["deciding"][index].as_py(),
+                },
+                "new": {
+                    "outcome": after["outcome"][index].as_py(),
+                    "deciding": after["deciding"][index].as_py(),
+                },
+                "band_changes": [
+                    {"domain": name, "old": old_band[index].as_py(), "new": new_band[index].as_py()}
+                    for name, moved, old_band, new_band in band_moves
+                    if moved[index].as_py()
+                ],
+            }
+            if show_values:
+                entry["applicant"] = without(before_stream.source.applicant(row), sidecar)
+            tally.changed.append(entry)
