@@ -7,13 +7,14 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
+from recovery_screening.backends import NATIVE
 from recovery_screening.compiler import SCREENING_DATE, CompiledRuleset
 from recovery_screening.decision import Decision
 from recovery_screening.document.names import WITHHELD, key_step, shown_name
 from recovery_screening.errors import InvalidApplicant, Problem
 from recovery_screening.exact import trace_exact
 from recovery_screening.fields import FieldViolation, InputField
-from recovery_screening.three_valued import NATIVE, Judge, trace_v1
+from recovery_screening.three_valued import Judge, trace_v1
 
 
 def applicant_mapping(applicant: Any, ruleset_id: str) -> Mapping[str, Any]:

@@ -15,7 +15,12 @@ from recovery_screening.decision import Decision
 from recovery_screening.document._paths import data_directory
 from recovery_screening.document.lock import check_locked
 from recovery_screening.document.reader import read_document
-from recovery_screening.document.versions import Version, resolve_path, split_reference
+from recovery_screening.document.versions import (
+    DEFAULT_RULESET,
+    Version,
+    resolve_path,
+    split_reference,
+)
 from recovery_screening.errors import (
     BackendUnavailable,
     InvalidApplicant,
@@ -32,7 +37,6 @@ from recovery_screening.evaluate import (
 )
 from recovery_screening.fields import InputField
 
-DEFAULT_RULESET = "peer-support-intake"
 _SUFFIXES = (".yaml", ".yml", ".json")
 
 

@@ -10,11 +10,11 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from recovery_screening.backends import NATIVE
 from recovery_screening.compiler import CompiledRuleset, Domain
 from recovery_screening.decision import Trace
 from recovery_screening.outcomes import ADMIT, DEFER, REFER
 
-NATIVE = "native"
 MAX_SETTLE_COMBINATIONS = 64
 Truths = tuple[object, ...]
 

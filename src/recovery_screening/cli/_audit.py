@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from recovery_screening.cli._common import EXIT_FAILED, EXIT_OK, add_rulesets_dir_option
 from recovery_screening.errors import DocumentError, Problem
-from recovery_screening.publication import RulesetRegistry
 
-if TYPE_CHECKING:  # records (pydantic) are imported by the verbs that use them, not by --help
+if TYPE_CHECKING:  # records (pydantic) and publication are imported by the verbs that use them
     from recovery_screening.records.replay import RecordReport, ReplaySummary
 
 
@@ -74,6 +73,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_publish(arguments: argparse.Namespace) -> int:
+    from recovery_screening.publication import RulesetRegistry
+
     path = Path(arguments.path)
     directory = arguments.rulesets_dir or path.resolve().parent.parent
     entry = RulesetRegistry(directory).publish(path)
@@ -114,6 +115,7 @@ def digest_key(arguments: argparse.Namespace) -> bytes | None:
 
 
 def run_replay(arguments: argparse.Namespace) -> int:
+    from recovery_screening.publication import RulesetRegistry
     from recovery_screening.records.replay import replay
 
     key = read_key(arguments.key_file) if arguments.key_file else None

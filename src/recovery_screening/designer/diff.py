@@ -23,12 +23,12 @@ from recovery_screening.designer._cohort import (
     read_chunks,
     ruleset_spec,
 )
+from recovery_screening.designer.defaults import DEFAULT_LIMIT
 from recovery_screening.designer.simulate import Tally, parse_row
 from recovery_screening.errors import InvalidApplicant
 from recovery_screening.outcomes import OUTCOMES
 from recovery_screening.ruleset import Ruleset
 
-DEFAULT_LIMIT = 100
 _SECTIONS = ("inputs", "instruments", "referral_targets")
 
 

@@ -7,17 +7,19 @@ parsed by `records.replay` with the same limits but without the nesting pre-scan
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from recovery_screening.document.names import key_step, quoted_name
 from recovery_screening.errors import DocumentError, Problem
+
+if TYPE_CHECKING:
+    import yaml
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
@@ -25,41 +27,9 @@ MAX_INTEGER_DIGITS = 30
 _WITHHELD_KEY = "(its name withheld)"
 
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _StrictSafeLoader(_BaseLoader):  # type: ignore[misc]
-    """A safe loader (libyaml's where present) with YAML 1.2-like scalars and no aliases.
-
-    Only true/false are booleans, dates stay strings, and a node met twice (an alias) is refused:
-    aliases are how "billion laughs" documents blow up, and rulesets have no need of them.
-    """
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        if node in self.constructed_objects or node in self.recursive_objects:
-            raise yaml.constructor.ConstructorError(
-                None, None, "anchors and aliases are not supported", node.start_mark
-            )
-        return super().construct_object(node, deep=deep)
-
-
-_DROPPED_RESOLVERS = {
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:timestamp",
-    "tag:yaml.org,2002:value",
-}
-_StrictSafeLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_RESOLVERS]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_StrictSafeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
-
-
 def _construct_mapping(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
+    import yaml
+
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         if key_node.tag == _MERGE_TAG:
@@ -78,6 +48,8 @@ def _construct_mapping(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
 
 
 def _construct_float(loader: Any, node: yaml.ScalarNode) -> float:
+    import yaml
+
     value = yaml.SafeLoader.construct_yaml_float(loader, node)
     if not math.isfinite(value):
         raise yaml.constructor.ConstructorError(
@@ -87,6 +59,8 @@ def _construct_float(loader: Any, node: yaml.ScalarNode) -> float:
 
 
 def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
+    import yaml
+
     if len(str(node.value)) > MAX_INTEGER_DIGITS:
         raise yaml.constructor.ConstructorError(
             None, None, f"integers may have at most {MAX_INTEGER_DIGITS} digits", node.start_mark
@@ -95,6 +69,8 @@ def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
 
 
 def _construct_undefined(loader: Any, node: yaml.Node) -> Any:
+    import yaml
+
     raise yaml.constructor.ConstructorError(None, None, _TAG_MESSAGE, node.start_mark)
 
 
@@ -103,15 +79,62 @@ _TAG_MESSAGE = (
     "explicit YAML tags (such as !!bool or !name) are not allowed: write the value plainly"
 )
 _MERGE_MESSAGE = "YAML merge keys (<<) are not allowed: write the entries out"
-_StrictSafeLoader.yaml_constructors = {
-    tag: yaml.SafeLoader.yaml_constructors[tag]
-    for tag in ("tag:yaml.org,2002:null", "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq")
+
+
+@functools.cache
+def strict_loader() -> Any:
+    """The strict safe loader class (libyaml's where present), built on first use: PyYAML is
+    imported only when a YAML document is read, so JSON-only work and `--help` never load it.
+
+    Only true/false are booleans, dates stay strings, and a node met twice (an alias) is refused:
+    aliases are how "billion laughs" documents blow up, and rulesets have no need of them. Tags
+    and merge keys have no constructor.
+    """
+    import yaml
+
+    base = _safe_loader()
+
+    class StrictSafeLoader(base):  # type: ignore[misc,valid-type]
+        def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+            if node in self.constructed_objects or node in self.recursive_objects:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "anchors and aliases are not supported", node.start_mark
+                )
+            return super().construct_object(node, deep=deep)
+
+    StrictSafeLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_RESOLVERS]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    StrictSafeLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool",
+        re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list("tTfF"),
+    )
+    StrictSafeLoader.yaml_constructors = {
+        tag: yaml.SafeLoader.yaml_constructors[tag]
+        for tag in ("tag:yaml.org,2002:null", "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq")
+    }
+    StrictSafeLoader.add_constructor("tag:yaml.org,2002:bool", yaml.SafeLoader.construct_yaml_bool)
+    StrictSafeLoader.add_constructor(None, _construct_undefined)
+    StrictSafeLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+    StrictSafeLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+    StrictSafeLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    return StrictSafeLoader
+
+
+def _safe_loader() -> Any:
+    """PyYAML's safe loader, libyaml's (C) where it is installed."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+_DROPPED_RESOLVERS = {
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:value",
 }
-_StrictSafeLoader.add_constructor("tag:yaml.org,2002:bool", yaml.SafeLoader.construct_yaml_bool)
-_StrictSafeLoader.add_constructor(None, _construct_undefined)
-_StrictSafeLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_StrictSafeLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
-_StrictSafeLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def _reject_constant(name: str) -> Any:
@@ -173,8 +196,6 @@ def _bracket_depth_exceeded(text: str, limit: int = MAX_DEPTH) -> bool:
 
 
 _TAG_OR_MERGE = re.compile(r"(?:\A|[\s\[{,:?-])(?:!|<<)")
-_NODE_EVENTS = (yaml.ScalarEvent, yaml.AliasEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
-_END_EVENTS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
 class _Container:
@@ -217,17 +238,22 @@ def _tag_or_merge(text: str) -> Problem | None:
     """
     if not _TAG_OR_MERGE.search(text):
         return None
+    import yaml
+
+    starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    node_events = (yaml.ScalarEvent, yaml.AliasEvent, *starts)
+    end_events = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
     containers: list[_Container] = []
     steps: list[str] = []
     try:
-        for event in yaml.parse(text, Loader=_BaseLoader):
-            if isinstance(event, _END_EVENTS):
+        for event in yaml.parse(text, Loader=_safe_loader()):
+            if isinstance(event, end_events):
                 containers.pop()
                 steps.pop()
                 if containers:
                     containers[-1].advance(None)
                 continue
-            if not isinstance(event, _NODE_EVENTS):
+            if not isinstance(event, node_events):
                 continue
             parent = containers[-1] if containers else None
             child = parent.child() if parent is not None else ""
@@ -237,7 +263,7 @@ def _tag_or_merge(text: str) -> Problem | None:
                 return Problem(path, "yaml-tag", _TAG_MESSAGE)
             if is_key and isinstance(event, yaml.ScalarEvent) and _is_merge_key(event):
                 return Problem(path, "yaml-merge", _MERGE_MESSAGE)
-            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            if isinstance(event, starts):
                 containers.append(_Container(isinstance(event, yaml.MappingStartEvent)))
                 steps.append(child)
             elif parent is not None:
@@ -285,8 +311,10 @@ def parse_yaml_text(text: str, source: str) -> Any:
     refused = _tag_or_merge(text)
     if refused is not None:
         raise DocumentError(source, [refused])
+    import yaml
+
     try:
-        value = yaml.load(text, Loader=_StrictSafeLoader)
+        value = yaml.load(text, Loader=strict_loader())
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
