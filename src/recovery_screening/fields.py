@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from recovery_screening.errors import Problem
+from recovery_screening.errors import Location, Problem
 from recovery_screening.expressions import (
     BOOLEAN,
     DATE,
@@ -335,7 +335,9 @@ class InputTable:
         )
 
 
-def input_problems(spec: Mapping[str, Any], path: str, format_version: int = 1) -> list[Problem]:
+def input_problems(
+    spec: Mapping[str, Any], path: Location, format_version: int = 1
+) -> list[Problem]:
     """Meaning checks on one input declaration that the schema cannot express."""
     problems = _label_problems(spec, path, format_version)
     minimum, maximum = spec.get("minimum"), spec.get("maximum")
@@ -348,12 +350,12 @@ def input_problems(spec: Mapping[str, Any], path: str, format_version: int = 1) 
     direction = spec.get("direction")
     if direction and spec["type"] in ("string", "date"):
         problems.append(
-            Problem(f"{path}.direction", "bad-direction", "text and date inputs take no direction")
+            Problem((*path, "direction"), "bad-direction", "text and date inputs take no direction")
         )
     if direction and spec["type"] == "enum" and not spec.get("ordered"):
         problems.append(
             Problem(
-                f"{path}.direction",
+                (*path, "direction"),
                 "bad-direction",
                 "only an ordered enum (ordered: true) can have a direction",
             )
@@ -361,11 +363,11 @@ def input_problems(spec: Mapping[str, Any], path: str, format_version: int = 1) 
     return problems
 
 
-def _label_problems(spec: Mapping[str, Any], path: str, format_version: int) -> list[Problem]:
+def _label_problems(spec: Mapping[str, Any], path: Location, format_version: int) -> list[Problem]:
     """v2: an enum input labels each of its values exactly once; a boolean may label both."""
     labels = spec.get("value_labels")
     kind = spec["type"]
-    where = f"{path}.value_labels"
+    where = (*path, "value_labels")
     if labels is None:
         if format_version >= 2 and kind == "enum":
             return [
@@ -440,12 +442,14 @@ class BandTable:
 MAX_BAND_SPAN = 100_000
 
 
-def band_problems(bands: Sequence[Band], reachable: tuple[int, int], path: str) -> list[Problem]:
+def band_problems(
+    bands: Sequence[Band], reachable: tuple[int, int], path: Location
+) -> list[Problem]:
     """Bands must be ascending, contiguous, uniquely named, and cover every reachable score."""
     problems: list[Problem] = []
     names: set[str] = set()
     for index, band in enumerate(bands):
-        where = f"{path}[{index}]"
+        where = (*path, index)
         if band.name in names:
             problems.append(Problem(where, "duplicate-name", f"band '{band.name}' is named twice"))
         names.add(band.name)

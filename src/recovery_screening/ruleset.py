@@ -287,7 +287,7 @@ def _build(
 ) -> Ruleset:
     prepare = select_backend(backend)
     if not isinstance(document, Mapping):
-        raise RulesetError(source, [Problem("$", "wrong-type", "a ruleset must be an object")])
+        raise RulesetError(source, [Problem((), "wrong-type", "a ruleset must be an object")])
     resolver = _InstrumentResolver(directories)
     compiled, document = compile_document(document, source, resolver)
     if not pinned or resolver.drafts:

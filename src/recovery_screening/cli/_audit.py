@@ -95,7 +95,7 @@ def read_key(name: str, what: str = "a signing key") -> bytes:
         data = Path(name).read_bytes()
     except OSError as error:
         raise DocumentError(
-            name, [Problem("$", "unreadable", error.strerror or "cannot open file")]
+            name, [Problem((), "unreadable", error.strerror or "cannot open file")]
         ) from None
     from recovery_screening.records.record import check_key
 
@@ -120,7 +120,7 @@ def run_replay(arguments: argparse.Namespace) -> int:
 
     key = read_key(arguments.key_file) if arguments.key_file else None
     if arguments.records != "-" and not Path(arguments.records).is_file():
-        raise DocumentError(arguments.records, [Problem("$", "unreadable", "no such file")])
+        raise DocumentError(arguments.records, [Problem((), "unreadable", "no such file")])
     records = sys.stdin.buffer if arguments.records == "-" else arguments.records
     run = replay(
         records,

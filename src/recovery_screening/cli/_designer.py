@@ -141,7 +141,7 @@ def run_test(arguments: argparse.Namespace) -> int:
     if unused:
         raise DocumentError(
             unused[0].source,
-            [Problem("$.ruleset", "no-ruleset", "the case file names a ruleset not being tested")],
+            [Problem(("ruleset",), "no-ruleset", "the case file names a ruleset not being tested")],
         )
     runs: list[CaseRun] = []
     for ruleset in rulesets:

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recovery_screening.document.names import key_step, quoted_name
-from recovery_screening.errors import DocumentError, Problem
+from recovery_screening.document.names import host_key, quoted_name
+from recovery_screening.errors import DocumentError, Location, Problem
 
 if TYPE_CHECKING:
     import yaml
@@ -205,19 +205,20 @@ class _Container:
         self.mapping = mapping
         self.count = 0
         self.expecting_key = mapping
-        self.step = ""
+        self.step: Location = ()
 
-    def child(self) -> str:
+    def child(self) -> Location:
+        """The location step of the next node (none for a key: it is placed at its object)."""
         if not self.mapping:
-            return f"[{self.count}]"
-        return "" if self.expecting_key else self.step
+            return (self.count,)
+        return () if self.expecting_key else self.step
 
     def advance(self, key: object) -> None:
         if not self.mapping:
             self.count += 1
         elif self.expecting_key:
             self.count += 1
-            self.step = key_step(key, self.count)
+            self.step = (host_key(key, self.count),)
             self.expecting_key = False
         else:
             self.expecting_key = True
@@ -244,7 +245,7 @@ def _tag_or_merge(text: str) -> Problem | None:
     node_events = (yaml.ScalarEvent, yaml.AliasEvent, *starts)
     end_events = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
     containers: list[_Container] = []
-    steps: list[str] = []
+    steps: list[Location] = []
     try:
         for event in yaml.parse(text, Loader=_safe_loader()):
             if isinstance(event, end_events):
@@ -256,8 +257,8 @@ def _tag_or_merge(text: str) -> Problem | None:
             if not isinstance(event, node_events):
                 continue
             parent = containers[-1] if containers else None
-            child = parent.child() if parent is not None else ""
-            path = "$" + "".join(steps) + child
+            child = parent.child() if parent is not None else ()
+            path = tuple(part for step in (*steps, child) for part in step)
             is_key = parent is not None and parent.mapping and parent.expecting_key
             if getattr(event, "tag", None) is not None:
                 return Problem(path, "yaml-tag", _TAG_MESSAGE)
@@ -282,7 +283,7 @@ def parse_json_text(text: str, source: str) -> Any:
     """Parse one JSON value strictly (no NaN, no duplicate keys, bounded integers and depth)."""
     if _bracket_depth_exceeded(text):
         raise DocumentError(
-            source, [Problem("$", "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
+            source, [Problem((), "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
         )
     try:
         value = json.loads(
@@ -294,11 +295,11 @@ def parse_json_text(text: str, source: str) -> Any:
     except json.JSONDecodeError as error:
         raise DocumentError(
             source,
-            [Problem("$", "syntax", f"invalid JSON at line {error.lineno} column {error.colno}")],
+            [Problem((), "syntax", f"invalid JSON at line {error.lineno} column {error.colno}")],
         ) from None
     except (ValueError, RecursionError) as error:
         message = str(error) if not isinstance(error, RecursionError) else "nesting too deep"
-        raise DocumentError(source, [Problem("$", "syntax", f"invalid JSON: {message}")]) from None
+        raise DocumentError(source, [Problem((), "syntax", f"invalid JSON: {message}")]) from None
     return value
 
 
@@ -306,7 +307,7 @@ def parse_yaml_text(text: str, source: str) -> Any:
     """Parse one YAML document with the strict safe loader."""
     if _bracket_depth_exceeded(text) or _indent_depth_exceeded(text):
         raise DocumentError(
-            source, [Problem("$", "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
+            source, [Problem((), "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
         )
     refused = _tag_or_merge(text)
     if refused is not None:
@@ -319,12 +320,12 @@ def parse_yaml_text(text: str, source: str) -> Any:
         mark = error.problem_mark or error.context_mark
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = error.problem or "invalid YAML"
-        raise DocumentError(source, [Problem("$", "syntax", f"{problem}{where}")]) from None
+        raise DocumentError(source, [Problem((), "syntax", f"{problem}{where}")]) from None
     except (yaml.YAMLError, RecursionError, ValueError):
-        raise DocumentError(source, [Problem("$", "syntax", "invalid YAML")]) from None
+        raise DocumentError(source, [Problem((), "syntax", "invalid YAML")]) from None
     if depth_exceeded(value):
         raise DocumentError(
-            source, [Problem("$", "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
+            source, [Problem((), "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
         )
     return value
 
@@ -333,13 +334,13 @@ def decode_bytes(data: bytes, source: str, *, limit: int = MAX_DOCUMENT_BYTES) -
     """Check size and decode UTF-8 strictly."""
     if len(data) > limit:
         raise DocumentError(
-            source, [Problem("$", "too-large", f"larger than the {limit // 1024} KiB limit")]
+            source, [Problem((), "too-large", f"larger than the {limit // 1024} KiB limit")]
         )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise DocumentError(
-            source, [Problem("$", "encoding", f"not valid UTF-8 (byte offset {error.start})")]
+            source, [Problem((), "encoding", f"not valid UTF-8 (byte offset {error.start})")]
         ) from None
     return text.removeprefix("\ufeff")
 
@@ -353,7 +354,7 @@ def read_document(path: str | Path, *, limit: int = MAX_DOCUMENT_BYTES) -> Any:
             data = handle.read(limit + 1)
     except OSError as error:
         raise DocumentError(
-            source, [Problem("$", "unreadable", error.strerror or "cannot open file")]
+            source, [Problem((), "unreadable", error.strerror or "cannot open file")]
         ) from None
     return parse_document_bytes(data, source, yaml_syntax=path.suffix.lower() in (".yaml", ".yml"))
 
