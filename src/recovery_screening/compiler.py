@@ -651,16 +651,23 @@ class _Compiler:
                 )
         return referrals
 
+    def _rule(
+        self, rule: Mapping[str, Any], where: Location
+    ) -> tuple[tuple[str, ...], tuple[Condition, tuple[str, ...], Node]] | None:
+        """A decision rule's or advisory's id, referrals and condition checked: its referrals and
+        compiled condition, or None when the condition does not compile."""
+        self._rule_id(rule["id"], where)
+        referrals = self._referrals(rule.get("referral"), (*where, "referral"))
+        compiled = self._condition(rule["when"], (*where, "when"))
+        return None if compiled is None else (referrals, compiled)
+
     def _decisions(self) -> list[DecisionRule]:
         decisions = []
         for index, rule in enumerate(self.document["decisions"]):
-            where = ("decisions", index)
-            self._rule_id(rule["id"], where)
-            referrals = self._referrals(rule.get("referral"), (*where, "referral"))
-            compiled = self._condition(rule["when"], (*where, "when"))
-            if compiled is None:
+            checked = self._rule(rule, ("decisions", index))
+            if checked is None:
                 continue
-            condition, references, expression = compiled
+            referrals, (condition, references, expression) = checked
             decisions.append(
                 DecisionRule(
                     id=rule["id"],
@@ -681,13 +688,10 @@ class _Compiler:
     def _advisories(self) -> list[Advisory]:
         advisories = []
         for index, rule in enumerate(self.document.get("advisories", [])):
-            where = ("advisories", index)
-            self._rule_id(rule["id"], where)
-            referrals = self._referrals(rule.get("referral"), (*where, "referral"))
-            compiled = self._condition(rule["when"], (*where, "when"))
-            if compiled is None:
+            checked = self._rule(rule, ("advisories", index))
+            if checked is None:
                 continue
-            condition, references, expression = compiled
+            referrals, (condition, references, expression) = checked
             advisories.append(
                 Advisory(
                     id=rule["id"],
