@@ -65,6 +65,19 @@ def test_evaluate_an_instrument_on_its_own(capsys: pytest.CaptureFixture[str]) -
     assert "Patient Health Questionnaire-9" in out
 
 
+def test_evaluate_audience_applicant_prints_the_plain_words(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    applicant = str(EXAMPLES / "intake-1.1" / "defer-missing.json")
+    assert main(["evaluate", applicant, "--audience", "applicant"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Result: Not yet\n")
+    assert "Have you overdosed in the last 90 days?" in out
+    assert "overdose_last_90_days" not in out and "sha256" not in out
+    assert main(["evaluate", applicant, "--audience", "staff"]) == 0
+    assert capsys.readouterr().out.startswith("Outcome: DEFER")
+
+
 @pytest.mark.parametrize(
     "payload",
     [

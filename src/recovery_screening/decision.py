@@ -24,6 +24,7 @@ from recovery_screening.fields import JsonScalar
 from recovery_screening.outcomes import DEFAULT_RULE, INCOMPLETE_RULE, OUTCOMES, Outcome
 
 if TYPE_CHECKING:
+    from recovery_screening.explain import Audience
     from recovery_screening.models import (
         DecisionModel,
         DomainScore,
@@ -325,11 +326,12 @@ class Decision:
                 answers[alias] = group
         return answers
 
-    def explain(self) -> str:
-        """The decision as plain text for a person."""
-        from recovery_screening.explain import render_text
+    def explain(self, audience: Audience = "staff") -> str:
+        """The decision as plain text: for `staff` (everything, traceable; the default) or for
+        the `applicant` (plain words, no codes); see `recovery_screening.explain.explain`."""
+        from recovery_screening.explain import explain
 
-        return render_text(self.model, self._trace.ruleset.answer_labels)
+        return explain(self, audience)
 
     def __repr__(self) -> str:
         trace = self._trace

@@ -34,6 +34,13 @@ def register(subparsers: Any) -> None:
     add_ruleset_option(evaluate)
     add_format_option(evaluate)
     evaluate.add_argument(
+        "--audience",
+        choices=("staff", "applicant"),
+        default="staff",
+        help="text: for staff (everything, with rule ids and codes; default) or for the "
+        "applicant (plain words, no codes or hashes)",
+    )
+    evaluate.add_argument(
         "--backend",
         choices=BACKENDS,
         default="native",
@@ -87,7 +94,10 @@ def run_evaluate(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     decision = ruleset.evaluate(applicant, as_of=as_of)
-    print(decision.to_json() if arguments.format == "json" else decision.explain())
+    if arguments.format == "json":
+        print(decision.to_json())
+    else:
+        print(decision.explain(arguments.audience))
     return EXIT_OK
 
 
