@@ -100,6 +100,7 @@ class Shapes(NamedTuple):
     referral: Node
     advisory: Node
     undecided_advisory: Node
+    question: Node
     instrument_ref: Node
     ruleset: Node
     engine: Node
@@ -454,6 +455,7 @@ def explanation(decision: Decision, make: Shapes) -> Any:
         deciding=list(decision.deciding),
         reasons=reasons,
         needs=list(trace.needs),
+        **({"needed_questions": _questions(ruleset, trace.needs, make)} if v2 else {}),
         rescreen_after_days=decision.rescreen_after_days,
         referrals=referrals,
         **advisories,
@@ -481,6 +483,18 @@ def explanation(decision: Decision, make: Shapes) -> Any:
         engine=make.engine(name=ENGINE_NAME, version=__version__, backend=trace.backend),
         **({"semantics": "exact" if trace.exact else "exact-bounded"} if v2 else {}),
     )
+
+
+def _questions(ruleset: CompiledRuleset, needs: tuple[str, ...], make: Shapes) -> list[Any]:
+    questions = ruleset.questions
+    return [
+        make.question(
+            input=name,
+            label=questions[name].label,
+            instructions=questions[name].instructions,
+        )
+        for name in needs
+    ]
 
 
 def _advisories_applied(decision: Decision, make: Shapes) -> list[Any]:
@@ -519,6 +533,7 @@ _MODEL_NAMES = frozenset(
         "FlagRaised",
         "InstrumentRef",
         "InstrumentScore",
+        "NeededQuestion",
         "Reason",
         "Referral",
         "RulesetRef",
