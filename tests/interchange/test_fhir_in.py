@@ -251,7 +251,7 @@ def test_missing_fhir_extra_is_a_clear_error(
         raise ImportError(name)
 
     monkeypatch.setattr(importlib, "import_module", unavailable)
-    with pytest.raises(MissingExtra, match=r'pip install "recovery-screening\[fhir\]"'):
+    with pytest.raises(MissingExtra, match=r'pip install "\.\[fhir\]"'):
         from_questionnaire_response(_response(), mini)
 
 

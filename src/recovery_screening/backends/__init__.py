@@ -11,12 +11,12 @@ import sys
 from collections.abc import Callable
 
 from recovery_screening.compiler import CompiledRuleset
-from recovery_screening.errors import BackendUnavailable
+from recovery_screening.errors import BackendUnavailable, install_hint
 from recovery_screening.evaluate import NATIVE, Judge
 
 DURABLE = "durable"
 BACKENDS = (NATIVE, DURABLE)
-INSTALL_HINT = 'install it with: pip install "recovery-screening[durable]" (CPython 3.10-3.12)'
+INSTALL_HINT = f"install it (CPython 3.10-3.12) {install_hint('durable')}"
 
 JudgeFactory = Callable[[CompiledRuleset], "Judge | None"]
 
