@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -333,8 +333,11 @@ def diff_rulesets(
     workers: int | None = None,
     old_rulesets_dir: str | Path | None = None,
     new_rulesets_dir: str | Path | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> RulesetDiff:
-    """The structural diff and, with a cohort, the behavioural diff of two ruleset versions."""
+    """The structural diff and, with a cohort, the behavioural diff of two ruleset versions.
+
+    `progress(n)` is called with the number of applicants in each chunk as it is merged."""
     changes = tuple(structural_diff(old, new))
     if cohort is None:
         return RulesetDiff(old, new, changes)
@@ -348,6 +351,8 @@ def diff_rulesets(
         chunks, DiffWorker, arguments, workers if workers is not None else default_workers()
     ):
         total.merge(tally)
+        if progress is not None:
+            progress(tally.applicants)
     return RulesetDiff(old, new, changes, str(cohort), total)
 
 
