@@ -124,7 +124,7 @@ def structural_diff(old: Ruleset, new: Ruleset) -> list[StructuralChange]:
         changes += _keyed(section, a.get(section, {}), b.get(section, {}))
     old_domains, new_domains = a.get("domains", {}), b.get("domains", {})
     changes += _keyed("domains", old_domains, new_domains, ignore=("rules", "bands"))
-    for name in old_domains.keys() & new_domains.keys():
+    for name in [name for name in new_domains if name in old_domains]:  # document order
         old_bands = _band_map(old_domains[name]["bands"])
         new_bands = _band_map(new_domains[name]["bands"])
         changes += _keyed(f"domains.{name}.bands", old_bands, new_bands)
