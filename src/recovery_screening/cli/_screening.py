@@ -67,6 +67,7 @@ def register(subparsers: Any) -> None:
     schema = subparsers.add_parser("schema", help="print a ruleset's applicant JSON Schema")
     schema.add_argument("ruleset", metavar="RULESET", help="ruleset id[@version] or file")
     add_rulesets_dir_option(schema)
+    add_format_option(schema, json_only=True)
     schema.set_defaults(handler=run_schema)
 
 
