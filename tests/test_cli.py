@@ -26,6 +26,19 @@ def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[b
     )
 
 
+def test_python_dash_m_runs_the_command() -> None:
+    path = str(EXAMPLES / "intake-1.1" / "admit.json")
+    for module in ("recovery_screening", "recovery_screening.cli"):
+        result = subprocess.run(
+            [sys.executable, "-m", module, "evaluate", "--format", "json", path],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["outcome"] == "admit"
+
+
 def test_evaluate_default_ruleset_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", str(EXAMPLES / "intake-1.1" / "admit.json")]) == 0
     out = capsys.readouterr().out

@@ -78,12 +78,6 @@ def test_the_graph_finds_the_modules_and_their_imports() -> None:
     assert f"{PACKAGE}.decision" in CORE and f"{PACKAGE}.records.record" not in CORE
 
 
-KNOWN_CYCLES = {(f"{PACKAGE}.evaluate", f"{PACKAGE}.exact")}
-"""Cycles not yet broken, each as the edge that closes it (in name order). evaluate dispatches
-v2 rulesets to exact, which reuses evaluate's v1 functions: moving those into a module both
-import removes it, and then this entry must go (the test fails while it is listed but absent)."""
-
-
 def _cycles(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
     """The edges that close a cycle, found by depth-first search."""
     state: dict[str, int] = {}  # 1: on the current path, 2: done
@@ -110,7 +104,7 @@ def test_the_cycle_search_finds_a_cycle() -> None:
 
 
 def test_the_import_graph_has_no_cycle() -> None:
-    assert _cycles(_graph()) == KNOWN_CYCLES
+    assert _cycles(_graph()) == set()
 
 
 def test_the_core_imports_no_outer_package() -> None:

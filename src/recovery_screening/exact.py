@@ -39,6 +39,7 @@ from recovery_screening.expressions.ranges import (
 )
 from recovery_screening.fields import BandTable, InputField
 from recovery_screening.outcomes import ADMIT, DEFER, REFER
+from recovery_screening.three_valued import Judge, score_range, trace_v1
 
 MAX_OUTCOME_NODES = 256
 """Subtrees the outcome search may visit; beyond it the decision is the conservative defer."""
@@ -52,7 +53,6 @@ MAX_COMPLETIONS = 16384
 _MISSING: Any = object()
 ADVISORY = -1
 """The `stage` of an advisory in `_rule_truth`."""
-Judge = Callable[[int, Mapping[str, object]], tuple[object, ...]]
 
 
 class _BoundReached(Exception):
@@ -366,8 +366,6 @@ class _Applicant:
     def completion(self, assignment: Mapping[str, object]) -> Trace:
         """The v1 evaluation of one completion that extends `assignment` (any values for the
         other missing answers), with is_missing still testing the answers as given."""
-        from recovery_screening.evaluate import trace_v1
-
         program = self.program
         facts = dict(self.answers)
         for name in self.missing:
@@ -431,8 +429,6 @@ class _Applicant:
 
 def _domain_range(domain: Domain, masks: tuple[int, ...], env: dict[str, Any]) -> None:
     """Write the domain's score interval and possible bands into `env`."""
-    from recovery_screening.evaluate import score_range
-
     if any(mask & UNDEFINED or not mask for mask in masks):
         low, high = domain.reachable
         env[domain.score_key] = (low, high, True)
@@ -494,8 +490,6 @@ def trace_exact(  # noqa: C901
     judge: Judge | None,
 ) -> Trace:
     """The v2 decision: exact over the completions of the missing answers (within the bounds)."""
-    from recovery_screening.evaluate import score_range, trace_v1
-
     answers = dict(facts)
     v1 = trace_v1(compiled, facts, backend, judge)
     missing_items = any(

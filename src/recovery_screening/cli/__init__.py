@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 
 from recovery_screening._version import __version__
-from recovery_screening.cli import audit, designer, interchange, screening
-from recovery_screening.cli.common import run_guarded
+from recovery_screening.cli import _audit, _designer, _interchange, _screening
+from recovery_screening.cli._common import run_guarded
 
-COMMANDS = [screening, designer, audit, interchange]
+COMMANDS = [_screening, _designer, _audit, _interchange]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from recovery_screening.cli.common import (
+from recovery_screening.cli._common import (
     EXIT_FAILED,
     EXIT_OK,
     MAX_WORKERS,

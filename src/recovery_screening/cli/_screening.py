@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from recovery_screening.backends import BACKENDS
-from recovery_screening.cli.common import (
+from recovery_screening.cli._common import (
     EXIT_OK,
     EXIT_USAGE,
     add_format_option,

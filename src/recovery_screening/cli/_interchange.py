@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from recovery_screening.cli.common import (
+from recovery_screening.cli._common import (
     EXIT_OK,
     add_rulesets_dir_option,
     int_in_range,

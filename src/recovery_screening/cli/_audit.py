@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recovery_screening.cli.common import EXIT_FAILED, EXIT_OK, add_rulesets_dir_option
+from recovery_screening.cli._common import EXIT_FAILED, EXIT_OK, add_rulesets_dir_option
 from recovery_screening.errors import DocumentError, Problem
 from recovery_screening.publication import RulesetRegistry
 
