@@ -26,6 +26,16 @@ byte-identical to what it always was:
     python examples/generate_cohort.py --count 1000 --seed 2026 --ruleset-version 1.1.0 \
         --out examples/cohort-1000-v1.1.jsonl
 
+`--group-columns` adds side-car columns under each row's `cohort` key, which no ruleset reads
+(simulate and diff remove them before evaluating, and group by them with
+`--group-by cohort.age_band`): `age_band` (the 1.1.0 answer `age_years` where it was given),
+`referral_source` (who sent the person; the justice system far more often for people with current
+justice involvement) and `site` (one of four, at random: a group with no built-in difference).
+They are drawn from a third random stream, so the rows are otherwise the same, byte for byte:
+
+    python examples/generate_cohort.py --count 1000 --seed 2026 --group-columns \
+        --out cohort-groups.jsonl
+
 A million applicants take a few minutes on one core (about 3,000 a second).
 
 The data are synthetic: no real person is described. Standard library only.
@@ -272,25 +282,62 @@ def with_missing(rng: random.Random, answers: Applicant) -> Applicant:
     return answers
 
 
+AGE_BANDS = ((18, "under 18"), (25, "18-24"), (35, "25-34"), (50, "35-49"))
+OLDEST_BAND = "50+"
+REFERRAL_SOURCES = ("self", "treatment_provider", "justice_system", "family_or_friend")
+JUSTICE_REFERRAL_RATE = {"none": 0.04, "past": 0.15, "current": 0.6}
+SITES = ("north", "south", "east", "west")
+
+
+def age_band(age: int) -> str:
+    """The side-car age band of an age in years."""
+    for below, band in AGE_BANDS:
+        if age < below:
+            return band
+    return OLDEST_BAND
+
+
+def group_columns(justice: str, age: int | None, rng: random.Random) -> dict[str, Answer]:
+    """Side-car columns for one person from `rng` (a stream of their own): `justice` is the
+    person's justice involvement before any answer was removed, `age` their 1.1.0 age answer."""
+    if age is None:
+        age = rng.randint(15, 17) if chance(rng, 0.02) else 18 + int(rng.gammavariate(2.2, 9.0))
+    if chance(rng, JUSTICE_REFERRAL_RATE[justice]):
+        source = "justice_system"
+    else:
+        source = rng.choices(("self", "treatment_provider", "family_or_friend"), (50, 35, 15))[0]
+    return {"age_band": age_band(age), "referral_source": source, "site": rng.choice(SITES)}
+
+
 VERSIONS = ("1.0.0", "1.1.0")
 
 
-def cohort(count: int, seed: int, version: str = "1.0.0") -> Iterator[Applicant]:
+def cohort(
+    count: int, seed: int, version: str = "1.0.0", groups: bool = False
+) -> Iterator[Applicant]:
     """Yield `count` applicants; the same seed gives the same cohort. For 1.1.0 every person
-    and every 1.0.0 answer is the one 1.0.0 gives, with the new answers added."""
+    and every 1.0.0 answer is the one 1.0.0 gives, with the new answers added; `groups` adds the
+    side-car columns without changing any answer."""
     rng = random.Random(seed)
     extra = random.Random(f"{seed}:1.1.0")
+    sidecar = random.Random(f"{seed}:cohort")
     for _ in range(count):
         person, answers = person_and_answers(rng)
+        justice = answers["justice_involvement"]
+        assert isinstance(justice, str)
         answers = with_missing(rng, answers)
         if version == "1.1.0":
             answers.update(answers_1_1(person, answers, extra))
+        if groups:
+            age = answers.get("age_years")
+            known_age = age if isinstance(age, int) and not isinstance(age, bool) else None
+            answers["cohort"] = group_columns(justice, known_age, sidecar)
         yield answers
 
 
-def write(count: int, seed: int, out: TextIO, version: str = "1.0.0") -> None:
+def write(count: int, seed: int, out: TextIO, version: str = "1.0.0", groups: bool = False) -> None:
     """Write the cohort as JSON Lines, one applicant at a time."""
-    for person in cohort(count, seed, version):
+    for person in cohort(count, seed, version, groups):
         out.write(json.dumps(person, separators=(",", ":")))
         out.write("\n")
 
@@ -306,19 +353,24 @@ def main(argv: list[str] | None = None) -> int:
         default="1.0.0",
         help="intake version whose questions to answer (default 1.0.0)",
     )
+    parser.add_argument(
+        "--group-columns",
+        action="store_true",
+        help="add side-car group columns (cohort.age_band, cohort.referral_source, cohort.site)",
+    )
     args = parser.parse_args(argv)
     if args.count < 0:
         parser.error("--count must be 0 or more")
     if args.out == "-":
         try:
-            write(args.count, args.seed, sys.stdout, args.ruleset_version)
+            write(args.count, args.seed, sys.stdout, args.ruleset_version, args.group_columns)
             sys.stdout.flush()
         except BrokenPipeError:
             # The reader stopped early (e.g. `| head`): end quietly, without a traceback.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     else:
         with open(args.out, "w", encoding="utf-8", newline="\n") as out:
-            write(args.count, args.seed, out, args.ruleset_version)
+            write(args.count, args.seed, out, args.ruleset_version, args.group_columns)
     return 0
 
 

@@ -67,3 +67,33 @@ def test_an_unknown_version_is_refused() -> None:
         assert stop.code == 2
     else:  # pragma: no cover - argparse always exits
         raise AssertionError("argparse accepted an unknown version")
+
+
+def test_group_columns_add_side_car_columns_to_the_same_rows() -> None:
+    for version, shipped_name in (
+        ("1.0.0", "cohort-1000.jsonl"),
+        ("1.1.0", "cohort-1000-v1.1.jsonl"),
+    ):
+        shipped = (REPO / "examples" / shipped_name).read_text(encoding="utf-8").splitlines()
+        grouped = _generate(
+            "--count", "1000", "--seed", "2026", "--ruleset-version", version, "--group-columns"
+        ).splitlines()
+        rows = [json.loads(line) for line in grouped]
+        generator = _generator()
+        for line, row in zip(shipped, rows, strict=True):
+            sidecar = row["cohort"]
+            plain = {key: value for key, value in row.items() if key != "cohort"}
+            assert json.dumps(plain, separators=(",", ":")) == line
+            assert set(sidecar) == {"age_band", "referral_source", "site"}
+            if version == "1.1.0" and "age_years" in row:
+                assert sidecar["age_band"] == generator.age_band(row["age_years"])
+    justice = [r for r in rows if r.get("justice_involvement") == "current"]
+    others = [r for r in rows if r.get("justice_involvement") == "none"]
+
+    def share(group: list[dict[str, object]]) -> float:
+        sources = [r["cohort"]["referral_source"] for r in group]  # type: ignore[index]
+        return sources.count("justice_system") / len(group)
+
+    assert share(justice) > 0.4 > 0.1 > share(others)
+    sites = {r["cohort"]["site"] for r in rows}
+    assert sites == {"north", "south", "east", "west"}

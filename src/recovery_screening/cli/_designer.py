@@ -27,7 +27,7 @@ from recovery_screening.designer.check import (
 )
 from recovery_screening.designer.diff import DEFAULT_LIMIT, diff_rulesets, diff_text
 from recovery_screening.designer.lint import lint_path
-from recovery_screening.designer.report import html_report
+from recovery_screening.designer.report import diff_html_report, html_report
 from recovery_screening.designer.simulate import simulate, summary_text
 from recovery_screening.designer.testing import (
     CaseRun,
@@ -63,6 +63,7 @@ def register(subparsers: Any) -> None:
     sim.add_argument("ruleset", metavar="RULESET", help="ruleset file or id")
     sim.add_argument("--cohort", required=True, metavar="COHORT", help=".jsonl or .csv cohort")
     sim.add_argument("--report", metavar="HTML", help="also write a self-contained HTML report")
+    _add_group_by_option(sim)
     sim.add_argument(
         "--workers",
         type=int_in_range(1, MAX_WORKERS),
@@ -77,6 +78,10 @@ def register(subparsers: Any) -> None:
     diff.add_argument("old", metavar="OLD", help="old ruleset file or id@version")
     diff.add_argument("new", metavar="NEW", help="new ruleset file or id@version")
     diff.add_argument("--cohort", metavar="COHORT", help=".jsonl or .csv cohort")
+    diff.add_argument(
+        "--report", metavar="HTML", help="also write a self-contained HTML report (needs --cohort)"
+    )
+    _add_group_by_option(diff)
     diff.add_argument(
         "--limit", type=int_in_range(0), default=DEFAULT_LIMIT, metavar="N",
         help=f"changed applicants to list (default {DEFAULT_LIMIT})",
@@ -110,6 +115,13 @@ def register(subparsers: Any) -> None:
     add_rulesets_dir_option(check)
     add_format_option(check)
     check.set_defaults(handler=run_check)
+
+
+def _add_group_by_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--group-by", metavar="FIELD", nargs="+", action="extend", default=[],
+        help="equity report per group of an input or a side-car column (cohort.<name>)",
+    )  # fmt: skip
 
 
 def _dump(data: Any) -> None:
@@ -196,6 +208,7 @@ def run_simulate(arguments: argparse.Namespace) -> int:
         result = simulate(
             ruleset, arguments.cohort, workers=arguments.workers,
             rulesets_dir=arguments.rulesets_dir, progress=update,
+            group_by=tuple(arguments.group_by),
         )  # fmt: skip
     finally:
         close()
@@ -216,12 +229,16 @@ def run_diff(arguments: argparse.Namespace) -> int:
     result = diff_rulesets(
         old, new, arguments.cohort, limit=arguments.limit, show_values=arguments.show_values,
         workers=arguments.workers, old_rulesets_dir=arguments.rulesets_dir,
-        new_rulesets_dir=arguments.rulesets_dir,
+        new_rulesets_dir=arguments.rulesets_dir, group_by=tuple(arguments.group_by),
     )  # fmt: skip
+    if arguments.report:
+        Path(arguments.report).write_text(diff_html_report(result), encoding="utf-8")
     if arguments.format == "json":
         _dump(result.to_dict())
     else:
         print(diff_text(result))
+        if arguments.report:
+            print(f"\nReport written to {arguments.report}")
     return EXIT_OK
 
 

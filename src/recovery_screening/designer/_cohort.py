@@ -3,7 +3,8 @@
 A cohort is JSON Lines (one applicant object a line) or CSV (a header of applicant paths such
 as `phq9.q9`; an empty cell is a missing answer; cells are converted by the input's declared
 type: `true`/`false` (or `1`/`0`) for booleans, whole numbers for integers, decimals for
-numbers, the text itself for enums, strings and dates). The main process only splits the file
+numbers, the text itself for enums, strings and dates; a side-car column `cohort.<name>` is
+kept as its text under the row's `cohort` key). The main process only splits the file
 into chunks of raw lines; each worker parses, evaluates and returns a small aggregate, and the
 aggregates are merged in file order, so the result does not depend on the number of workers.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
 
+from recovery_screening.designer.equity import SIDECAR, SIDECAR_PREFIX, declares_sidecar_key
 from recovery_screening.errors import DocumentError, Problem
 from recovery_screening.fields import InputField
 from recovery_screening.ruleset import Ruleset, load_ruleset
@@ -126,16 +128,22 @@ def _csv_chunks(handle: BinaryIO, name: str, chunk_size: int) -> Iterator[Chunk]
 
 
 def csv_header_problems(ruleset: Ruleset, header: Sequence[str]) -> list[Problem]:
-    """Columns that are not applicant paths of the ruleset (checked once, before any row)."""
+    """Columns that are neither applicant paths of the ruleset nor side-car columns
+    (`cohort.<name>`, see designer.equity), checked once, before any row."""
     known = {field.name for field in ruleset.inputs}
+    sidecar = not declares_sidecar_key(ruleset)
     problems = []
     for index, column in enumerate(header, start=1):
-        if column not in known:
+        if column not in known and not (sidecar and _is_sidecar_column(column)):
             problems.append(
                 Problem(f"column {index} ({column})", "unknown-field",
                         f"not an input of ruleset {ruleset.id} {ruleset.version}")
             )  # fmt: skip
     return problems
+
+
+def _is_sidecar_column(column: str) -> bool:
+    return column.startswith(SIDECAR_PREFIX) and len(column) > len(SIDECAR_PREFIX)
 
 
 class CellError(Exception):
@@ -183,7 +191,12 @@ def csv_applicant(
     for column, cell in zip(header, cells, strict=False):
         if not cell.strip():
             continue
-        field = fields[column]
+        field = fields.get(column)
+        if field is None:
+            if not _is_sidecar_column(column):
+                raise CellError(column, "not an input of the ruleset")
+            applicant.setdefault(SIDECAR, {})[column[len(SIDECAR_PREFIX) :]] = cell.strip()
+            continue
         value = _convert_cell(field, cell)
         if field.instrument:
             item = field.item

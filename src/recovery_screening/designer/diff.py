@@ -23,9 +23,17 @@ from recovery_screening.designer._cohort import (
     read_chunks,
     ruleset_spec,
 )
+from recovery_screening.designer.equity import (
+    EquityTally,
+    GroupByError,
+    GroupField,
+    Grouping,
+    equity_diff_report,
+    equity_diff_text,
+)
 from recovery_screening.designer.simulate import Tally, parse_row
 from recovery_screening.errors import InvalidApplicant
-from recovery_screening.outcomes import OUTCOMES
+from recovery_screening.outcomes import OUTCOMES, RANK
 from recovery_screening.ruleset import Ruleset
 
 DEFAULT_LIMIT = 100
@@ -162,9 +170,12 @@ class DiffTally:
     changed_count: int = 0
     changed: list[dict[str, Any]] = field(default_factory=list)
     band_changes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    cause_pairs: Counter[tuple[str, str]] = field(default_factory=Counter)
+    causes: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+    """(old outcome, new outcome, old deciding rules, new deciding rules) of changed applicants."""
     invalid_old: Tally = field(default_factory=Tally)
     invalid_new: Tally = field(default_factory=Tally)
+    equity_old: EquityTally = field(default_factory=lambda: EquityTally(0))
+    equity_new: EquityTally = field(default_factory=lambda: EquityTally(0))
 
     def merge(self, other: DiffTally) -> None:
         self.applicants += other.applicants
@@ -173,17 +184,27 @@ class DiffTally:
         self.changed_count += other.changed_count
         self.changed.extend(other.changed[: self.limit - len(self.changed)])
         self.band_changes.update(other.band_changes)
-        self.cause_pairs.update(other.cause_pairs)
+        self.causes.update(other.causes)
         self.invalid_old.merge(other.invalid_old)
         self.invalid_new.merge(other.invalid_new)
+        self.equity_old.merge(other.equity_old)
+        self.equity_new.merge(other.equity_new)
 
 
 class DiffWorker:
     """Evaluates chunks of a cohort against both versions (one instance per worker process)."""
 
-    def __init__(self, old: RulesetSpec, new: RulesetSpec, limit: int, show_values: bool) -> None:
+    def __init__(
+        self,
+        old: RulesetSpec,
+        new: RulesetSpec,
+        limit: int,
+        show_values: bool,
+        group_by: tuple[str, ...] = (),
+    ) -> None:
         self.old = old.load()
         self.new = new.load()
+        self.grouping = Grouping.for_rulesets((self.old, self.new), group_by)
         self.limit = limit
         self.show_values = show_values
         self.fields = {f.name: f for f in self.old.inputs} | {f.name: f for f in self.new.inputs}
@@ -195,12 +216,14 @@ class DiffWorker:
         self.only_new = frozenset(new_keys - old_keys)
 
     def __call__(self, chunk: Chunk) -> DiffTally:
-        tally = DiffTally(self.limit)
+        width = len(self.grouping.fields)
+        tally = DiffTally(self.limit, equity_old=EquityTally(width), equity_new=EquityTally(width))
         for row in chunk.rows:
             tally.applicants += 1
-            applicant = parse_row(chunk, row, self.fields, tally.invalid_old)
-            if applicant is None:
+            raw = parse_row(chunk, row, self.fields, tally.invalid_old)
+            if raw is None:
                 continue
+            applicant, labels = self.grouping.split(raw)
             before = _decided(
                 self.old, _without(applicant, self.only_new), tally.invalid_old, row[0]
             )
@@ -209,6 +232,9 @@ class DiffWorker:
             )
             if before is not None and after is not None:
                 self._compare(tally, row[0], applicant, before, after)
+                if labels:
+                    tally.equity_old.add(labels, before.outcome, before.deciding)
+                    tally.equity_new.add(labels, after.outcome, after.deciding)
         return tally
 
     def _compare(
@@ -226,7 +252,8 @@ class DiffWorker:
         if before.outcome == after.outcome and before.deciding == after.deciding:
             return
         tally.changed_count += 1
-        tally.cause_pairs[(" + ".join(before.deciding), " + ".join(after.deciding))] += 1
+        old_rules, new_rules = " + ".join(before.deciding), " + ".join(after.deciding)
+        tally.causes[(before.outcome, after.outcome, old_rules, new_rules)] += 1
         if len(tally.changed) < self.limit:
             entry: dict[str, Any] = {
                 "line": line,
@@ -273,6 +300,7 @@ class RulesetDiff:
     changes: tuple[StructuralChange, ...]
     cohort: str | None = None
     behaviour: DiffTally | None = None
+    group_by: tuple[GroupField, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -289,6 +317,9 @@ class RulesetDiff:
             before: {after: tally.transitions[(before, after)] for after in OUTCOMES}
             for before in OUTCOMES
         }
+        pairs: Counter[tuple[str, str]] = Counter()
+        for (_, _, old, new), count in tally.causes.items():
+            pairs[(old, new)] += count
         result["behaviour"] = {
             "cohort": self.cohort,
             "applicants": tally.applicants,
@@ -298,8 +329,13 @@ class RulesetDiff:
             "changed": tally.changed,
             "causes": [
                 {"old": old, "new": new, "count": count}
-                for (old, new), count in sorted(
-                    tally.cause_pairs.items(), key=lambda item: (-item[1], item[0])
+                for (old, new), count in sorted(pairs.items(), key=lambda item: (-item[1], item[0]))
+            ],
+            "transition_causes": [
+                {"from": before, "to": after, "old": old, "new": new, "count": count}
+                for (before, after, old, new), count in sorted(
+                    tally.causes.items(),
+                    key=lambda item: (RANK[item[0][0]], RANK[item[0][1]], -item[1], item[0]),
                 )
             ],
             "band_changes": [
@@ -309,6 +345,10 @@ class RulesetDiff:
             "invalid_old": _invalid(tally.invalid_old),
             "invalid_new": _invalid(tally.invalid_new),
         }
+        if self.group_by:
+            result["behaviour"]["equity"] = equity_diff_report(
+                self.group_by, tally.equity_old, tally.equity_new
+            )
         return result
 
 
@@ -333,25 +373,32 @@ def diff_rulesets(
     workers: int | None = None,
     old_rulesets_dir: str | Path | None = None,
     new_rulesets_dir: str | Path | None = None,
+    group_by: tuple[str, ...] = (),
 ) -> RulesetDiff:
-    """The structural diff and, with a cohort, the behavioural diff of two ruleset versions."""
+    """The structural diff and, with a cohort, the behavioural diff of two ruleset versions;
+    `group_by` (inputs or side-car columns) adds the equity report of both versions."""
     changes = tuple(structural_diff(old, new))
+    fields = Grouping.for_rulesets((old, new), group_by).fields
     if cohort is None:
+        if fields:
+            raise GroupByError(fields[0].name, "groups applicants of a cohort: give --cohort")
         return RulesetDiff(old, new, changes)
-    total = DiffTally(limit)
+    width = len(fields)
+    total = DiffTally(limit, equity_old=EquityTally(width), equity_new=EquityTally(width))
     arguments = (
         ruleset_spec(old, old_rulesets_dir), ruleset_spec(new, new_rulesets_dir),
-        limit, show_values,
+        limit, show_values, tuple(group_by),
     )  # fmt: skip
     chunks = read_chunks(cohort)
     for tally in map_chunks(
         chunks, DiffWorker, arguments, workers if workers is not None else default_workers()
     ):
         total.merge(tally)
-    return RulesetDiff(old, new, changes, str(cohort), total)
+    return RulesetDiff(old, new, changes, str(cohort), total, fields)
 
 
-def _short(value: Any) -> str:
+def short_value(value: Any) -> str:
+    """A value on one line, at most 90 characters (for printing a structural change)."""
     text = repr(value) if not isinstance(value, str) else " ".join(value.split())
     return text if len(text) <= 90 else text[:87] + "..."
 
@@ -370,7 +417,7 @@ def diff_text(diff: RulesetDiff) -> str:
         lines.append(f"  {marks[change['change']]} {change['section']}: {change['id']} "
                      f"{change['change']}")  # fmt: skip
         for name, pair in change["fields"].items():
-            lines.append(f"      {name}: {_short(pair['old'])} -> {_short(pair['new'])}")
+            lines.append(f"      {name}: {short_value(pair['old'])} -> {short_value(pair['new'])}")
     behaviour = data.get("behaviour")
     if behaviour is None:
         return "\n".join(lines)
@@ -405,9 +452,17 @@ def diff_text(diff: RulesetDiff) -> str:
             )
             if "applicant" in entry:
                 lines.append("    " + json.dumps(entry["applicant"], ensure_ascii=False))
+    lines += _invalid_lines(behaviour)
+    if "equity" in behaviour:
+        lines += equity_diff_text(behaviour["equity"])
+    return "\n".join(lines)
+
+
+def _invalid_lines(behaviour: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
     for side in ("old", "new"):
         invalid = behaviour[f"invalid_{side}"]
         if invalid:
             lines += ["", f"Invalid for the {side} version (by field and rule):"]
             lines += [f"  {e['path']} [{e['code']}]: {e['count']}" for e in invalid]
-    return "\n".join(lines)
+    return lines

@@ -27,9 +27,16 @@ from recovery_screening.designer._cohort import (
     read_chunks,
     ruleset_spec,
 )
+from recovery_screening.designer.equity import (
+    EquityTally,
+    GroupField,
+    Grouping,
+    equity_report,
+    equity_text,
+)
 from recovery_screening.document.reader import parse_document_bytes
 from recovery_screening.errors import DocumentError, InvalidApplicant
-from recovery_screening.outcomes import OUTCOMES
+from recovery_screening.outcomes import DEFER, OUTCOMES
 from recovery_screening.ruleset import Ruleset
 
 MAX_EXAMPLE_LINES = 5
@@ -51,6 +58,9 @@ class Tally:
     needs: Counter[str] = field(default_factory=Counter)
     invalid: Counter[tuple[str, str]] = field(default_factory=Counter)
     invalid_lines: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    needs_alone: Counter[str] = field(default_factory=Counter)
+    """Needs of deferred applicants for whom that one answer is the only one missing."""
+    equity: EquityTally | None = None
 
     def merge(self, other: Tally) -> None:
         self.applicants += other.applicants
@@ -65,6 +75,11 @@ class Tally:
         for name, band_counts in other.bands.items():
             self.bands.setdefault(name, Counter()).update(band_counts)
         self.needs.update(other.needs)
+        self.needs_alone.update(other.needs_alone)
+        if other.equity is not None:
+            if self.equity is None:
+                self.equity = EquityTally(other.equity.width)
+            self.equity.merge(other.equity)
         self.invalid.update(other.invalid)
         for key, lines in other.invalid_lines.items():
             mine = self.invalid_lines.setdefault(key, [])
@@ -108,22 +123,26 @@ def _column_path(column: str) -> str:
 class SimulationWorker:
     """Evaluates chunks of one cohort against one ruleset (one instance per worker process)."""
 
-    def __init__(self, spec: RulesetSpec) -> None:
+    def __init__(self, spec: RulesetSpec, group_by: tuple[str, ...] = ()) -> None:
         ruleset = spec.load()
         self.ruleset = ruleset
         self.compiled: CompiledRuleset = ruleset.compiled
         self.fields = {f.name: f for f in ruleset.inputs}
+        self.grouping = Grouping.for_rulesets((ruleset,), group_by)
 
     def __call__(self, chunk: Chunk) -> Tally:
         compiled = self.compiled
         tally = Tally(scores={d.name: Counter() for d in compiled.domains},
                       bands={d.name: Counter() for d in compiled.domains})  # fmt: skip
         evaluate = self.ruleset.evaluate
+        split = self.grouping.split
+        equity = tally.equity = EquityTally(len(self.grouping.fields))
         for row in chunk.rows:
             tally.applicants += 1
-            applicant = parse_row(chunk, row, self.fields, tally)
-            if applicant is None:
+            raw = parse_row(chunk, row, self.fields, tally)
+            if raw is None:
                 continue
+            applicant, labels = split(raw)
             try:
                 decision = evaluate(applicant)
             except InvalidApplicant as error:
@@ -131,6 +150,8 @@ class SimulationWorker:
                     tally.count_invalid(problem.path, problem.code, row[0])
                 continue
             self._count(tally, decision)
+            if labels:
+                equity.add(labels, decision.outcome, decision.deciding)
         return tally
 
     def _count(self, tally: Tally, decision: Decision) -> None:
@@ -157,7 +178,10 @@ class SimulationWorker:
                     tally.scoring_fired[rule.id] += 1
             tally.scores[domain.name][trace.facts[domain.score_key]] += 1  # type: ignore[index]
             tally.bands[domain.name][trace.facts[domain.band_key]] += 1  # type: ignore[index]
-        tally.needs.update(decision.needs)
+        needs = decision.needs
+        tally.needs.update(needs)
+        if len(needs) == 1 and trace.rank == DEFER:
+            tally.needs_alone.update(needs)
 
 
 @dataclass(frozen=True)
@@ -167,6 +191,7 @@ class Simulation:
     ruleset: Ruleset
     cohort: str
     tally: Tally
+    group_by: tuple[GroupField, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain JSON data; every list is in a stable order."""
@@ -197,9 +222,14 @@ class Simulation:
                     "undecided": scores[None],
                     "bands": {b: bands[b] for b in domain.bands.names},
                     "band_unknown": bands[None],
+                    "band_ranges": [
+                        {"name": band.name, "minimum": band.minimum, "maximum": band.maximum}
+                        for band in domain.bands.bands
+                    ],
                 }
             )
-        return {
+        labels = {f.name: f.label for f in self.ruleset.inputs}
+        result: dict[str, Any] = {
             "ruleset": {"id": compiled.id, "version": compiled.version,
                         "content_hash": compiled.content_hash},
             "cohort": self.cohort,
@@ -212,7 +242,11 @@ class Simulation:
             "rule_coverage": coverage,
             "never_fired": [entry["rule"] for entry in coverage if entry["fired"] == 0],
             "domains": domains,
-            "needs": _ranked(tally.needs),
+            "needs": [
+                {**entry, "label": labels.get(entry["name"]),
+                 "alone": tally.needs_alone[entry["name"]]}
+                for entry in _ranked(tally.needs)
+            ],
             "invalid_answers": [
                 {"path": path, "code": code, "count": count,
                  "first_lines": tally.invalid_lines.get((path, code), [])}
@@ -220,6 +254,9 @@ class Simulation:
                                                   key=lambda item: (-item[1], item[0]))
             ],
         }  # fmt: skip
+        if self.group_by:
+            result["equity"] = equity_report(self.group_by, tally.equity or EquityTally(0))
+        return result
 
 
 def _ranked(counts: Counter[str]) -> list[dict[str, Any]]:
@@ -236,22 +273,25 @@ def simulate(
     workers: int | None = None,
     rulesets_dir: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
+    group_by: tuple[str, ...] = (),
 ) -> Simulation:
     """Evaluate every applicant in a JSONL or CSV cohort file; memory does not grow with it.
 
     `progress(n)` is called with the number of applicants in each chunk as it is merged.
+    `group_by` names inputs or side-car columns (`cohort.<name>`) for the equity report.
     """
+    fields = Grouping.for_rulesets((ruleset,), group_by).fields
     chunks = read_chunks(cohort)
     chunks = _checked(ruleset, chunks, str(cohort))
-    total = Tally()
+    total = Tally(equity=EquityTally(len(fields)))
     for tally in map_chunks(
-        chunks, SimulationWorker, (ruleset_spec(ruleset, rulesets_dir),),
+        chunks, SimulationWorker, (ruleset_spec(ruleset, rulesets_dir), tuple(group_by)),
         workers if workers is not None else default_workers(),
     ):  # fmt: skip
         total.merge(tally)
         if progress is not None:
             progress(tally.applicants)
-    return Simulation(ruleset, str(cohort), total)
+    return Simulation(ruleset, str(cohort), total, fields)
 
 
 def _checked(ruleset: Ruleset, chunks: Iterator[Chunk], source: str) -> Iterator[Chunk]:
@@ -310,4 +350,6 @@ def summary_text(simulation: Simulation) -> str:
         for entry in data["invalid_answers"]:
             first = ", ".join(str(n) for n in entry["first_lines"])
             lines.append(f"  {entry['path']} [{entry['code']}]: {entry['count']} (lines {first})")
+    if "equity" in data:
+        lines += equity_text(data["equity"])
     return "\n".join(lines)
