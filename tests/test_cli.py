@@ -43,7 +43,7 @@ def test_evaluate_default_ruleset_text(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["evaluate", str(EXAMPLES / "intake-1.1" / "admit.json")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Outcome: ADMIT")
-    assert "Ruleset peer-support-intake 1.1.0" in out
+    assert "Ruleset peer-support-intake 1.2.0" in out
 
 
 def test_the_1_0_0_examples_still_evaluate_with_1_0_0(capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,9 +31,10 @@ def _case(ruleset: Ruleset, case_id: str) -> dict[str, Any]:
     return applicant
 
 
-def test_intake_1_1_0_is_the_default_and_published(intake: Ruleset) -> None:
+def test_the_default_intake_is_1_1_0_with_next_steps_marks_and_published(intake: Ruleset) -> None:
+    # 1.2.0 adds only next-steps marks to 1.1.0 (tests/test_shipped_next_steps.py)
     newest = load_ruleset("peer-support-intake")
-    assert (newest.version, newest.content_hash) == ("1.1.0", intake.content_hash)
+    assert newest.version == "1.2.0" and newest.content_hash != intake.content_hash
     assert newest.published and newest.compiled.format_version == 2
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 SRC = Path(__file__).parent.parent / "src"
 PACKAGE = "recovery_screening"
-OUTER = ("records", "publication", "interchange", "designer", "cli")
+OUTER = ("records", "publication", "interchange", "designer", "next_steps", "cli")
 """The outer packages: each takes the core's objects (a decision, a ruleset) as arguments."""
 HEAVY = ("pydantic", "jsonschema", "yaml", "rfc8785")
 
@@ -115,6 +115,50 @@ def test_the_core_imports_no_outer_package() -> None:
         for module in CORE
     }
     assert {module: targets for module, targets in upward.items() if targets} == {}
+
+
+BY_NAME = {(f"{PACKAGE}.decision", f"{PACKAGE}.next_steps")}
+"""Core modules that reach an outer module by name at call time (`importlib.import_module`),
+as the package facade reaches its public names: `Decision.next_steps()` delegates to the outer
+`next_steps` function. Nothing else in the core may do this."""
+
+
+def _by_name(tree: ast.AST) -> Iterator[str]:
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "import_module"
+            and node.args
+        ):
+            argument = node.args[0]
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                yield argument.value
+            elif isinstance(argument, ast.Name):
+                yield argument.id
+
+
+def _constants(tree: ast.AST) -> dict[str, str]:
+    return {
+        target.id: node.value.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+def test_the_core_reaches_outer_modules_by_name_only_where_listed() -> None:
+    found = set()
+    for module in CORE:
+        tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+        constants = _constants(tree)
+        for target in _by_name(tree):
+            found.add((module, constants.get(target, target)))
+    outer = tuple(f"{PACKAGE}.{name}" for name in OUTER)
+    assert {(module, target) for module, target in found if target.startswith(outer)} == BY_NAME
 
 
 def _loaded_after(statement: str) -> set[str]:

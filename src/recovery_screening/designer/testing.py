@@ -21,7 +21,7 @@ from recovery_screening.errors import DocumentError, Problem
 from recovery_screening.outcomes import OUTCOMES
 from recovery_screening.ruleset import Ruleset, load_ruleset
 
-_EXPECT_KEYS = {"outcome", "reasons", "needs", "referrals", "advisories"}
+_EXPECT_KEYS = {"outcome", "reasons", "needs", "referrals", "advisories", "next_steps"}
 
 
 @dataclass(frozen=True)
@@ -94,13 +94,25 @@ def case_problems(case: Any, index: int) -> list[Problem]:
         if key not in _EXPECT_KEYS:
             problems.append(
                 Problem(f"{path}.expect.{key}", "unknown-field",
-                        "expect may have outcome, reasons, needs, referrals and advisories")
+                        "expect may have outcome, reasons, needs, referrals, advisories and "
+                        "next_steps")
             )  # fmt: skip
-        elif key != "outcome" and not (
-            isinstance(expect[key], list) and all(isinstance(v, str) for v in expect[key])
-        ):
+        elif key == "next_steps":
+            if not _lists_of_text(expect[key]):
+                problems.append(
+                    Problem(f"{path}.expect.{key}", "wrong-type", "must be a list of lists of text")
+                )
+        elif key != "outcome" and not _text_list(expect[key]):
             problems.append(Problem(f"{path}.expect.{key}", "wrong-type", "must be a list of text"))
     return problems
+
+
+def _text_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _lists_of_text(value: Any) -> bool:
+    return isinstance(value, list) and all(_text_list(v) for v in value)
 
 
 def run_cases(
