@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from recovery_screening.cli._common import (
     EXIT_FAILED,
@@ -205,6 +206,31 @@ def _cohort_progress(arguments: argparse.Namespace, description: str) -> Progres
     return Progress(description, rows, "applicants", quiet=arguments.quiet)
 
 
+class _CohortResult(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+_Result = TypeVar("_Result", bound=_CohortResult)
+
+
+def _write_and_print(
+    arguments: argparse.Namespace,
+    result: _Result,
+    html: Callable[[_Result], str],
+    text: Callable[[_Result], str],
+) -> int:
+    """Write the HTML report when one was asked for, then print the result as text or JSON."""
+    if arguments.report:
+        Path(arguments.report).write_text(html(result), encoding="utf-8")
+    if arguments.format == "json":
+        _dump(result.to_dict())
+    else:
+        print(text(result))
+        if arguments.report:
+            print(f"\nReport written to {arguments.report}")
+    return EXIT_OK
+
+
 def run_simulate(arguments: argparse.Namespace) -> int:
     ruleset = load_ruleset(arguments.ruleset, rulesets_dir=arguments.rulesets_dir)
     with _cohort_progress(arguments, "simulating") as progress:
@@ -213,15 +239,7 @@ def run_simulate(arguments: argparse.Namespace) -> int:
             rulesets_dir=arguments.rulesets_dir, progress=progress.update,
             group_by=tuple(arguments.group_by),
         )  # fmt: skip
-    if arguments.report:
-        Path(arguments.report).write_text(html_report(result), encoding="utf-8")
-    if arguments.format == "json":
-        _dump(result.to_dict())
-    else:
-        print(summary_text(result))
-        if arguments.report:
-            print(f"\nReport written to {arguments.report}")
-    return EXIT_OK
+    return _write_and_print(arguments, result, html_report, summary_text)
 
 
 def run_diff(arguments: argparse.Namespace) -> int:
@@ -234,15 +252,7 @@ def run_diff(arguments: argparse.Namespace) -> int:
             new_rulesets_dir=arguments.rulesets_dir, group_by=tuple(arguments.group_by),
             progress=progress.update,
         )  # fmt: skip
-    if arguments.report:
-        Path(arguments.report).write_text(diff_html_report(result), encoding="utf-8")
-    if arguments.format == "json":
-        _dump(result.to_dict())
-    else:
-        print(diff_text(result))
-        if arguments.report:
-            print(f"\nReport written to {arguments.report}")
-    return EXIT_OK
+    return _write_and_print(arguments, result, diff_html_report, diff_text)
 
 
 def run_check(arguments: argparse.Namespace) -> int:
