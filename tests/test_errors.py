@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from recovery_screening import load_ruleset
+from recovery_screening._version import __version__
 from recovery_screening.errors import (
     MAX_PROBLEMS,
     BackendUnavailable,
@@ -90,7 +91,10 @@ def test_invalid_applicant_names_fields_not_values() -> None:
 def test_missing_extra_says_what_to_install() -> None:
     error = MissingExtra("fhir", "fhir.resources")
     assert (error.extra, error.module) == ("fhir", "fhir.resources")
-    assert str(error).endswith('pip install "recovery-screening[fhir]"')
+    assert 'from a checkout: pip install ".[fhir]"' in str(error)
+    assert str(error).endswith(
+        f'from a built wheel: pip install "recovery_screening-{__version__}-py3-none-any.whl[fhir]"'
+    )
 
 
 def test_ruleset_altered_names_both_hashes_and_the_fix() -> None:

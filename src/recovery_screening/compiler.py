@@ -196,6 +196,8 @@ class CompiledRuleset:
     answer_labels: Mapping[str, Mapping[Any, str]] = field(init=False, repr=False, compare=False)
     """v2: input or item name -> answer value -> its display label (value_labels, answers)."""
     date_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+    questions: Mapping[str, Question] = field(init=False, repr=False, compare=False)
+    """Each input's question as a person is asked it, by its applicant path (`phq9.q9`)."""
 
     def __post_init__(self) -> None:
         conditions = tuple(rule.condition for rule in self.decisions)
@@ -213,6 +215,32 @@ class CompiledRuleset:
         object.__setattr__(self, "answer_labels", MappingProxyType(labels))
         dates = frozenset(name for name, kind in self.symbols.items() if kind.kind == "date")
         object.__setattr__(self, "date_keys", dates)
+        object.__setattr__(self, "questions", MappingProxyType(_questions(self)))
+
+
+@dataclass(frozen=True)
+class Question:
+    """An input as a question: its label, and the instruction stem its instrument asks it under
+    (`Over the last 2 weeks, how often ...`), whitespace folded to single spaces."""
+
+    label: str
+    instructions: str | None
+
+
+def _folded(text: str | None) -> str | None:
+    return " ".join(text.split()) if text else None
+
+
+def _questions(ruleset: CompiledRuleset) -> dict[str, Question]:
+    stems = {i.alias: _folded(i.instructions) for i in ruleset.instruments}
+    standalone = stems.get("") if ruleset.kind == "instrument" else None
+    return {
+        entry.name: Question(
+            _folded(entry.label) or entry.name,
+            standalone if entry.instrument is None else stems.get(entry.instrument),
+        )
+        for entry in ruleset.inputs.fields
+    }
 
 
 class _TypedLabels(Mapping[Any, str]):

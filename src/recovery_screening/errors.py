@@ -177,6 +177,16 @@ class RulesetNotFound(ScreeningError, LookupError):
     """No ruleset matches the requested id, version or path."""
 
 
+def install_hint(extra: str) -> str:
+    """How to install `extra`: the package is not on an index, so from a checkout or a wheel."""
+    from recovery_screening._version import __version__
+
+    return (
+        f'from a checkout: pip install ".[{extra}]"; from a built wheel: '
+        f'pip install "recovery_screening-{__version__}-py3-none-any.whl[{extra}]"'
+    )
+
+
 class MissingExtra(ScreeningError):
     """A feature needs an optional extra that is not installed; the message says what to install."""
 
@@ -185,7 +195,7 @@ class MissingExtra(ScreeningError):
         self.module = module
         super().__init__(
             f"this feature needs the '{extra}' extra ({module} is not installed): "
-            f'pip install "recovery-screening[{extra}]"'
+            + install_hint(extra)
         )
 
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
-from recovery_screening.errors import BackendUnavailable
+from recovery_screening.errors import BackendUnavailable, install_hint
 
 if TYPE_CHECKING:  # the names of the backends are read without loading the engine (--help)
     from recovery_screening.compiler import CompiledRuleset
@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # the names of the backends are read without loading the engi
 NATIVE = "native"
 DURABLE = "durable"
 BACKENDS = (NATIVE, DURABLE)
-INSTALL_HINT = 'install it with: pip install "recovery-screening[durable]" (CPython 3.10-3.12)'
+INSTALL_HINT = f"install it (CPython 3.10-3.12) {install_hint('durable')}"
 
 JudgeFactory: TypeAlias = "Callable[[CompiledRuleset], Judge | None]"
 

@@ -64,7 +64,8 @@ def report_error(error: ScreeningError, output_format: str) -> None:
 
 
 def read_input_document(name: str) -> Any:
-    """Read a JSON or YAML document from a path, or JSON from stdin when `name` is '-'."""
+    """Read a JSON or YAML document from a path, or from stdin when `name` is '-' (JSON when
+    it starts with `{` or `[`, else YAML, as a file's extension would say)."""
     from recovery_screening.document.reader import (
         MAX_DOCUMENT_BYTES,
         parse_document_bytes,
@@ -73,7 +74,8 @@ def read_input_document(name: str) -> Any:
 
     if name == "-":
         data = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
-        return parse_document_bytes(data, "<stdin>", yaml_syntax=False)
+        json_syntax = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+        return parse_document_bytes(data, "<stdin>", yaml_syntax=not json_syntax)
     return read_document(name)
 
 
@@ -124,7 +126,17 @@ def add_rulesets_dir_option(
         )
 
 
-def add_format_option(parser: argparse.ArgumentParser) -> None:
+def add_format_option(parser: argparse.ArgumentParser, json_only: bool = False) -> None:
+    """`--format text|json`; `json_only` for a verb whose output is a JSON document itself
+    (`schema`, `questionnaire`): it takes `--format json`, the default, like every verb."""
+    if json_only:
+        parser.add_argument(
+            "--format",
+            choices=("json",),
+            default="json",
+            help="json (the only format: the output is a JSON document)",
+        )
+        return
     parser.add_argument(
         "--format",
         choices=("text", "json"),

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from recovery_screening.cli._common import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_USAGE,
     MAX_WORKERS,
     add_format_option,
     add_rulesets_dir_option,
     int_in_range,
 )
+from recovery_screening.cli._progress import Progress, count_lines, quiet_option
 from recovery_screening.designer.defaults import (
     DEFAULT_EXAMPLES,
     DEFAULT_LIMIT,
@@ -63,6 +63,7 @@ def register(subparsers: Any) -> None:
     )
     add_rulesets_dir_option(sim)
     add_format_option(sim)
+    quiet_option(sim)
     sim.set_defaults(handler=run_simulate)
 
     diff = subparsers.add_parser("diff", help="structural and behavioural diff of two versions")
@@ -89,6 +90,7 @@ def register(subparsers: Any) -> None:
     )
     add_rulesets_dir_option(diff)
     add_format_option(diff)
+    quiet_option(diff)
     diff.set_defaults(handler=run_diff)
 
     check = subparsers.add_parser(
@@ -105,6 +107,7 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     add_rulesets_dir_option(check)
     add_format_option(check)
+    quiet_option(check)
     check.set_defaults(handler=run_check)
 
 
@@ -135,6 +138,8 @@ def run_lint(arguments: argparse.Namespace) -> int:
                 print(f"  {finding.severity:<8}{finding.code:<24}{finding.path}{rule}")
                 print(f"          {finding.message}")
                 print(f"          fix: {finding.hint}")
+    if not all(report.readable for report in reports):
+        return EXIT_USAGE
     return EXIT_FAILED if any(report.errors for report in reports) else EXIT_OK
 
 
@@ -190,16 +195,41 @@ def run_test(arguments: argparse.Namespace) -> int:
     return EXIT_FAILED if failed or not runs else EXIT_OK
 
 
-def _progress_bar(total_hint: str) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
-    """A tqdm bar on stderr when tqdm is installed and stderr is a terminal; else nothing."""
-    if not sys.stderr.isatty():
-        return None, lambda: None
-    try:
-        tqdm = importlib.import_module("tqdm").tqdm
-    except ImportError:
-        return None, lambda: None
-    bar = tqdm(desc=total_hint, unit=" applicants", file=sys.stderr, unit_scale=True)
-    return bar.update, bar.close
+def _cohort_progress(arguments: argparse.Namespace, description: str) -> Progress:
+    """A bar over the cohort's rows (counted only when a bar is drawn)."""
+    cohort = arguments.cohort
+
+    def rows() -> int | None:
+        if cohort is None:
+            return None
+        return count_lines(cohort, header=str(cohort).lower().endswith(".csv"))
+
+    return Progress(description, rows, "applicants", quiet=arguments.quiet)
+
+
+class _CohortResult(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+_Result = TypeVar("_Result", bound=_CohortResult)
+
+
+def _write_and_print(
+    arguments: argparse.Namespace,
+    result: _Result,
+    html: Callable[[_Result], str],
+    text: Callable[[_Result], str],
+) -> int:
+    """Write the HTML report when one was asked for, then print the result as text or JSON."""
+    if arguments.report:
+        Path(arguments.report).write_text(html(result), encoding="utf-8")
+    if arguments.format == "json":
+        _dump(result.to_dict())
+    else:
+        print(text(result))
+        if arguments.report:
+            print(f"\nReport written to {arguments.report}")
+    return EXIT_OK
 
 
 def run_simulate(arguments: argparse.Namespace) -> int:
@@ -208,24 +238,13 @@ def run_simulate(arguments: argparse.Namespace) -> int:
     from recovery_screening.ruleset import load_ruleset
 
     ruleset = load_ruleset(arguments.ruleset, rulesets_dir=arguments.rulesets_dir)
-    update, close = _progress_bar("simulating")
-    try:
+    with _cohort_progress(arguments, "simulating") as progress:
         result = simulate(
             ruleset, arguments.cohort, workers=arguments.workers,
-            rulesets_dir=arguments.rulesets_dir, progress=update,
+            rulesets_dir=arguments.rulesets_dir, progress=progress.update,
             group_by=tuple(arguments.group_by),
         )  # fmt: skip
-    finally:
-        close()
-    if arguments.report:
-        Path(arguments.report).write_text(html_report(result), encoding="utf-8")
-    if arguments.format == "json":
-        _dump(result.to_dict())
-    else:
-        print(summary_text(result))
-        if arguments.report:
-            print(f"\nReport written to {arguments.report}")
-    return EXIT_OK
+    return _write_and_print(arguments, result, html_report, summary_text)
 
 
 def run_diff(arguments: argparse.Namespace) -> int:
@@ -235,20 +254,14 @@ def run_diff(arguments: argparse.Namespace) -> int:
 
     old = load_ruleset(arguments.old, rulesets_dir=arguments.rulesets_dir)
     new = load_ruleset(arguments.new, rulesets_dir=arguments.rulesets_dir)
-    result = diff_rulesets(
-        old, new, arguments.cohort, limit=arguments.limit, show_values=arguments.show_values,
-        workers=arguments.workers, old_rulesets_dir=arguments.rulesets_dir,
-        new_rulesets_dir=arguments.rulesets_dir, group_by=tuple(arguments.group_by),
-    )  # fmt: skip
-    if arguments.report:
-        Path(arguments.report).write_text(diff_html_report(result), encoding="utf-8")
-    if arguments.format == "json":
-        _dump(result.to_dict())
-    else:
-        print(diff_text(result))
-        if arguments.report:
-            print(f"\nReport written to {arguments.report}")
-    return EXIT_OK
+    with _cohort_progress(arguments, "comparing") as progress:
+        result = diff_rulesets(
+            old, new, arguments.cohort, limit=arguments.limit, show_values=arguments.show_values,
+            workers=arguments.workers, old_rulesets_dir=arguments.rulesets_dir,
+            new_rulesets_dir=arguments.rulesets_dir, group_by=tuple(arguments.group_by),
+            progress=progress.update,
+        )  # fmt: skip
+    return _write_and_print(arguments, result, diff_html_report, diff_text)
 
 
 def run_check(arguments: argparse.Namespace) -> int:
@@ -256,7 +269,15 @@ def run_check(arguments: argparse.Namespace) -> int:
     from recovery_screening.ruleset import load_ruleset
 
     ruleset = load_ruleset(arguments.ruleset, rulesets_dir=arguments.rulesets_dir)
-    results = check_properties(ruleset, examples=arguments.examples, seed=arguments.seed)
+    with Progress("checking", None, "properties", quiet=arguments.quiet, scale=False) as progress:
+
+        def advance(done: int, total: int) -> None:
+            progress.total(total)
+            progress.update(1)
+
+        results = check_properties(
+            ruleset, examples=arguments.examples, seed=arguments.seed, progress=advance
+        )
     if arguments.format == "json":
         _dump(
             {"ruleset": {"id": ruleset.id, "version": ruleset.version},

@@ -63,10 +63,17 @@ def cohort_kind(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
         return "csv"
-    if suffix in (".jsonl", ".ndjson", ".json"):
+    if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     raise DocumentError(
-        str(path), [Problem((), "bad-format", "a cohort file must end in .jsonl or .csv")]
+        str(path),
+        [
+            Problem(
+                (),
+                "bad-format",
+                "a cohort file must end in .jsonl or .csv (.ndjson is read as .jsonl)",
+            )
+        ],
     )
 
 

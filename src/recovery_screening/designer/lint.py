@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from recovery_screening.compiler import CompiledRuleset, Domain
-from recovery_screening.errors import ScreeningError, json_path
+from recovery_screening.errors import DocumentError, RulesetNotFound, ScreeningError, json_path
 from recovery_screening.expressions import (
     Comparison,
     ListLiteral,
@@ -83,6 +83,9 @@ class LintReport:
     findings: tuple[LintFinding, ...]
     ruleset_id: str | None = None
     version: str | None = None
+    readable: bool = True
+    """False when there was no ruleset to lint: the file cannot be read or the id is unknown
+    (the command exits 2 for that, as for any unusable input, and 1 for lint errors)."""
 
     @property
     def errors(self) -> int:
@@ -116,7 +119,8 @@ def lint_path(path: str | Path, *, rulesets_dir: str | Path | None = None) -> Li
             ]
         else:
             findings = [LintFinding("unreadable", "error", "$", str(error), _DEFAULT_HINT)]
-        return LintReport(str(path), tuple(findings))
+        readable = not isinstance(error, (DocumentError, RulesetNotFound))
+        return LintReport(str(path), tuple(findings), readable=readable)
     return LintReport(str(path), tuple(lint_ruleset(ruleset)), ruleset.id, ruleset.version)
 
 
