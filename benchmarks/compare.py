@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import handwritten_intake
 
 from recovery_screening import load_ruleset
+from recovery_screening.cli._progress import Progress, quiet_option
 
 ROOT = Path(__file__).resolve().parent.parent
 COHORT = ROOT / "examples" / "cohort-1000.jsonl"
@@ -39,8 +40,8 @@ def read_cohort(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def measure(work: Callable[[dict[str, Any]], object], cohort: list[dict[str, Any]], rounds: int
-            ) -> tuple[float, float, float]:  # fmt: skip
+def measure(work: Callable[[dict[str, Any]], object], cohort: list[dict[str, Any]], rounds: int,
+            progress: Progress | None = None) -> tuple[float, float, float]:  # fmt: skip
     """(median wall-clock µs of one evaluation, median thread-CPU µs of one evaluation,
     evaluations per second over all rounds). CPU time is the fairer figure on a shared machine:
     it leaves out the time this process waited for a core."""
@@ -57,6 +58,8 @@ def measure(work: Callable[[dict[str, Any]], object], cohort: list[dict[str, Any
             work(applicant)
             used.append(cpu() - start_cpu)
             wall.append(clock() - start)
+        if progress is not None:
+            progress.update(len(cohort))
     elapsed = (clock() - started) / 1e9
     return (
         statistics.median(wall) / 1e3,
@@ -89,9 +92,12 @@ def engines(durable: bool, zen: bool) -> dict[str, Callable[[], Any]]:
     return loaders
 
 
-def check(native: Any, loaded: dict[str, Any], cohort: list[dict[str, Any]]) -> None:
+def check(native: Any, loaded: dict[str, Any], cohort: list[dict[str, Any]],
+          progress: Progress | None = None) -> None:  # fmt: skip
     """Refuse to time an engine that disagrees with the native backend on the cohort."""
     for applicant in cohort:
+        if progress is not None:
+            progress.update()
         decision = native.evaluate(applicant)
         expected = decision.outcome
         if handwritten_intake.outcome(applicant) != expected:
@@ -192,6 +198,33 @@ def machine() -> str:
     )
 
 
+def _rows(native: Any, loaded: dict[str, Any], has_durable: bool, has_zen: bool
+          ) -> list[tuple[str, Callable[[dict[str, Any]], object]]]:  # fmt: skip
+    """The timed rows: name and one evaluation."""
+    rows: list[tuple[str, Callable[[dict[str, Any]], object]]] = [
+        ("hand-written, outcome only", handwritten_intake.outcome),
+        ("hand-written, explanation as dicts", handwritten_intake.explained),
+        ("native: evaluate() (outcome read)", lambda a: native.evaluate(a).outcome),
+        ("native: evaluate() + to_dict()", lambda a: native.evaluate(a).to_dict()),
+        ("native: evaluate() + to_json()", lambda a: native.evaluate(a).to_json()),
+        ("native: evaluate() + pydantic model", lambda a: native.evaluate(a).model),
+    ]
+    if has_durable:
+        durable_ruleset = loaded["durable"]
+        rows.append(
+            (
+                "durable-rules: evaluate() + to_json()",
+                lambda a: durable_ruleset.evaluate(a).to_json(),
+            )
+        )
+    if has_zen:
+        import zen_intake
+
+        decision = loaded["zen"]
+        rows.append(("zen-engine: evaluate (outcome)", lambda a: zen_intake.outcome(decision, a)))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cohort", type=Path, default=COHORT)
@@ -205,6 +238,7 @@ def main() -> None:
     )
     parser.add_argument("--memory-worker", help=argparse.SUPPRESS)
     parser.add_argument("--skip-memory", action="store_true")
+    quiet_option(parser)
     arguments = parser.parse_args()
     if arguments.memory_worker:
         memory_worker(arguments.memory_worker, arguments.memory_evaluations)
@@ -228,33 +262,27 @@ def main() -> None:
     for name, load in engines(has_durable, has_zen).items():
         loaded[name], load_ms[name] = timed_load(load)
     native = loaded["native"]
-    check(native, loaded, cohort)
+    rows = _rows(native, loaded, has_durable, has_zen)
+    plan = [("native", arguments.memory_evaluations), ("handwritten", arguments.memory_evaluations)]
+    if has_durable:
+        plan.append(("durable", arguments.slow_memory_evaluations))
+    if has_zen:
+        plan.append(("zen", arguments.slow_memory_evaluations))
+    if arguments.skip_memory:
+        plan = []
+    evaluations = len(cohort) * (1 + arguments.rounds * len(rows)) + sum(n for _, n in plan)
+    with Progress("benchmarking", evaluations, "evaluations", quiet=arguments.quiet) as progress:
+        check(native, loaded, cohort, progress)
+        results = [(name, *measure(work, cohort, arguments.rounds, progress))
+                   for name, work in rows]  # fmt: skip
+        memory_found = []
+        for engine, count in plan:
+            memory_found.append((engine, count, memory(engine, count)))
+            progress.update(count)
     print(f"machine: {machine()}")
     print(f"cohort: {arguments.cohort.name}, {len(cohort)} applicants, {arguments.rounds} rounds")
     print("every engine gave the native outcome for every applicant before timing")
 
-    rows: list[tuple[str, Callable[[dict[str, Any]], object]]] = [
-        ("hand-written, outcome only", handwritten_intake.outcome),
-        ("hand-written, explanation as dicts", handwritten_intake.explained),
-        ("native: evaluate() (outcome read)", lambda a: native.evaluate(a).outcome),
-        ("native: evaluate() + to_dict()", lambda a: native.evaluate(a).to_dict()),
-        ("native: evaluate() + to_json()", lambda a: native.evaluate(a).to_json()),
-        ("native: evaluate() + pydantic model", lambda a: native.evaluate(a).model),
-    ]
-    if has_durable:
-        durable_ruleset = loaded["durable"]
-        rows.append(
-            (
-                "durable-rules: evaluate() + to_json()",
-                lambda a: durable_ruleset.evaluate(a).to_json(),
-            )
-        )
-    if has_zen:
-        import zen_intake
-
-        decision = loaded["zen"]
-        rows.append(("zen-engine: evaluate (outcome)", lambda a: zen_intake.outcome(decision, a)))
-    results = [(name, *measure(work, cohort, arguments.rounds)) for name, work in rows]
     reference = next(cpu for name, _, cpu, _ in results if name.endswith("+ to_json()"))
     print()
     print(
@@ -273,13 +301,7 @@ def main() -> None:
         return
     print()
     print("memory (RSS MB, fresh process each; warm = after 2 passes over the cohort):")
-    plan = [("native", arguments.memory_evaluations), ("handwritten", arguments.memory_evaluations)]
-    if has_durable:
-        plan.append(("durable", arguments.slow_memory_evaluations))
-    if has_zen:
-        plan.append(("zen", arguments.slow_memory_evaluations))
-    for engine, count in plan:
-        found = memory(engine, count)
+    for engine, count, found in memory_found:
         print(
             f"  {engine:12s} {count:>9,d} evaluations: warm {found['warm_mb']:.1f} MB, "
             f"peak {found['peak_mb']:.1f} MB"

@@ -78,6 +78,19 @@ def test_evaluate_an_instrument_on_its_own(capsys: pytest.CaptureFixture[str]) -
     assert "Patient Health Questionnaire-9" in out
 
 
+def test_evaluate_audience_applicant_prints_the_plain_words(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    applicant = str(EXAMPLES / "intake-1.1" / "defer-missing.json")
+    assert main(["evaluate", applicant, "--audience", "applicant"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Result: Not yet\n")
+    assert "Have you overdosed in the last 90 days?" in out
+    assert "overdose_last_90_days" not in out and "sha256" not in out
+    assert main(["evaluate", applicant, "--audience", "staff"]) == 0
+    assert capsys.readouterr().out.startswith("Outcome: DEFER")
+
+
 @pytest.mark.parametrize(
     "payload",
     [
@@ -230,3 +243,73 @@ def test_every_numeric_option_is_range_checked_by_argparse() -> None:
     bare = [name for name, action in options if action.type in (int, float)]
     assert bare == [], f"use int_in_range for {bare}"
     assert any(getattr(action.type, "__name__", "") == "whole number" for _, action in options)
+
+
+def _verbs() -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def _option(parser: argparse.ArgumentParser, name: str) -> argparse.Action | None:
+    return next((a for a in parser._actions if name in a.option_strings), None)
+
+
+def test_one_vocabulary_format_and_rulesets_dir_on_every_verb() -> None:
+    """Every verb takes `--format` with `json` among its choices and `--rulesets-dir`; `serve`
+    prints no result, so it takes no `--format`."""
+    verbs = _verbs()
+    assert set(verbs) >= {"evaluate", "validate", "schema", "lint", "test", "simulate", "diff",
+                          "check", "publish", "replay", "questionnaire", "serve"}  # fmt: skip
+    for name, parser in verbs.items():
+        assert _option(parser, "--rulesets-dir") is not None, name
+        if name == "serve":
+            assert _option(parser, "--format") is None
+            continue
+        output = _option(parser, "--format")
+        assert output is not None and output.choices is not None, name
+        assert "json" in output.choices, name
+        if name in ("schema", "questionnaire"):  # their output is a JSON document
+            assert list(output.choices) == ["json"] and output.default == "json"
+        else:
+            assert {"text", "json"} <= set(output.choices) and output.default == "text", name
+
+
+def test_lint_exits_2_for_a_missing_file_and_1_for_lint_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", str(tmp_path / "missing.yaml")]) == 2
+    assert "unreadable" in capsys.readouterr().out
+    assert main(["lint", "no-such-ruleset-id"]) == 2
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("format: recovery-screening/v1\nkind: screening\nid: x\n")
+    assert main(["lint", str(broken)]) == 1
+    assert main(["lint", str(REPO / "rulesets" / "phq-9" / "1.1.0.yaml")]) == 0
+
+
+def test_replay_format_json_and_the_deprecated_jsonl(capsys: pytest.CaptureFixture[str]) -> None:
+    log = str(REPO / "examples" / "audit" / "records.jsonl")
+    assert main(["replay", log, "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    assert len(lines) == 51 and lines[-1]["summary"]["records"] == 50
+    assert captured.err == ""
+    assert main(["replay", log, "--format", "jsonl"]) == 0
+    again = capsys.readouterr()
+    assert again.out == captured.out
+    assert again.err == "warning: --format jsonl is deprecated; use --format json\n"
+
+
+def test_an_applicant_in_yaml_on_stdin_is_read_as_from_a_file(tmp_path: Path) -> None:
+    import yaml
+
+    applicant = json.loads((EXAMPLES / "intake-1.1" / "refer-safety.json").read_text())
+    document = yaml.safe_dump(applicant).encode()
+    path = tmp_path / "applicant.yaml"
+    path.write_bytes(document)
+    from_stdin = run("evaluate", "-", "--format", "json", stdin=document)
+    from_file = run("evaluate", str(path), "--format", "json")
+    assert from_stdin.returncode == from_file.returncode == 0, from_stdin.stderr
+    assert from_stdin.stdout == from_file.stdout
+    assert json.loads(from_stdin.stdout)["outcome"] == "refer"
+    broken = run("evaluate", "-", stdin=b"withdrawal_severity: [unclosed\n")
+    assert broken.returncode == 2 and b"Traceback" not in broken.stderr

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import re
 from pathlib import Path
 
-from recovery_screening import Ruleset
-from recovery_screening.explain import SECTIONS, Outline, render
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from recovery_screening import InvalidApplicant, Ruleset
+from recovery_screening.designer.strategies import applicants, without
+from recovery_screening.explain import AUDIENCES, SECTIONS, Audience, Outline, explain, render
 from recovery_screening.models import (
     AdvisoryApplied,
     AdvisoryUndecided,
@@ -108,3 +115,152 @@ def test_the_text_follows_the_outline(intake: Ruleset) -> None:
     headings = ["Because:", "Answers needed", "Domains:", "Instruments:", "Ruleset "]
     positions = [text.index(heading) for heading in headings]
     assert positions == sorted(positions)
+
+
+# --- two audiences --------------------------------------------------------------------------
+
+SNAPSHOTS = REPO / "tests" / "snapshots" / "explain"
+EXAMPLES = [
+    *((path, "peer-support-intake@1.0.0")
+      for path in sorted((REPO / "examples" / "applicants").glob("*.json"))
+      if path.name != "phq-9-answers.json"),
+    *((path, "peer-support-intake@1.1.0")
+      for path in sorted((REPO / "examples" / "applicants" / "intake-1.1").glob("*.json"))),
+    (REPO / "examples" / "applicants" / "phq-9-answers.json", "phq-9@1.1.0"),
+    *((path, "group-leader-readiness@1.1.0")
+      for path in sorted((REPO / "examples" / "group-leader-readiness").glob("*.json"))),
+    *((path, "continuing-support@1.1.0")
+      for path in sorted((REPO / "examples" / "continuing-support").glob("*.json"))),
+]  # fmt: skip
+
+
+def _snapshot_name(path: Path, reference: str, audience: str) -> str:
+    return f"{reference.replace('@', '-')}/{path.stem}.{audience}.txt"
+
+
+@pytest.mark.parametrize("audience", AUDIENCES)
+@pytest.mark.parametrize(
+    ("path", "reference"),
+    [pytest.param(p, r, id=f"{r}:{p.parent.name}/{p.stem}") for p, r in EXAMPLES],
+)
+def test_example_explanations_match_their_snapshots(
+    path: Path, reference: str, audience: Audience
+) -> None:
+    """`UPDATE_SNAPSHOTS=1 pytest tests/test_explain.py` writes them again after a deliberate
+    change; review the diff before committing."""
+    from recovery_screening import load_ruleset
+
+    text = load_ruleset(reference).evaluate(json.loads(path.read_text())).explain(audience)
+    snapshot = SNAPSHOTS / _snapshot_name(path, reference, audience)
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        snapshot.parent.mkdir(parents=True, exist_ok=True)
+        snapshot.write_text(text + "\n", encoding="utf-8")
+    assert text + "\n" == snapshot.read_text(encoding="utf-8")
+
+
+def test_the_default_audience_is_staff(intake: Ruleset) -> None:
+    applicant = json.loads((REPO / "examples" / "applicants" / "refer-safety.json").read_text())
+    decision = intake.evaluate(applicant)
+    assert decision.explain() == decision.explain("staff") == explain(decision)
+    assert decision.explain().startswith("Outcome: REFER")
+
+
+def test_an_unknown_audience_is_refused(intake: Ruleset) -> None:
+    applicant = json.loads((REPO / "examples" / "applicants" / "admit.json").read_text())
+    with pytest.raises(ValueError, match="audience must be one of staff, applicant"):
+        intake.evaluate(applicant).explain("patient")  # type: ignore[arg-type]
+
+
+def test_a_standalone_instrument_reports_its_score_not_an_admission() -> None:
+    from recovery_screening import load_ruleset
+
+    phq9 = load_ruleset("phq-9")
+    flagged = {f"q{n}": 1 for n in range(1, 10)}
+    for audience in AUDIENCES:
+        for answers in (flagged, {**flagged, "q9": 0}, without(flagged, {"q9"})):
+            text = phq9.evaluate(answers).explain(audience)
+            assert "Outcome" not in text and "ADMIT" not in text and "Result:" not in text
+            assert "Patient Health Questionnaire-9 (PHQ-9)" in text.splitlines()[0]
+    staff = phq9.evaluate(flagged).explain("staff").splitlines()
+    assert staff[0] == "Patient Health Questionnaire-9 (PHQ-9): 9 of 0-27, mild (safety follow-up)"
+    assert staff[1].strip().startswith("SAFETY: ")
+    assert "Instruments:" not in staff  # said once, at the top
+    applicant = phq9.evaluate(flagged).explain("applicant").splitlines()
+    assert applicant[0] == (
+        "Your Patient Health Questionnaire-9 (PHQ-9) score: 9 out of 27, Mild depression"
+    )
+
+
+def test_the_applicant_is_asked_the_questions_still_needed(intake: Ruleset) -> None:
+    applicant = json.loads((REPO / "examples" / "applicants" / "defer-missing.json").read_text())
+    decision = intake.evaluate(applicant)
+    text = decision.explain("applicant")
+    questions = decision.trace.ruleset.questions
+    for name in decision.needs:
+        assert questions[name].label in text
+        assert name not in text
+    assert "phq9.q9" in decision.explain("staff")
+
+
+def _identifiers(ruleset: Ruleset) -> set[str]:
+    """What a person is not shown: every rule id, reason code, input and band name of the
+    ruleset that reads as an identifier (plain words such as `housing` can be prose)."""
+    compiled = ruleset.compiled
+    names = {
+        compiled.id,
+        *(rule.id for rule in compiled.decisions),
+        *(rule.code for rule in compiled.decisions),
+        *(rule.id for rule in compiled.advisories),
+        *(rule.code for rule in compiled.advisories),
+        compiled.default.code,
+        compiled.incomplete.code,
+        *(field.name for field in compiled.inputs.fields),
+        *compiled.referral_targets,
+    }
+    for domain in compiled.domains:
+        names.add(domain.name)
+        names.update(band.name for band in domain.bands.bands)
+        names.update(rule.id for rule in domain.rules)
+        names.update(rule.code for rule in domain.rules)
+    for instrument in compiled.instruments:
+        names.update(flag.code for flag in instrument.flags)
+        if instrument.bands is not None:
+            names.update(band.name for band in instrument.bands.bands)
+    return {name for name in names if re.search(r"[_.\-0-9]", name) or name.isupper()}
+
+
+APPLICANT_RULESETS = [
+    pytest.param(reference, id=reference)
+    for reference in (
+        "peer-support-intake@1.0.0", "peer-support-intake@1.1.0", "group-leader-readiness",
+        "continuing-support", "phq-9", "audit",
+    )
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("reference", APPLICANT_RULESETS)
+@given(data=st.data())
+def test_the_applicant_text_never_shows_an_identifier_code_or_hash(
+    reference: str, data: st.DataObject
+) -> None:
+    ruleset = _loaded(reference)
+    applicant = data.draw(applicants(ruleset, missing=0.1))
+    try:
+        text = ruleset.evaluate(applicant).explain("applicant")
+    except InvalidApplicant:
+        return
+    for name in _identifiers(ruleset):
+        assert not re.search(rf"(?<![\w.\-]){re.escape(name)}(?![\w\-]|\.\w)", text), name
+    assert "sha256" not in text and not re.search(r"[0-9a-f]{12}", text)
+    assert not re.search(r"\b(ADMIT|DEFER|REFER)\b|\[|\w = ", text)
+
+
+_RULESETS: dict[str, Ruleset] = {}
+
+
+def _loaded(reference: str) -> Ruleset:
+    from recovery_screening import load_ruleset
+
+    if reference not in _RULESETS:
+        _RULESETS[reference] = load_ruleset(reference)
+    return _RULESETS[reference]

@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from tests.conftest import FIXTURE_RULESETS
+from tests.conftest import FIXTURE_RULESETS, REPO
 
 from recovery_screening import InvalidApplicant, Ruleset, load_ruleset
 from recovery_screening.models import DecisionModel, decision_json_schema
@@ -32,10 +32,11 @@ def mini_v2() -> Ruleset:
 def test_v2_decision_json_carries_advisories_and_round_trips(mini_v2: Ruleset) -> None:
     decision = mini_v2.evaluate(COMPLETE, as_of=datetime.date(2026, 1, 10))
     data = json.loads(decision.to_json())
-    assert list(data)[:8] == [
-        "outcome", "outcome_label", "deciding", "reasons", "needs", "rescreen_after_days",
-        "referrals", "advisories",
+    assert list(data)[:9] == [
+        "outcome", "outcome_label", "deciding", "reasons", "needs", "needed_questions",
+        "rescreen_after_days", "referrals", "advisories",
     ]  # fmt: skip
+    assert data["needed_questions"] == []
     assert [(r["target"], r["rule"], r["advisory"]) for r in data["referrals"]] == [
         ("peer-group", "default", False),
         ("harm-reduction", "advise-harm-reduction", True),
@@ -58,6 +59,7 @@ def test_v2_decision_json_carries_advisories_and_round_trips(mini_v2: Ruleset) -
 def test_v1_decision_json_has_no_v2_keys(mini: Ruleset) -> None:
     data = json.loads(mini.evaluate({"withdrawal": "none"}).to_json())
     assert "advisories" not in data and "undecided_advisories" not in data
+    assert "needed_questions" not in data
     assert all("advisory" not in referral for referral in data["referrals"])
     assert DecisionModel.model_validate(data).model_dump(mode="json") == data
 
@@ -185,3 +187,27 @@ def test_instrument_answers_are_shown_by_their_labels(mini_v2: Ruleset) -> None:
     assert labels["scale.q2"][True] == "Yes"
     assert 1 not in labels["scale.q2"]  # an answer 1 is not `true`
     assert Outline.answer.__doc__
+
+
+def test_a_v2_decision_asks_each_needed_answer_as_its_question() -> None:
+    intake = load_ruleset("peer-support-intake@1.1.0")
+    applicant = json.loads((REPO / "examples/applicants/intake-1.1/defer-missing.json").read_text())
+    del applicant["phq9"]["q9"]
+    decision = intake.evaluate(applicant)
+    data = json.loads(decision.to_json())
+    assert [q["input"] for q in data["needed_questions"]] == data["needs"] == list(decision.needs)
+    asked = {q["input"]: q for q in data["needed_questions"]}
+    assert asked["overdose_last_90_days"] == {
+        "input": "overdose_last_90_days",
+        "label": "Have you overdosed in the last 90 days?",
+        "instructions": None,
+    }
+    assert asked["phq9.q9"]["label"] == (
+        "Thoughts that you would be better off dead, or of hurting yourself in some way"
+    )
+    assert asked["phq9.q9"]["instructions"] == (
+        "Over the last 2 weeks, how often have you been bothered by any of the following problems?"
+    )
+    assert decision.model.needed_questions is not None
+    assert decision.model.model_dump_json() == decision.to_json()
+    jsonschema.Draft202012Validator(decision_json_schema()).validate(data)

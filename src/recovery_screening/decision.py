@@ -25,6 +25,7 @@ from recovery_screening.fields import JsonScalar
 from recovery_screening.outcomes import DEFAULT_RULE, INCOMPLETE_RULE, OUTCOMES, Outcome
 
 if TYPE_CHECKING:
+    from recovery_screening.explain import Audience
     from recovery_screening.models import (
         DecisionModel,
         DomainScore,
@@ -103,6 +104,7 @@ class Shapes(NamedTuple):
     referral: Node
     advisory: Node
     undecided_advisory: Node
+    question: Node
     instrument_ref: Node
     ruleset: Node
     engine: Node
@@ -337,11 +339,12 @@ class Decision:
         reaches its public names, so the core never imports it (tests/test_layering.py)."""
         return importlib.import_module(_NEXT_STEPS).next_steps(self, **bounds)  # type: ignore[no-any-return]
 
-    def explain(self) -> str:
-        """The decision as plain text for a person."""
-        from recovery_screening.explain import render_text
+    def explain(self, audience: Audience = "staff") -> str:
+        """The decision as plain text: for `staff` (everything, traceable; the default) or for
+        the `applicant` (plain words, no codes); see `recovery_screening.explain.explain`."""
+        from recovery_screening.explain import explain
 
-        return render_text(self.model, self._trace.ruleset.answer_labels)
+        return explain(self, audience)
 
     def __repr__(self) -> str:
         trace = self._trace
@@ -464,6 +467,7 @@ def explanation(decision: Decision, make: Shapes) -> Any:
         deciding=list(decision.deciding),
         reasons=reasons,
         needs=list(trace.needs),
+        **({"needed_questions": _questions(ruleset, trace.needs, make)} if v2 else {}),
         rescreen_after_days=decision.rescreen_after_days,
         referrals=referrals,
         **advisories,
@@ -491,6 +495,18 @@ def explanation(decision: Decision, make: Shapes) -> Any:
         engine=make.engine(name=ENGINE_NAME, version=__version__, backend=trace.backend),
         **({"semantics": "exact" if trace.exact else "exact-bounded"} if v2 else {}),
     )
+
+
+def _questions(ruleset: CompiledRuleset, needs: tuple[str, ...], make: Shapes) -> list[Any]:
+    questions = ruleset.questions
+    return [
+        make.question(
+            input=name,
+            label=questions[name].label,
+            instructions=questions[name].instructions,
+        )
+        for name in needs
+    ]
 
 
 def _advisories_applied(decision: Decision, make: Shapes) -> list[Any]:
@@ -529,6 +545,7 @@ _MODEL_NAMES = frozenset(
         "FlagRaised",
         "InstrumentRef",
         "InstrumentScore",
+        "NeededQuestion",
         "Reason",
         "Referral",
         "RulesetRef",

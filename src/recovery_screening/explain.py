@@ -13,12 +13,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from recovery_screening.fields import JsonScalar
 from recovery_screening.outcomes import INCOMPLETE_RULE
 
 if TYPE_CHECKING:
+    from recovery_screening.compiler import CompiledRuleset
+    from recovery_screening.decision import Decision
     from recovery_screening.models import (
         AdvisoryApplied,
         AdvisoryUndecided,
@@ -164,14 +166,37 @@ def instrument_total_text(instrument: InstrumentScore) -> str:
     return "incomplete" if instrument.total is None else str(instrument.total)
 
 
-class _Text(Outline):
-    """The explanation as plain text a peer worker can read with the applicant."""
+Audience = Literal["staff", "applicant"]
+AUDIENCES: tuple[Audience, ...] = ("staff", "applicant")
+"""Who an explanation's text is for: `staff` (everything, traceable: rule ids, reason codes,
+answers, points, hashes; the default) or `applicant` (plain words for the person screened)."""
 
-    def __init__(self) -> None:
+
+class _Text(Outline):
+    """The explanation as plain text for staff: everything, traceable to rules, codes and answers.
+
+    `standalone` is the one instrument of a `kind: instrument` ruleset: its score, band and
+    flags head the text instead of an outcome (an instrument on its own admits nobody), and the
+    instruments section, which would repeat them, is left out."""
+
+    def __init__(self, standalone: InstrumentScore | None = None) -> None:
         self.lines: list[str] = []
+        self.standalone = standalone
 
     def outcome(self, outcome: str, label: str | None) -> None:
-        self.lines += [f"Outcome: {outcome.upper()}{f' ({label})' if label else ''}", ""]
+        instrument = self.standalone
+        if instrument is None:
+            self.lines += [f"Outcome: {outcome.upper()}{f' ({label})' if label else ''}", ""]
+            return
+        low, high = instrument.total_range
+        band = f", {instrument.band}" if instrument.band else ""
+        status = f" ({label})" if label else ""
+        total = instrument_total_text(instrument)
+        self.lines.append(f"{instrument.title}: {total} of {low}-{high}{band}{status}")
+        for flag in instrument.flags:
+            marker = "SAFETY: " if flag.safety else ""
+            self.lines.append(f"      {marker}{flag.text} [{flag.code}]")
+        self.lines.append("")
 
     def because(self, reasons: list[Reason]) -> None:
         self.lines.append("Because:")
@@ -242,6 +267,8 @@ class _Text(Outline):
                 self.lines.append(f"      not decided: {', '.join(domain.undecided)}")
 
     def instruments(self, instruments: list[InstrumentScore]) -> None:
+        if self.standalone is not None:
+            return  # the one instrument heads the text (`outcome`)
         self.lines += ["", "Instruments:"]
         for instrument in instruments:
             low, high = instrument.total_range
@@ -260,22 +287,166 @@ class _Text(Outline):
         ]
 
 
-def render_text(model: DecisionModel, labels: Mapping[str, Mapping[Any, str]] | None = None) -> str:
-    """Outcome first, then why, what to do next, and the scores behind it (`Decision.explain()`).
+_OUTCOME_WORDS = {"admit": "You can go ahead", "defer": "Not yet", "refer": "Another service first"}
 
-    `labels` (`CompiledRuleset.answer_labels`) shows answers by their v2 labels."""
-    text = _Text()
+
+def _words(name: str) -> str:
+    """An identifier as words, for a band the ruleset gives no label (`some_insight`)."""
+    return name.replace("_", " ").replace("-", " ")
+
+
+def _out_of(low: int, high: int) -> str:
+    return f"out of {high}" if low == 0 else f"on a scale from {low} to {high}"
+
+
+class _ApplicantText(Outline):
+    """The explanation in plain words for the person screened, in the second person.
+
+    It says the result, why (the ruleset's own reason texts), what happens next and what is
+    still needed, asked as the questions themselves, and how each area and questionnaire came
+    out in words. It leaves out what a staff member would not say to the person's face: rule
+    ids, reason codes, answers quoted back as values, points, hashes and undecided rules.
+    """
+
+    def __init__(self, ruleset: CompiledRuleset, standalone: InstrumentScore | None) -> None:
+        self.lines: list[str] = []
+        self.ruleset = ruleset
+        self.standalone = standalone
+        self.said: set[str] = set()
+
+    def _band(self, bands: Any, band: str | None) -> str | None:
+        if band is None:
+            return None
+        if bands is not None:
+            for entry in bands.bands:
+                if entry.name == band:
+                    return entry.label or _words(band)
+        return _words(band)
+
+    def _score(self, instrument: InstrumentScore) -> str:
+        low, high = instrument.total_range
+        compiled = next(
+            (i for i in self.ruleset.instruments if (i.alias or None) == instrument.alias), None
+        )
+        band = self._band(compiled.bands if compiled else None, instrument.band)
+        if instrument.total is None:
+            return "not complete yet" + (f" (so far: {band})" if band else "")
+        return f"{instrument.total} {_out_of(low, high)}" + (f", {band}" if band else "")
+
+    def outcome(self, outcome: str, label: str | None) -> None:
+        instrument = self.standalone
+        if instrument is not None:
+            self.lines.append(f"Your {instrument.title} score: {self._score(instrument)}")
+            for flag in instrument.flags:
+                self.lines.append(f"  - {flag.text}")
+                self.said.add(flag.text.strip())
+        else:
+            self.lines.append(f"Result: {label or _OUTCOME_WORDS[outcome]}")
+        self.lines.append("")
+
+    def because(self, reasons: list[Reason]) -> None:
+        """The ruleset's reason texts, without rule ids, codes or the answers they read (a
+        standalone instrument's flag, already said under its score, is not said twice)."""
+        texts = [reason.text.strip() for reason in reasons]
+        self.lines.extend(text for text in texts if text not in self.said)
+
+    def also_applies(self, reasons: list[Reason]) -> None:
+        self.lines += ["", "Also noted:"]
+        self.lines.extend(f"  - {reason.text.strip()}" for reason in reasons)
+
+    def referrals(self, referrals: list[Referral]) -> None:
+        """The services by title: their longer texts are written for staff."""
+        self.lines += ["", "Next, we suggest:"]
+        self.lines.extend(f"  - {referral.title}" for referral in referrals)
+
+    def advisories(
+        self, applied: list[AdvisoryApplied], undecided: list[AdvisoryUndecided]
+    ) -> None:
+        """The advisories that apply; undecided ones are not applied, so they are left out."""
+        if applied:
+            self.lines += ["", "Whatever the result:"]
+            self.lines.extend(f"  - {advice.text.strip()}" for advice in applied)
+
+    def needs(self, needs: list[str]) -> None:
+        self.lines += [
+            "",
+            "We still need your answers to these questions (they could change the result):",
+        ]
+        for name in needs:
+            question = self.ruleset.questions.get(name)
+            if question is None:
+                continue
+            stem = f"{question.instructions} " if question.instructions else ""
+            self.lines.append(f"  - {stem}{question.label}")
+
+    def rescreen(self, days: int) -> None:
+        self.lines += ["", f"We can screen again with you in {days} day{'s' if days != 1 else ''}."]
+
+    def undecided(self, rules: list[UndecidedRule]) -> None:
+        """Left out: rules are a staff matter; the answers they wait for are asked under needs."""
+
+    def domains(self, domains: list[DomainScore]) -> None:
+        """Each area in the words of its band; no points, and no contributions (some, such as
+        past risk to others, are for staff, not to be read back to the person)."""
+        bands = {domain.name: domain.bands for domain in self.ruleset.domains}
+        self.lines += ["", "How your answers came out:"]
+        for domain in domains:
+            band = self._band(bands.get(domain.name), domain.band)
+            self.lines.append(f"  {domain.title}: {band or 'not known yet (answers missing)'}")
+
+    def instruments(self, instruments: list[InstrumentScore]) -> None:
+        """Each questionnaire's score and band in words (a standalone one heads the text)."""
+        if self.standalone is not None:
+            return
+        self.lines += ["", "Your questionnaire scores:"]
+        self.lines.extend(f"  {i.title}: {self._score(i)}" for i in instruments)
+
+    def provenance(self, ruleset: RulesetRef, engine: EngineRef) -> None:
+        """The screening by its title and version: no ids or hashes."""
+        self.lines += ["", f"{self.ruleset.title}, version {ruleset.version}"]
+
+
+def render_text(
+    model: DecisionModel,
+    labels: Mapping[str, Mapping[Any, str]] | None = None,
+    standalone: bool = False,
+) -> str:
+    """The staff text: outcome first, then why, what to do next, and the scores behind it.
+
+    `labels` (`CompiledRuleset.answer_labels`) shows answers by their v2 labels; `standalone`
+    heads the text with the one instrument of an instrument ruleset instead of an outcome."""
+    text = _Text(model.instruments[0] if standalone and model.instruments else None)
     if labels:
         text.labels = labels
     render(model, text)
     return "\n".join(text.lines)
 
 
+def explain(decision: Decision, audience: Audience = "staff") -> str:
+    """`decision` as plain text for `audience` (see `AUDIENCES`): `Decision.explain()`."""
+    ruleset = decision.trace.ruleset
+    model = decision.model
+    standalone = ruleset.kind == "instrument"
+    if audience == "staff":
+        return render_text(model, ruleset.answer_labels, standalone)
+    if audience != "applicant":
+        raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}")
+    text = _ApplicantText(
+        ruleset, model.instruments[0] if standalone and model.instruments else None
+    )
+    render(model, text)
+    lines = [line for i, line in enumerate(text.lines) if line or (i and text.lines[i - 1])]
+    return "\n".join(lines).rstrip()
+
+
 __all__ = [
+    "AUDIENCES",
     "SECTIONS",
+    "Audience",
     "Outline",
     "describe_value",
     "domain_score_text",
+    "explain",
     "instrument_total_text",
     "render",
     "render_text",

@@ -126,6 +126,16 @@ class AdvisoryUndecided(_Model):
     missing: list[str]
 
 
+class NeededQuestion(_Model):
+    """v2: an answer in `needs`, as the question a host asks for it."""
+
+    input: str = Field(description="the applicant path, as in `needs` (`phq9.q9`)")
+    label: str = Field(description="the question's label in the ruleset")
+    instructions: str | None = Field(
+        description="the instruction stem of the instrument the item belongs to, if it has one"
+    )
+
+
 class InstrumentRef(_Model):
     alias: str | None
     id: str
@@ -165,6 +175,8 @@ class DecisionModel(_V2Model):
     deciding: list[str]
     reasons: list[Reason]
     needs: list[str]
+    needed_questions: list[NeededQuestion] | None = None
+    """v2 decisions only: each answer in `needs`, in the same order, with its question."""
     rescreen_after_days: int | None
     referrals: list[Referral]
     advisories: list[AdvisoryApplied] | None = None
@@ -182,7 +194,7 @@ class DecisionModel(_V2Model):
     (docs/decision-semantics.md)."""
 
     _V2_ONLY: ClassVar[frozenset[str]] = frozenset(
-        {"advisories", "undecided_advisories", "semantics"}
+        {"needed_questions", "advisories", "undecided_advisories", "semantics"}
     )
 
 
@@ -231,6 +243,7 @@ NODES: dict[str, type[BaseModel]] = {
     "referral": Referral,
     "advisory": AdvisoryApplied,
     "undecided_advisory": AdvisoryUndecided,
+    "question": NeededQuestion,
     "instrument_ref": InstrumentRef,
     "ruleset": RulesetRef,
     "engine": EngineRef,
@@ -258,6 +271,7 @@ __all__ = [
     "FlagRaised",
     "InstrumentRef",
     "InstrumentScore",
+    "NeededQuestion",
     "Reason",
     "Referral",
     "RulesetRef",

@@ -700,10 +700,14 @@ def render_text(steps: NextSteps) -> str:
         lines.append("  " + text)
     if steps.come_back_after_days is not None:
         when = _days(steps.come_back_after_days)
-        if all(len(s.changes) == 1 for s in steps.sets if s.outcome == steps.sets[0].outcome):
-            lines.append(f"  Time is the only path: come back in {when}.")
+        best = steps.sets[0]
+        goal = f"{best.outcome_label} ({best.outcome})" if best.outcome_label else best.outcome
+        if all(len(s.changes) == 1 for s in steps.sets if s.outcome == best.outcome):
+            lines.append(f"  Time is the only way to {goal}: come back in {when}.")
         else:
-            lines.append(f"  Every path includes waiting: come back in {when} at the earliest.")
+            lines.append(
+                f"  Every way to {goal} includes waiting: come back in {when} at the earliest."
+            )
     if steps.bound is not None:
         lines.append(
             f"  The search stopped at a bound ({steps.bound}: at most {steps.max_changes} "

@@ -43,7 +43,7 @@ def test_unknown_backend_names_the_available_ones() -> None:
 
 @pytest.mark.usefixtures("without_durable")
 def test_missing_durable_says_how_to_install_it() -> None:
-    with pytest.raises(BackendUnavailable, match=r"recovery-screening\[durable\]"):
+    with pytest.raises(BackendUnavailable, match=r"pip install \"\.\[durable\]\""):
         select_backend("durable")
 
 
@@ -84,5 +84,5 @@ def test_cli_durable_without_the_extra_exits_2(capsys: pytest.CaptureFixture[str
     applicant = Path(__file__).parent.parent.parent / "examples" / "applicants" / "admit.json"
     assert main(["evaluate", str(applicant), "--backend", "durable"]) == 2
     error = capsys.readouterr().err
-    assert "recovery-screening[durable]" in error
+    assert 'pip install ".[durable]"' in error and "-py3-none-any.whl[durable]" in error
     assert "Traceback" not in error

@@ -331,5 +331,5 @@ def test_without_the_extra_evaluate_batch_says_what_to_install(
     from recovery_screening.errors import MissingExtra
 
     monkeypatch.setitem(sys.modules, "duckdb", None)
-    with pytest.raises(MissingExtra, match=r"recovery-screening\[columnar\]"):
+    with pytest.raises(MissingExtra, match=r"'columnar' extra \(duckdb is not installed\)"):
         mini.evaluate_batch([])

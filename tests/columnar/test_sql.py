@@ -111,3 +111,37 @@ def test_which_advisories_kleene_logic_decides_exactly(condition: str, exact: bo
     )
     (advisory,) = ruleset.compiled.advisories
     assert kleene_is_exact(ruleset.compiled, advisory.expression) is exact
+
+
+def test_sql_verb_prints_the_query_and_its_input_columns_as_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+    from pathlib import Path
+
+    from recovery_screening.cli import main
+
+    duckdb = pytest.importorskip("duckdb")
+    mini = Path(__file__).parent.parent / "fixtures" / "rulesets" / "mini" / "1.0.0.yaml"
+    assert main(["sql", str(mini), "--table", "typed", "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["ruleset"], printed["dialect"], printed["table"]) == (
+        "mini", "duckdb", "typed",
+    )  # fmt: skip
+    complete = {"withdrawal": "none", "ready": 8, "attends": True, "violent": False,
+                "scale.q1": 0, "scale.q2": True, "scale.q3": 0}  # fmt: skip
+    columns = ", ".join(
+        f"CAST({columnar_literal(complete.get(column['name']))} AS {column['type']}) "
+        f'AS "{column["name"]}"'
+        for column in printed["inputs"]
+    )
+    connection = duckdb.connect()
+    connection.execute(f"CREATE TABLE typed AS SELECT {columns}")
+    (row,) = connection.sql(printed["sql"]).fetchall()
+    assert row[:3] == (True, "admit", ["default"])
+
+
+def columnar_literal(value: object) -> str:
+    from recovery_screening.columnar.sql import literal
+
+    return literal(value)

@@ -94,7 +94,7 @@ def test_missing_hypothesis_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setitem(sys.modules, "hypothesis", None)
-    with pytest.raises(MissingExtra, match=r"recovery-screening\[designer\]"):
+    with pytest.raises(MissingExtra, match=r'pip install "\.\[designer\]"'):
         check_properties(load_ruleset("peer-support-intake"))
     assert main(["check", "peer-support-intake"]) == 2
     assert "pip install" in capsys.readouterr().err

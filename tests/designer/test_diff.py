@@ -128,3 +128,27 @@ def test_structural_diff_lists_advisory_changes() -> None:
     changes = [(c.section, c.id, c.change) for c in structural_diff(old, new)]
     assert ("advisories", "advise-harm-reduction", "changed") in changes
     assert ("advisories", "advise-motivated-note", "removed") in changes
+
+
+def test_the_structural_diff_is_in_the_same_order_in_every_process() -> None:
+    """Domains common to both versions used to be walked as a set: the order changed with
+    PYTHONHASHSEED, so the same diff printed differently from run to run."""
+    import os
+    import subprocess
+    import sys
+
+    program = (
+        "from recovery_screening import load_ruleset\n"
+        "from recovery_screening.designer.diff import structural_diff\n"
+        "old, new = load_ruleset('peer-support-intake@1.0.0'), "
+        "load_ruleset('peer-support-intake@1.1.0')\n"
+        "print([(c.section, c.id) for c in structural_diff(old, new)])\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", program], capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in range(1, 7)
+    }  # fmt: skip
+    assert len(outputs) == 1

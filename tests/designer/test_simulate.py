@@ -184,3 +184,16 @@ def test_unknown_cohort_format_is_a_usage_error(
     cohort.write_bytes(b"")
     assert main(["simulate", "peer-support-intake@1.0.0", "--cohort", str(cohort)]) == 2
     assert ".jsonl or .csv" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["cohort.json", "cohort.txt", "cohort"])
+def test_a_cohort_not_jsonl_or_csv_is_refused_as_the_message_says(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pretty-printed applicant (.json) used to be read as JSON Lines, one invalid line each."""
+    cohort = tmp_path / name
+    cohort.write_bytes((REPO / "examples" / "applicants" / "admit.json").read_bytes())
+    assert main(["simulate", "peer-support-intake@1.0.0", "--cohort", str(cohort)]) == 2
+    captured = capsys.readouterr()
+    assert "must end in .jsonl or .csv" in captured.err
+    assert captured.out == ""

@@ -251,7 +251,7 @@ def test_missing_fhir_extra_is_a_clear_error(
         raise ImportError(name)
 
     monkeypatch.setattr(importlib, "import_module", unavailable)
-    with pytest.raises(MissingExtra, match=r'pip install "recovery-screening\[fhir\]"'):
+    with pytest.raises(MissingExtra, match=r'pip install "\.\[fhir\]"'):
         from_questionnaire_response(_response(), mini)
 
 
@@ -305,6 +305,27 @@ def test_shipped_fhir_examples_match_their_applicants(
         assert hook["prefetch"]["questionnaireResponse"] == json.loads(
             (fhir / response).read_text()
         )
+
+
+@pytest.mark.parametrize("name", ["refer", "admit"])
+def test_the_1_1_fhir_examples_match_their_applicants(name: str) -> None:
+    """examples/fhir/intake-1.1: what docs/interchange.md posts to the service (1.1.0)."""
+    newest = load_ruleset("peer-support-intake@1.1.0")
+    fhir = REPO / "examples" / "fhir" / "intake-1.1"
+    applicant_name = "refer-safety.json" if name == "refer" else "admit.json"
+    plain = json.loads((REPO / "examples/applicants/intake-1.1" / applicant_name).read_text())
+    response = json.loads((fhir / f"questionnaire-response-{name}.json").read_text())
+    assert response["status"] == "completed"
+    assert response["questionnaire"].endswith("|1.1.0")
+    _same_decision(newest, plain, response)
+    expected = to_questionnaire_response(
+        plain, newest, subject="Patient/example", resource_id=f"qr-{name}-1-1",
+        authored="2026-11-25T09:30:00Z",
+    )  # fmt: skip
+    assert response == expected  # regenerated whenever the mapping changes
+    if name == "refer":
+        hook = json.loads((fhir / "hook-request.json").read_text())
+        assert hook["prefetch"]["questionnaireResponse"] == response
 
 
 def test_the_core_needs_no_interchange_dependency() -> None:

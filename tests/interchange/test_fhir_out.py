@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from tests.interchange.shared import CASES, ruleset_at
 
 from recovery_screening import Decision, Ruleset
 from recovery_screening.interchange import to_cds_card, to_fhir_risk_assessment
+from recovery_screening.interchange.fhir_out import PART2_LABEL
 
 CARD_SCHEMA = json.loads((FIXTURES / "cds-hooks-card.schema.json").read_text())
 
@@ -37,6 +40,7 @@ def test_every_embedded_case_gives_a_valid_assessment_and_card(path: Path, index
     decision = ruleset.evaluate(ruleset.tests[index]["applicant"])
     assessment = to_fhir_risk_assessment(decision, subject="Patient/p1", occurrence="2026-11-25")
     RiskAssessment.model_validate(assessment)
+    _check_narrative(assessment)
     _validate_card(to_cds_card(decision, source="Peer program", subject="Patient/p1"))
     _validate_card(to_cds_card(decision))
 
@@ -54,7 +58,7 @@ def test_risk_assessment_maps_the_decision(intake: Ruleset) -> None:
     assert assessment["occurrenceDateTime"] == "2026-11-25T09:30:00+00:00"
     assert assessment["basis"] == [{"reference": "QuestionnaireResponse/qr-1"}]
     assert {(s["system"].rsplit("/", 1)[1], s["code"]) for s in assessment["meta"]["security"]} == {
-        ("v3-ActCode", "42CFRPart2"), ("v3-Confidentiality", "R"),
+        ("v3-ActCode", "ETH"), ("v3-Confidentiality", "R"),
     }  # fmt: skip
     assert assessment["method"]["coding"][0]["code"] == "peer-support-intake"
     assert decision.ruleset_hash in assessment["method"]["text"]
@@ -184,3 +188,68 @@ def test_v2_risk_assessment_carries_advisories() -> None:
     assert assessment["mitigation"].startswith("Refer to Withdrawal care")
     note = assessment["note"][0]["text"]
     assert "Advisories, whatever the outcome: HARM_REDUCTION_INFO: Naloxone" in note
+
+
+# R4 (4.0.1) "All Security Labels" (extensible on Meta.security) is the union of these value
+# sets; the codes below are those of R4's expansions that the library may send. ActCode
+# 42CFRPart2 is not among them: R4's v3-ActUSPrivacyLaw value set has no concepts (content moved
+# to ActCode, outside the R4 union). Sources: hl7.org/fhir/R4/valueset-security-labels.html,
+# hl7.org/fhir/R4/v3/ActUSPrivacyLaw/vs.html, hl7.org/fhir/R4/v3/InformationSensitivityPolicy.
+R4_SECURITY_LABELS = {
+    ("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", code)
+    for code in ("U", "L", "M", "N", "R", "V")
+} | {
+    ("http://terminology.hl7.org/CodeSystem/v3-ActCode", code)
+    for code in ("ETH", "GDIS", "HIV", "PSY", "SCA", "SDV", "SEX", "STD", "TBOO")
+}
+
+
+@pytest.mark.parametrize(("path", "index"), CASES[:: max(1, len(CASES) // 25)])
+def test_security_labels_are_in_r4s_value_set(path: Path, index: int) -> None:
+    ruleset = ruleset_at(path)
+    assessment = to_fhir_risk_assessment(
+        ruleset.evaluate(ruleset.tests[index]["applicant"]), subject="Patient/p1"
+    )
+    labels = {(label["system"], label["code"]) for label in assessment["meta"]["security"]}
+    assert labels <= R4_SECURITY_LABELS
+    assert ("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "R") in labels
+    assert (PART2_LABEL["system"], PART2_LABEL["code"]) not in R4_SECURITY_LABELS
+
+
+def test_a_host_may_add_the_42_cfr_part_2_label(intake: Ruleset) -> None:
+    assessment = to_fhir_risk_assessment(_example(intake, "admit.json"), subject="Patient/p1")
+    assessment["meta"]["security"].append(dict(PART2_LABEL))
+    RiskAssessment.model_validate(assessment)
+
+
+def _narrative_text(div: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", " ", div))
+
+
+def _check_narrative(assessment: dict[str, Any]) -> None:
+    """A generated narrative made only of the assessment's own texts, labels and separators."""
+    text = assessment["text"]
+    assert text["status"] == "generated"
+    assert text["div"].startswith('<div xmlns="http://www.w3.org/1999/xhtml"><h3>')
+    shown = _narrative_text(text["div"])
+    assert assessment["prediction"][0]["outcome"]["text"] in shown
+    own = [assessment["method"]["text"], assessment.get("mitigation", "")]
+    own.extend(note["text"] for note in assessment.get("note", []))
+    for prediction in assessment["prediction"]:
+        own.append(prediction["outcome"]["text"])
+        own.append(prediction.get("rationale", ""))
+        own.append(prediction.get("qualitativeRisk", {}).get("text", ""))
+    for phrase in sorted((p for p in own if p), key=len, reverse=True):
+        shown = shown.replace(phrase, " ")
+    for label in ("Because", "Referrals", "Note", "Method"):
+        shown = shown.replace(label, " ")
+    assert set(shown) <= set(" :()"), shown
+
+
+def test_the_narrative_holds_no_answer_the_resource_does_not(mini: Ruleset) -> None:
+    from tests.conftest import COMPLETE_MINI
+
+    secret = "ZQX-71"
+    decision = mini.evaluate({**COMPLETE_MINI, "note_code": secret})
+    assessment = to_fhir_risk_assessment(decision, subject="Patient/p1")
+    assert secret not in json.dumps(assessment)

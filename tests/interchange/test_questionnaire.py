@@ -163,3 +163,51 @@ def test_v1_questionnaires_keep_their_codes(mini: Ruleset) -> None:
         "none", "mild", "moderate", "severe",
     ]  # fmt: skip
     assert {o["valueCoding"]["system"] for o in items["scale.q1"]["answerOption"]} != {LOINC}
+
+
+def test_a_response_missing_a_required_answer_is_in_progress(intake: Ruleset) -> None:
+    import json
+
+    from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+    from tests.conftest import REPO
+
+    from recovery_screening.interchange import to_questionnaire_response
+
+    newest = load_ruleset("peer-support-intake@1.1.0")
+    complete = json.loads((REPO / "examples/applicants/intake-1.1/admit.json").read_text())
+    assert to_questionnaire_response(complete, newest)["status"] == "completed"
+    optional = {key: value for key, value in complete.items() if key != "pregnant"}
+    assert not newest.compiled.inputs.top["pregnant"].must_answer
+    assert to_questionnaire_response(optional, newest)["status"] == "completed"
+    without_top = {key: value for key, value in complete.items() if key != "wants_to_join_group"}
+    partial = to_questionnaire_response(without_top, newest)
+    assert partial["status"] == "in-progress"
+    QuestionnaireResponse.model_validate(partial)
+    phq9 = {key: value for key, value in complete["phq9"].items() if key != "q9"}
+    assert to_questionnaire_response({**complete, "phq9": phq9}, newest)["status"] == (
+        "in-progress"
+    )
+    assert to_questionnaire_response({}, newest)["status"] == "in-progress"
+    phq = load_ruleset("phq-9@1.1.0")  # an instrument's items sit at the top of its applicant
+    assert to_questionnaire_response({"q1": 0}, phq)["status"] == "in-progress"
+    every = {f"q{i}": 0 for i in range(1, 10)}
+    assert to_questionnaire_response(every, phq)["status"] == "completed"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.parent.name for p in SHIPPED])
+def test_every_questionnaire_has_a_generated_narrative(path: Path) -> None:
+    import html
+    import re
+
+    questionnaire = to_fhir_questionnaire(ruleset_at(path))
+    assert list(questionnaire)[:3] == ["resourceType", "id", "text"]
+    text = questionnaire["text"]
+    assert text["status"] == "generated"
+    assert text["div"].startswith('<div xmlns="http://www.w3.org/1999/xhtml"><h3>')
+    assert text["div"].endswith("</div>")
+    shown = html.unescape(re.sub(r"<[^>]+>", " ", text["div"]))
+    assert questionnaire["title"] in shown
+    for item in _items(questionnaire["item"]).values():
+        assert item["text"] in shown, item["linkId"]
+        for option in item.get("answerOption", []):
+            assert option["valueCoding"]["display"] in shown

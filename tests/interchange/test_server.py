@@ -453,7 +453,7 @@ def test_serve_without_the_server_extra_says_how_to_install_it() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=False)  # fmt: skip
     assert result.returncode == 2
-    assert 'pip install "recovery-screening[server]"' in result.stderr
+    assert 'pip install ".[server]"' in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -42,7 +42,7 @@ def test_the_whole_cohort_replays_identical_through_the_api(cohort_log: Path) ->
 def test_the_whole_cohort_replays_identical_through_the_cli(
     cohort_log: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["replay", str(cohort_log), "--format", "jsonl"]) == 0
+    assert main(["replay", str(cohort_log), "--format", "json"]) == 0
     lines = capsys.readouterr().out.splitlines()
     reports = [json.loads(line) for line in lines[:-1]]
     assert len(reports) == 1000 and {r["status"] for r in reports} == {"identical"}
@@ -241,7 +241,7 @@ def test_expected_head_detects_records_removed_from_the_end(
     assert main(["replay", str(truncated), "--expect-head", head]) == 1
     out = capsys.readouterr().out
     assert "DOES NOT end at the expected head" in out and "VERIFICATION FAILED" in out
-    assert main(["replay", str(truncated), "--expect-head", head, "--format", "jsonl"]) == 1
+    assert main(["replay", str(truncated), "--expect-head", head, "--format", "json"]) == 1
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])["summary"]
     assert (summary["head_matches"], summary["expected_head"], summary["ok"]) == (
         False,
@@ -264,7 +264,7 @@ def test_an_empty_log_is_nothing_to_verify(
     assert main(["replay", str(log)]) == 1
     out = capsys.readouterr().out
     assert "NOTHING TO VERIFY" in out and "every record verified" not in out
-    assert main(["replay", str(log), "--format", "jsonl"]) == 1
+    assert main(["replay", str(log), "--format", "json"]) == 1
     assert json.loads(capsys.readouterr().out)["summary"]["ok"] is False
 
 
@@ -349,7 +349,7 @@ def test_the_summary_says_the_end_is_unchecked_without_an_expected_head(
     assert main(["replay", str(truncated)]) == 0
     out = capsys.readouterr().out
     assert "end: not checked" in out and "--expect-head" in out
-    assert main(["replay", str(truncated), "--format", "jsonl"]) == 0
+    assert main(["replay", str(truncated), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["summary"]["end_checked"] is False
     assert replay(truncated, expect_head=small_log[-1].record_hash).run().end_checked
 

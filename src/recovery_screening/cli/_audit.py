@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recovery_screening.cli._common import EXIT_FAILED, EXIT_OK, add_rulesets_dir_option
+from recovery_screening.cli._progress import Progress, count_lines, quiet_option
 from recovery_screening.errors import DocumentError, Problem
-from recovery_screening.publication import RulesetRegistry
 
-if TYPE_CHECKING:  # records (pydantic) are imported by the verbs that use them, not by --help
+if TYPE_CHECKING:  # records (pydantic) and publication are imported by the verbs that use them
     from recovery_screening.records.replay import RecordReport, ReplaySummary
 
 
@@ -62,18 +62,24 @@ def register(subparsers: Any) -> None:
         "records removed from the end",
     )
     replay_parser.add_argument(
-        "--problems-only", action="store_true", help="text: list only records that fail"
+        "--problems-only",
+        action="store_true",
+        help="list only records that fail, each as soon as it is found (then the summary)",
     )
     replay_parser.add_argument(
         "--format",
-        choices=("text", "jsonl"),
+        choices=("text", "json", "jsonl"),
         default="text",
-        help="text for a person (default) or JSON Lines for a program",
+        help="text for a person (default) or json for a program: one JSON object per record, "
+        "then the summary (jsonl is a deprecated name for json)",
     )
+    quiet_option(replay_parser)
     replay_parser.set_defaults(handler=run_replay)
 
 
 def run_publish(arguments: argparse.Namespace) -> int:
+    from recovery_screening.publication import RulesetRegistry
+
     path = Path(arguments.path)
     directory = arguments.rulesets_dir or path.resolve().parent.parent
     entry = RulesetRegistry(directory).publish(path)
@@ -94,7 +100,7 @@ def read_key(name: str, what: str = "a signing key") -> bytes:
         data = Path(name).read_bytes()
     except OSError as error:
         raise DocumentError(
-            name, [Problem("$", "unreadable", error.strerror or "cannot open file")]
+            name, [Problem((), "unreadable", error.strerror or "cannot open file")]
         ) from None
     from recovery_screening.records.record import check_key
 
@@ -114,11 +120,15 @@ def digest_key(arguments: argparse.Namespace) -> bytes | None:
 
 
 def run_replay(arguments: argparse.Namespace) -> int:
+    from recovery_screening.publication import RulesetRegistry
     from recovery_screening.records.replay import replay
 
+    if arguments.format == "jsonl":
+        print("warning: --format jsonl is deprecated; use --format json", file=sys.stderr)
+        arguments.format = "json"
     key = read_key(arguments.key_file) if arguments.key_file else None
     if arguments.records != "-" and not Path(arguments.records).is_file():
-        raise DocumentError(arguments.records, [Problem("$", "unreadable", "no such file")])
+        raise DocumentError(arguments.records, [Problem((), "unreadable", "no such file")])
     records = sys.stdin.buffer if arguments.records == "-" else arguments.records
     run = replay(
         records,
@@ -129,14 +139,20 @@ def run_replay(arguments: argparse.Namespace) -> int:
         expect_head=arguments.expect_head,
         digest_key=digest_key(arguments),
     )
-    jsonl = arguments.format == "jsonl"
-    for report in run:
-        if jsonl:
-            print(json.dumps(report.to_dict(), ensure_ascii=False))
-        elif not (arguments.problems_only and report.identical):
-            print(_text(report))
+    as_json = arguments.format == "json"
+    total = None if arguments.records == "-" else count_lines(arguments.records)
+    with Progress("replaying", total, "records", quiet=arguments.quiet) as progress:
+        for report in run:
+            progress.update()
+            if arguments.problems_only and report.identical:
+                continue
+            text = json.dumps(report.to_dict(), ensure_ascii=False) if as_json else _text(report)
+            if arguments.problems_only:
+                progress.write(text)
+            else:
+                print(text)
     summary = run.summary
-    if jsonl:
+    if as_json:
         print(json.dumps({"summary": summary.to_dict()}))
     else:
         print(_summary_text(summary))

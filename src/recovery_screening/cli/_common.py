@@ -6,15 +6,13 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from recovery_screening.document.reader import (
-    MAX_DOCUMENT_BYTES,
-    parse_document_bytes,
-    read_document,
-)
+from recovery_screening.document.versions import DEFAULT_RULESET
 from recovery_screening.errors import Problem, ScreeningError
-from recovery_screening.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
+
+if TYPE_CHECKING:  # the engine is imported by the verbs that run it, not by --help
+    from recovery_screening.ruleset import Ruleset
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 Handler = Callable[[argparse.Namespace], int]
@@ -66,10 +64,18 @@ def report_error(error: ScreeningError, output_format: str) -> None:
 
 
 def read_input_document(name: str) -> Any:
-    """Read a JSON or YAML document from a path, or JSON from stdin when `name` is '-'."""
+    """Read a JSON or YAML document from a path, or from stdin when `name` is '-' (JSON when
+    it starts with `{` or `[`, else YAML, as a file's extension would say)."""
+    from recovery_screening.document.reader import (
+        MAX_DOCUMENT_BYTES,
+        parse_document_bytes,
+        read_document,
+    )
+
     if name == "-":
         data = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
-        return parse_document_bytes(data, "<stdin>", yaml_syntax=False)
+        json_syntax = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+        return parse_document_bytes(data, "<stdin>", yaml_syntax=not json_syntax)
     return read_document(name)
 
 
@@ -120,7 +126,17 @@ def add_rulesets_dir_option(
         )
 
 
-def add_format_option(parser: argparse.ArgumentParser) -> None:
+def add_format_option(parser: argparse.ArgumentParser, json_only: bool = False) -> None:
+    """`--format text|json`; `json_only` for a verb whose output is a JSON document itself
+    (`schema`, `questionnaire`): it takes `--format json`, the default, like every verb."""
+    if json_only:
+        parser.add_argument(
+            "--format",
+            choices=("json",),
+            default="json",
+            help="json (the only format: the output is a JSON document)",
+        )
+        return
     parser.add_argument(
         "--format",
         choices=("text", "json"),
@@ -130,6 +146,8 @@ def add_format_option(parser: argparse.ArgumentParser) -> None:
 
 
 def open_ruleset(arguments: argparse.Namespace, reference: str | None = None) -> Ruleset:
+    from recovery_screening.ruleset import load_ruleset
+
     return load_ruleset(
         reference or arguments.ruleset,
         rulesets_dir=getattr(arguments, "rulesets_dir", None),

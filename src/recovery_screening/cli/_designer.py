@@ -3,41 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from recovery_screening.cli._common import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_USAGE,
     MAX_WORKERS,
     add_format_option,
     add_rulesets_dir_option,
     int_in_range,
 )
-from recovery_screening.designer.check import (
+from recovery_screening.cli._progress import Progress, count_lines, quiet_option
+from recovery_screening.designer.defaults import (
     DEFAULT_EXAMPLES,
+    DEFAULT_LIMIT,
     DEFAULT_SEED,
+    ENGINES,
     MAX_EXAMPLES,
     MAX_SEED,
-    check_properties,
-)
-from recovery_screening.designer.diff import DEFAULT_LIMIT, diff_rulesets, diff_text
-from recovery_screening.designer.lint import lint_path
-from recovery_screening.designer.report import diff_html_report, html_report
-from recovery_screening.designer.simulate import simulate, summary_text
-from recovery_screening.designer.testing import (
-    CaseRun,
-    failure_text,
-    junit_xml,
-    read_case_file,
-    run_cases,
 )
 from recovery_screening.errors import DocumentError, Problem
-from recovery_screening.ruleset import load_ruleset
+
+if TYPE_CHECKING:  # the tools are imported by the verb that runs them, not by --help
+    from recovery_screening.designer.testing import CaseRun
 
 
 def register(subparsers: Any) -> None:
@@ -72,13 +64,14 @@ def register(subparsers: Any) -> None:
     )
     sim.add_argument(
         "--engine",
-        choices=("auto", "columnar", "scalar"),
+        choices=ENGINES,
         default="auto",
         help="columnar (DuckDB, the 'columnar' extra; JSON Lines), scalar (one applicant at a "
         "time), or auto (default): columnar where it can run",
     )
     add_rulesets_dir_option(sim)
     add_format_option(sim)
+    quiet_option(sim)
     sim.set_defaults(handler=run_simulate)
 
     diff = subparsers.add_parser("diff", help="structural and behavioural diff of two versions")
@@ -105,12 +98,13 @@ def register(subparsers: Any) -> None:
     )
     diff.add_argument(
         "--engine",
-        choices=("auto", "columnar", "scalar"),
+        choices=ENGINES,
         default="auto",
         help="as for simulate: columnar, scalar, or auto (default)",
     )
     add_rulesets_dir_option(diff)
     add_format_option(diff)
+    quiet_option(diff)
     diff.set_defaults(handler=run_diff)
 
     check = subparsers.add_parser(
@@ -127,6 +121,7 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     add_rulesets_dir_option(check)
     add_format_option(check)
+    quiet_option(check)
     check.set_defaults(handler=run_check)
 
 
@@ -142,6 +137,8 @@ def _dump(data: Any) -> None:
 
 
 def run_lint(arguments: argparse.Namespace) -> int:
+    from recovery_screening.designer.lint import lint_path
+
     reports = [lint_path(path, rulesets_dir=arguments.rulesets_dir) for path in arguments.rulesets]
     if arguments.format == "json":
         _dump([report.to_dict() for report in reports])
@@ -155,17 +152,27 @@ def run_lint(arguments: argparse.Namespace) -> int:
                 print(f"  {finding.severity:<8}{finding.code:<24}{finding.path}{rule}")
                 print(f"          {finding.message}")
                 print(f"          fix: {finding.hint}")
+    if not all(report.readable for report in reports):
+        return EXIT_USAGE
     return EXIT_FAILED if any(report.errors for report in reports) else EXIT_OK
 
 
 def run_test(arguments: argparse.Namespace) -> int:
+    from recovery_screening.designer.testing import (
+        failure_text,
+        junit_xml,
+        read_case_file,
+        run_cases,
+    )
+    from recovery_screening.ruleset import load_ruleset
+
     case_files = [read_case_file(path) for path in arguments.cases]
     rulesets = [load_ruleset(r, rulesets_dir=arguments.rulesets_dir) for r in arguments.rulesets]
     unused = [f for f in case_files if not any(f.applies_to(r) for r in rulesets)]
     if unused:
         raise DocumentError(
             unused[0].source,
-            [Problem("$.ruleset", "no-ruleset", "the case file names a ruleset not being tested")],
+            [Problem(("ruleset",), "no-ruleset", "the case file names a ruleset not being tested")],
         )
     runs: list[CaseRun] = []
     for ruleset in rulesets:
@@ -202,63 +209,90 @@ def run_test(arguments: argparse.Namespace) -> int:
     return EXIT_FAILED if failed or not runs else EXIT_OK
 
 
-def _progress_bar(total_hint: str) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
-    """A tqdm bar on stderr when tqdm is installed and stderr is a terminal; else nothing."""
-    if not sys.stderr.isatty():
-        return None, lambda: None
-    try:
-        tqdm = importlib.import_module("tqdm").tqdm
-    except ImportError:
-        return None, lambda: None
-    bar = tqdm(desc=total_hint, unit=" applicants", file=sys.stderr, unit_scale=True)
-    return bar.update, bar.close
+def _cohort_progress(arguments: argparse.Namespace, description: str) -> Progress:
+    """A bar over the cohort's rows (counted only when a bar is drawn)."""
+    cohort = arguments.cohort
+
+    def rows() -> int | None:
+        if cohort is None:
+            return None
+        return count_lines(cohort, header=str(cohort).lower().endswith(".csv"))
+
+    return Progress(description, rows, "applicants", quiet=arguments.quiet)
+
+
+class _CohortResult(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+_Result = TypeVar("_Result", bound=_CohortResult)
+
+
+def _write_and_print(
+    arguments: argparse.Namespace,
+    result: _Result,
+    html: Callable[[_Result], str],
+    text: Callable[[_Result], str],
+) -> int:
+    """Write the HTML report when one was asked for, then print the result as text or JSON."""
+    if arguments.report:
+        Path(arguments.report).write_text(html(result), encoding="utf-8")
+    if arguments.format == "json":
+        _dump(result.to_dict())
+    else:
+        print(text(result))
+        if arguments.report:
+            print(f"\nReport written to {arguments.report}")
+    return EXIT_OK
 
 
 def run_simulate(arguments: argparse.Namespace) -> int:
+    from recovery_screening.designer.report import html_report
+    from recovery_screening.designer.simulate import simulate, summary_text
+    from recovery_screening.ruleset import load_ruleset
+
     ruleset = load_ruleset(arguments.ruleset, rulesets_dir=arguments.rulesets_dir)
-    update, close = _progress_bar("simulating")
-    try:
+    with _cohort_progress(arguments, "simulating") as progress:
         result = simulate(
             ruleset, arguments.cohort, workers=arguments.workers,
-            rulesets_dir=arguments.rulesets_dir, progress=update, engine=arguments.engine,
+            rulesets_dir=arguments.rulesets_dir, progress=progress.update,
+            engine=arguments.engine,
             group_by=tuple(arguments.group_by),
         )  # fmt: skip
-    finally:
-        close()
-    if arguments.report:
-        Path(arguments.report).write_text(html_report(result), encoding="utf-8")
-    if arguments.format == "json":
-        _dump(result.to_dict())
-    else:
-        print(summary_text(result))
-        if arguments.report:
-            print(f"\nReport written to {arguments.report}")
-    return EXIT_OK
+    return _write_and_print(arguments, result, html_report, summary_text)
 
 
 def run_diff(arguments: argparse.Namespace) -> int:
+    from recovery_screening.designer.diff import diff_rulesets, diff_text
+    from recovery_screening.designer.report import diff_html_report
+    from recovery_screening.ruleset import load_ruleset
+
     old = load_ruleset(arguments.old, rulesets_dir=arguments.rulesets_dir)
     new = load_ruleset(arguments.new, rulesets_dir=arguments.rulesets_dir)
-    result = diff_rulesets(
-        old, new, arguments.cohort, limit=arguments.limit, show_values=arguments.show_values,
-        workers=arguments.workers, old_rulesets_dir=arguments.rulesets_dir,
-        new_rulesets_dir=arguments.rulesets_dir, group_by=tuple(arguments.group_by),
-        engine=arguments.engine,
-    )  # fmt: skip
-    if arguments.report:
-        Path(arguments.report).write_text(diff_html_report(result), encoding="utf-8")
-    if arguments.format == "json":
-        _dump(result.to_dict())
-    else:
-        print(diff_text(result))
-        if arguments.report:
-            print(f"\nReport written to {arguments.report}")
-    return EXIT_OK
+    with _cohort_progress(arguments, "comparing") as progress:
+        result = diff_rulesets(
+            old, new, arguments.cohort, limit=arguments.limit, show_values=arguments.show_values,
+            workers=arguments.workers, old_rulesets_dir=arguments.rulesets_dir,
+            new_rulesets_dir=arguments.rulesets_dir, group_by=tuple(arguments.group_by),
+            progress=progress.update, engine=arguments.engine,
+        )  # fmt: skip
+    return _write_and_print(arguments, result, diff_html_report, diff_text)
 
 
 def run_check(arguments: argparse.Namespace) -> int:
+    from recovery_screening.designer.check import check_properties
+    from recovery_screening.ruleset import load_ruleset
+
     ruleset = load_ruleset(arguments.ruleset, rulesets_dir=arguments.rulesets_dir)
-    results = check_properties(ruleset, examples=arguments.examples, seed=arguments.seed)
+    with Progress("checking", None, "properties", quiet=arguments.quiet, scale=False) as progress:
+
+        def advance(done: int, total: int) -> None:
+            progress.total(total)
+            progress.update(1)
+
+        results = check_properties(
+            ruleset, examples=arguments.examples, seed=arguments.seed, progress=advance
+        )
     if arguments.format == "json":
         _dump(
             {"ruleset": {"id": ruleset.id, "version": ruleset.version},

@@ -8,6 +8,7 @@ from typing import Any
 
 from recovery_screening.cli._common import (
     EXIT_OK,
+    add_format_option,
     add_rulesets_dir_option,
     int_in_range,
     open_ruleset,
@@ -20,6 +21,7 @@ def register(subparsers: Any) -> None:
     )
     questionnaire.add_argument("ruleset", metavar="RULESET", help="ruleset id[@version] or file")
     add_rulesets_dir_option(questionnaire)
+    add_format_option(questionnaire, json_only=True)
     questionnaire.set_defaults(handler=run_questionnaire)
 
     serve = subparsers.add_parser(

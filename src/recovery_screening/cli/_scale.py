@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
-from recovery_screening.cli._common import EXIT_OK, add_rulesets_dir_option, open_ruleset
+from recovery_screening.cli._common import (
+    EXIT_OK,
+    add_format_option,
+    add_rulesets_dir_option,
+    open_ruleset,
+)
 from recovery_screening.errors import ScreeningError
 
 DIALECTS = ("duckdb", "spark")
@@ -31,6 +37,7 @@ def register(subparsers: Any) -> None:
         help="the table or view the query reads, written as given (default: applicants)",
     )
     add_rulesets_dir_option(sql)
+    add_format_option(sql)
     sql.set_defaults(handler=run_sql)
 
 
@@ -50,15 +57,30 @@ def run_sql(arguments: argparse.Namespace) -> int:
         from recovery_screening.columnar.spark import to_spark_sql
 
         text = to_spark_sql(text)
-    lines = [
-        f"-- {ruleset.id} {ruleset.version} ({ruleset.content_hash}), {arguments.dialect} dialect",
-        f"-- reads {arguments.table}: one column per declared input, NULL when unanswered:",
-    ]
+    inputs = []
     for field in query.inputs:
         sql_type = SQL_TYPES[field.kind]
         if arguments.dialect == "spark" and sql_type == "VARCHAR":
             sql_type = "STRING"
-        lines.append(f'--   "{field.name}" {sql_type}')
+        inputs.append((field.name, sql_type))
+    if arguments.format == "json":
+        document = {
+            "ruleset": ruleset.id,
+            "version": ruleset.version,
+            "content_hash": ruleset.content_hash,
+            "dialect": arguments.dialect,
+            "table": arguments.table,
+            "inputs": [{"name": name, "type": sql_type} for name, sql_type in inputs],
+            "notes": list(query.notes),
+            "sql": text,
+        }
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    lines = [
+        f"-- {ruleset.id} {ruleset.version} ({ruleset.content_hash}), {arguments.dialect} dialect",
+        f"-- reads {arguments.table}: one column per declared input, NULL when unanswered:",
+    ]
+    lines += [f'--   "{name}" {sql_type}' for name, sql_type in inputs]
     lines.append("-- values must meet the ruleset's input contract (not checked here);")
     lines.append("-- a row whose `certain` column is false must be decided by the scalar engine.")
     for note in query.notes:

@@ -19,7 +19,6 @@ from recovery_screening.cli._common import (
     read_input_document,
 )
 from recovery_screening.errors import ScreeningError
-from recovery_screening.ruleset import load_ruleset
 
 
 def register(subparsers: Any) -> None:
@@ -33,6 +32,13 @@ def register(subparsers: Any) -> None:
     )
     add_ruleset_option(evaluate)
     add_format_option(evaluate)
+    evaluate.add_argument(
+        "--audience",
+        choices=("staff", "applicant"),
+        default="staff",
+        help="text: for staff (everything, with rule ids and codes; default) or for the "
+        "applicant (plain words, no codes or hashes)",
+    )
     evaluate.add_argument(
         "--backend",
         choices=BACKENDS,
@@ -73,6 +79,7 @@ def register(subparsers: Any) -> None:
     schema = subparsers.add_parser("schema", help="print a ruleset's applicant JSON Schema")
     schema.add_argument("ruleset", metavar="RULESET", help="ruleset id[@version] or file")
     add_rulesets_dir_option(schema)
+    add_format_option(schema, json_only=True)
     schema.set_defaults(handler=run_schema)
 
 
@@ -113,7 +120,11 @@ def run_evaluate(arguments: argparse.Namespace) -> int:
     if not arguments.next_steps:
         if arguments.max_changes is not None:
             print("note: --max-changes is used only with --next-steps", file=sys.stderr)
-        print(decision.to_json() if arguments.format == "json" else decision.explain())
+        print(
+            decision.to_json()
+            if arguments.format == "json"
+            else decision.explain(arguments.audience)
+        )
         return EXIT_OK
     from recovery_screening.next_steps import MAX_CHANGES, next_steps
 
@@ -122,11 +133,13 @@ def run_evaluate(arguments: argparse.Namespace) -> int:
         found = json.dumps(steps.to_dict(), ensure_ascii=False, separators=(",", ":"))
         print(f'{{"decision":{decision.to_json()},"next_steps":{found}}}')
     else:
-        print(f"{decision.explain()}\n\n{steps.explain()}")
+        print(f"{decision.explain(arguments.audience)}\n\n{steps.explain()}")
     return EXIT_OK
 
 
 def run_validate(arguments: argparse.Namespace) -> int:
+    from recovery_screening.ruleset import load_ruleset
+
     results: list[dict[str, Any]] = []
     for path in arguments.paths:
         try:

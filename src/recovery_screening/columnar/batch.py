@@ -158,7 +158,7 @@ class BatchResult:
         differ). Raises InvalidApplicant (or DocumentError) for an invalid row."""
         applicant = self.applicant(row)
         if not isinstance(applicant, Mapping):
-            raise DocumentError(f"row {row}", [Problem("$", "type", "not a JSON object")])
+            raise DocumentError(f"row {row}", [Problem((), "type", "not a JSON object")])
         decision = self.ruleset.evaluate(without(applicant, self._source.ignore), as_of=self._as_of)
         expected = scalar_columns(self.ruleset, decision, self._columns())
         actual = {name: self.table[name][row].as_py() for name in expected}
@@ -385,13 +385,13 @@ def _source(data: Any) -> _Source:
         path = Path(data)
         suffix = path.suffix.lower()
         if not path.is_file():
-            raise DocumentError(str(path), [Problem("$", "unreadable", "no such file")])
+            raise DocumentError(str(path), [Problem((), "unreadable", "no such file")])
         if suffix in (".jsonl", ".ndjson", ".json"):
             return _JsonLines(path)
         if suffix == ".parquet":
             return _Parquet(path)
         raise DocumentError(
-            str(path), [Problem("$", "bad-format", "a cohort file must end in .jsonl or .parquet")]
+            str(path), [Problem((), "bad-format", "a cohort file must end in .jsonl or .parquet")]
         )
     if isinstance(data, pa.Table):
         return _Arrow(data)
@@ -586,7 +586,7 @@ def _scalar_rows(
             problems = list(applicant.problems)
             record["readable"] = False
         elif not isinstance(applicant, Mapping):
-            problems = [Problem("$", "type", "an applicant must be a JSON object")]
+            problems = [Problem((), "type", "an applicant must be a JSON object")]
             record["readable"] = False
         if problems is None:
             try:

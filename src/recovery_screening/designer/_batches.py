@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recovery_screening.compiler import CompiledRuleset
+from recovery_screening.designer.defaults import ENGINES
 from recovery_screening.errors import DocumentError, MissingExtra, Problem
 from recovery_screening.outcomes import DEFAULT_RULE, INCOMPLETE_RULE
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from recovery_screening.designer.simulate import Tally
     from recovery_screening.ruleset import Ruleset
 
-ENGINES = ("auto", "columnar", "scalar")
 AUTO_MIN_BYTES = 8 * 1024 * 1024
 """`auto` takes the columnar engine from this file size up (about 6,000 applicants): below it,
 DuckDB's planning of the query (a second or so) costs more than the scalar pool saves."""
@@ -50,7 +50,7 @@ def chosen_engine(engine: str, cohort: str | Path) -> str:
         if suffix not in _COLUMNAR_SUFFIXES:
             raise DocumentError(
                 str(cohort),
-                [Problem("$", "bad-format", "the columnar engine reads JSON Lines cohorts")],
+                [Problem((), "bad-format", "the columnar engine reads JSON Lines cohorts")],
             )
         return "columnar"
     path = Path(cohort)
@@ -71,7 +71,7 @@ def stream(ruleset: Ruleset, cohort: str | Path, *, ignore: frozenset[str] = fro
     from recovery_screening.columnar.batch import BatchStream
 
     if not Path(cohort).is_file():
-        raise DocumentError(str(cohort), [Problem("$", "unreadable", "cannot open file")])
+        raise DocumentError(str(cohort), [Problem((), "unreadable", "cannot open file")])
     return BatchStream(ruleset, cohort, ignore=ignore)
 
 
@@ -219,6 +219,7 @@ def diff_columnar(
     only_old: frozenset[str],
     only_new: frozenset[str],
     show_values: bool,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
     """Fill a `DiffTally` from the two versions' result streams (what `DiffWorker` counts)."""
     import pyarrow.compute as pc
@@ -231,6 +232,8 @@ def diff_columnar(
     line_of = before_stream.line
     for before, after in _aligned(iter(before_stream), iter(after_stream)):
         tally.applicants += before.num_rows
+        if progress is not None:
+            progress(before.num_rows)
         readable = before["readable"]
         _count_problems(tally.invalid_old, before.filter(pc.invert(readable)), line_of, True)
         before, after = before.filter(readable), after.filter(readable)

@@ -1,7 +1,7 @@
 """Property checks: search for applicants that break a safety property, and shrink them.
 
 Applicants are generated from the ruleset's input contract (needs the `designer` extra:
-`pip install 'recovery-screening[designer]'`). The properties:
+`pip install ".[designer]"` from a checkout). The properties:
 
 - `fail-safe`: no `admit` while a required or safety-critical answer is missing;
 - `monotonic`: making one answer with a declared `direction` one step worse (the next value of
@@ -26,16 +26,12 @@ from typing import Any
 
 from recovery_screening.compiler import CompiledRuleset
 from recovery_screening.decision import Decision
+from recovery_screening.designer.defaults import DEFAULT_EXAMPLES, DEFAULT_SEED, MAX_EXAMPLES
 from recovery_screening.errors import InvalidApplicant, MissingExtra
 from recovery_screening.expressions import compile_expression
 from recovery_screening.fields import InputField
 from recovery_screening.outcomes import RANK
 from recovery_screening.ruleset import Ruleset
-
-DEFAULT_EXAMPLES = 300
-DEFAULT_SEED = 0
-MAX_EXAMPLES = 1_000_000
-MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -152,11 +148,15 @@ def check_properties(
     examples: int = DEFAULT_EXAMPLES,
     seed: int = DEFAULT_SEED,
     only: Callable[[str], bool] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[PropertyResult]:
-    """Search for a counterexample to each property; each result has the smallest one found."""
+    """Search for a counterexample to each property; each result has the smallest one found.
+
+    `progress(done, total)` is called as each property's search ends (`total` properties)."""
     if not 1 <= examples <= MAX_EXAMPLES:
         raise ValueError(f"examples must be from 1 to {MAX_EXAMPLES}")
     search = _PropertySearch(ruleset, _hypothesis(), examples=examples, seed=seed, only=only)
+    search.progress = progress
     search.fail_safe()
     search.monotonic()
     search.safety_flags()
@@ -196,6 +196,31 @@ class _PropertySearch:
             max_examples=examples, database=None, deadline=None, derandomize=False
         )
         self.results: list[PropertyResult] = []
+        self.progress: Callable[[int, int], None] | None = None
+
+    def property_ids(self) -> list[str]:
+        """The ids of the properties this search runs, in order (for progress)."""
+        compiled = self.compiled
+        ids = ["fail-safe"]
+        if any(
+            f.direction in ("higher_is_worse", "higher_is_better")
+            and (f.kind != "enum" or f.value_type.ordered)
+            for f in self.ruleset.inputs
+        ):
+            ids.append("monotonic")
+        ids += [
+            f"safety-flag:{flag.key}"
+            for instrument in compiled.instruments
+            for flag in instrument.flags
+            if flag.safety
+        ]
+        ids += [f"property:{spec.id}" for spec in compiled.properties]
+        return [i for i in ids if self.only is None or self.only(i)]
+
+    def _record(self, result: PropertyResult) -> None:
+        self.results.append(result)
+        if self.progress is not None:
+            self.progress(len(self.results), len(self.property_ids()))
 
     # --- generators ---------------------------------------------------------------------
 
@@ -250,7 +275,7 @@ class _PropertySearch:
                     random=random.Random(self.seed),
                 )
             except self.hypothesis.errors.NoSuchExample:
-                self.results.append(PropertyResult(prop_id, text, True))
+                self._record(PropertyResult(prop_id, text, True))
                 return
         applicant = applicant_of(found)
         decision = _decide(self.ruleset, applicant)
@@ -258,7 +283,7 @@ class _PropertySearch:
         outcome = decision.outcome if decision else "invalid"
         deciding = decision.deciding if decision else ()
         counterexample = Counterexample(applicant, outcome, deciding, detail)
-        self.results.append(PropertyResult(prop_id, text, False, counterexample))
+        self._record(PropertyResult(prop_id, text, False, counterexample))
 
     # --- the properties -----------------------------------------------------------------
 

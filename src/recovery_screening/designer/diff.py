@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from recovery_screening.designer._cohort import (
     read_chunks,
     ruleset_spec,
 )
+from recovery_screening.designer.defaults import DEFAULT_LIMIT
 from recovery_screening.designer.equity import (
     EquityTally,
     GroupByError,
@@ -36,7 +37,6 @@ from recovery_screening.errors import InvalidApplicant
 from recovery_screening.outcomes import OUTCOMES, RANK
 from recovery_screening.ruleset import Ruleset
 
-DEFAULT_LIMIT = 100
 _SECTIONS = ("inputs", "instruments", "referral_targets")
 
 
@@ -124,7 +124,7 @@ def structural_diff(old: Ruleset, new: Ruleset) -> list[StructuralChange]:
         changes += _keyed(section, a.get(section, {}), b.get(section, {}))
     old_domains, new_domains = a.get("domains", {}), b.get("domains", {})
     changes += _keyed("domains", old_domains, new_domains, ignore=("rules", "bands"))
-    for name in old_domains.keys() & new_domains.keys():
+    for name in [name for name in new_domains if name in old_domains]:  # document order
         old_bands = _band_map(old_domains[name]["bands"])
         new_bands = _band_map(new_domains[name]["bands"])
         changes += _keyed(f"domains.{name}.bands", old_bands, new_bands)
@@ -374,10 +374,12 @@ def diff_rulesets(
     old_rulesets_dir: str | Path | None = None,
     new_rulesets_dir: str | Path | None = None,
     group_by: tuple[str, ...] = (),
+    progress: Callable[[int], None] | None = None,
     engine: str = "auto",
 ) -> RulesetDiff:
     """The structural diff and, with a cohort, the behavioural diff of two ruleset versions;
     `group_by` (inputs or side-car columns) adds the equity report of both versions.
+    `progress(n)` is called with the number of applicants in each chunk as it is merged.
 
     `engine` as for `simulate`: `columnar`, `scalar` or `auto`; both count the same (the
     equity report is counted by the scalar engine)."""
@@ -395,7 +397,7 @@ def diff_rulesets(
         old_keys, new_keys = _answer_keys(old), _answer_keys(new)
         diff_columnar(
             old, new, cohort, total, frozenset(old_keys - new_keys),
-            frozenset(new_keys - old_keys), show_values,
+            frozenset(new_keys - old_keys), show_values, progress,
         )  # fmt: skip
         return RulesetDiff(old, new, changes, str(cohort), total)
     arguments = (
@@ -407,6 +409,8 @@ def diff_rulesets(
         chunks, DiffWorker, arguments, workers if workers is not None else default_workers()
     ):
         total.merge(tally)
+        if progress is not None:
+            progress(tally.applicants)
     return RulesetDiff(old, new, changes, str(cohort), total, fields)
 
 

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from recovery_screening.compiler import CompiledRuleset, Domain
-from recovery_screening.document.schema import json_path
-from recovery_screening.errors import ScreeningError
+from recovery_screening.errors import DocumentError, RulesetNotFound, ScreeningError, json_path
 from recovery_screening.expressions import (
     Comparison,
     ListLiteral,
@@ -84,6 +83,9 @@ class LintReport:
     findings: tuple[LintFinding, ...]
     ruleset_id: str | None = None
     version: str | None = None
+    readable: bool = True
+    """False when there was no ruleset to lint: the file cannot be read or the id is unknown
+    (the command exits 2 for that, as for any unusable input, and 1 for lint errors)."""
 
     @property
     def errors(self) -> int:
@@ -117,7 +119,8 @@ def lint_path(path: str | Path, *, rulesets_dir: str | Path | None = None) -> Li
             ]
         else:
             findings = [LintFinding("unreadable", "error", "$", str(error), _DEFAULT_HINT)]
-        return LintReport(str(path), tuple(findings))
+        readable = not isinstance(error, (DocumentError, RulesetNotFound))
+        return LintReport(str(path), tuple(findings), readable=readable)
     return LintReport(str(path), tuple(lint_ruleset(ruleset)), ruleset.id, ruleset.version)
 
 
@@ -366,7 +369,7 @@ class _Linter:
                     self.add(
                         "unreachable-band",
                         "warning",
-                        f"{json_path(['domains', domain.name])}.bands[{index}]",
+                        json_path(["domains", domain.name, "bands", index]),
                         f"no score the rules can give ({_score_list(scores)}) falls in band "
                         f"'{band.name}' ({band.minimum} to {band.maximum})",
                     )
@@ -374,7 +377,7 @@ class _Linter:
     def conditions(self) -> None:
         for domain_name, spec in self.document.get("domains", {}).items():
             for index, rule in enumerate(spec["rules"]):
-                path = f"{json_path(['domains', domain_name])}.rules[{index}].when"
+                path = json_path(["domains", domain_name, "rules", index, "when"])
                 if self.analysis.never_true(self._ast(rule["when"])):
                     self.add(
                         "never-applies", "warning", path,
@@ -475,7 +478,7 @@ class _Linter:
         ]
         for domain_name, spec in self.document.get("domains", {}).items():
             for index, rule in enumerate(spec["rules"]):
-                path = f"{json_path(['domains', domain_name])}.rules[{index}]"
+                path = json_path(["domains", domain_name, "rules", index])
                 entries.append((path, rule["code"], " ".join(rule["text"].split()), rule["id"]))
         for index, rule in enumerate(self.document["decisions"]):
             entries.append(

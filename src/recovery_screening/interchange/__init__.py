@@ -1,7 +1,7 @@
 """Clinic interchange: FHIR Questionnaire / QuestionnaireResponse in, RiskAssessment and CDS Hooks
 cards out, and a CDS Hooks service.
 
-The FHIR side needs the `fhir` extra (`pip install "recovery-screening[fhir]"`), the service the
+The FHIR side needs the `fhir` extra (`pip install ".[fhir]"` from a checkout), the service the
 `server` extra; both are imported only when used, so the core never needs them.
 """
 

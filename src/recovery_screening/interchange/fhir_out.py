@@ -1,4 +1,4 @@
-"""A decision as an R4 RiskAssessment, labelled for 42 CFR Part 2 (restricted confidentiality).
+"""A decision as an R4 RiskAssessment, labelled restricted and substance-use sensitive.
 
 The first prediction is the screening outcome with its deciding reasons as rationale; then one
 prediction per scored domain and per banded instrument, with the band as `qualitativeRisk`.
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from recovery_screening.explain import Outline, render
 from recovery_screening.interchange._extras import BASE_URL, validated
+from recovery_screening.interchange._narrative import Narrative
 
 if TYPE_CHECKING:
     from recovery_screening.decision import Decision
@@ -31,9 +32,14 @@ if TYPE_CHECKING:
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 SECURITY_LABELS = (
-    {"system": ACT_CODE, "code": "42CFRPart2", "display": "42 CFR Part2"},
     {"system": CONFIDENTIALITY, "code": "R", "display": "restricted"},
+    {"system": ACT_CODE, "code": "ETH", "display": "substance abuse information sensitivity"},
 )
+"""`meta.security` of every RiskAssessment: both codes are in R4's extensible "All Security
+Labels" value set (v3-ConfidentialityClassification and v3-InformationSensitivityPolicy).
+ActCode `42CFRPart2` is not: R4's v3-ActUSPrivacyLaw value set is empty, so an R4 validator
+flags it. A host whose partners expect the law itself adds `PART2_LABEL` (docs/interchange.md)."""
+PART2_LABEL = {"system": ACT_CODE, "code": "42CFRPart2", "display": "42 CFR Part2"}
 OUTCOME_SYSTEM = f"{BASE_URL}/CodeSystem/screening-outcome"
 RULESET_SYSTEM = f"{BASE_URL}/ruleset"
 
@@ -202,6 +208,7 @@ def to_fhir_risk_assessment(
     if resource_id is not None:
         resource["id"] = resource_id
     resource["meta"] = {"security": [dict(label) for label in SECURITY_LABELS]}
+    resource["text"] = {}  # filled in below, from the finished resource
     resource["status"] = "final"
     resource["method"] = parts.method
     resource["subject"] = _reference(subject)
@@ -215,7 +222,29 @@ def to_fhir_risk_assessment(
         resource["mitigation"] = _sentences(parts.mitigation)
     if parts.notes:
         resource["note"] = [{"text": " ".join(parts.notes)}]
+    resource["text"] = _narrative(resource)
     return validated(resource)
 
 
-__all__ = ["SECURITY_LABELS", "to_fhir_risk_assessment"]
+def _narrative(resource: Mapping[str, Any]) -> dict[str, str]:
+    """The outcome and why, each domain's and instrument's result, the referrals, the note and
+    the method: only what the RiskAssessment's own elements say."""
+    outcome, *others = resource["prediction"]
+    narrative = Narrative().heading(str(outcome["outcome"]["text"]))
+    if outcome.get("rationale"):
+        narrative.paragraph(str(outcome["rationale"]), label="Because")
+    if "mitigation" in resource:
+        narrative.paragraph(str(resource["mitigation"]), label="Referrals")
+    for note in resource.get("note", []):
+        narrative.paragraph(str(note["text"]), label="Note")
+    lines = []
+    for prediction in others:
+        risk = prediction.get("qualitativeRisk", {}).get("text")
+        shown = str(prediction["outcome"]["text"]) + (f" ({risk})" if risk else "")
+        lines.append(f"{shown}: {prediction['rationale']}")
+    narrative.items(lines)
+    narrative.paragraph(str(resource["method"]["text"]), label="Method")
+    return narrative.resource_text()
+
+
+__all__ = ["PART2_LABEL", "SECURITY_LABELS", "to_fhir_risk_assessment"]

@@ -21,6 +21,7 @@ from recovery_screening.errors import InvalidApplicant, Problem, RulesetError
 from recovery_screening.fields import InputField
 from recovery_screening.instruments import CompiledInstrument
 from recovery_screening.interchange._extras import BASE_URL, LOINC, ORDINAL_VALUE, validated
+from recovery_screening.interchange._narrative import Narrative
 
 if TYPE_CHECKING:
     from recovery_screening.ruleset import Ruleset
@@ -205,7 +206,7 @@ def form_spec(ruleset: Ruleset) -> FormSpec:
         if spec.link_id in by_link_id or spec.link_id in group_ids:
             problems.append(
                 Problem(
-                    f"$.inputs.{spec.field.name}.fhir.link_id",
+                    ("inputs", spec.field.name, "fhir", "link_id"),
                     "duplicate-link-id",
                     f"linkId '{spec.link_id}' is used by more than one item or group",
                 )
@@ -219,7 +220,7 @@ def form_spec(ruleset: Ruleset) -> FormSpec:
     for link_id in sorted(displays & (set(by_link_id) | group_ids)):
         problems.append(
             Problem(
-                "$.instruments",
+                ("instruments",),
                 "duplicate-link-id",
                 f"linkId '{link_id}' of an instruction stem is also an item's or group's",
             )
@@ -314,7 +315,48 @@ def to_fhir_questionnaire(ruleset: Ruleset) -> dict[str, Any]:
     copyright_text = _copyright(compiled)
     if copyright_text:
         questionnaire["copyright"] = copyright_text
-    return validated(questionnaire)
+    questionnaire["text"] = _questionnaire_narrative(questionnaire)
+    return validated(_text_first(questionnaire))
+
+
+def _text_first(resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource with `text` after its id, where FHIR's own examples place it."""
+    ordered: dict[str, Any] = {
+        key: resource[key] for key in ("resourceType", "id", "meta") if key in resource
+    }
+    ordered["text"] = resource["text"]
+    ordered.update((key, value) for key, value in resource.items() if key not in ordered)
+    return ordered
+
+
+def _question_line(item: Mapping[str, Any]) -> str | tuple[str, list[str]]:
+    text = str(item["text"]) + (" (required)" if item.get("required") else "")
+    answers = [str(option["valueCoding"]["display"]) for option in item.get("answerOption", [])]
+    if item["type"] == "boolean":
+        answers = ["Yes", "No"]
+    return (text, answers) if answers else text
+
+
+def _questionnaire_narrative(questionnaire: Mapping[str, Any]) -> dict[str, str]:
+    """The title, description, every question with the answers it offers, and the copyright."""
+    title, version = questionnaire["title"], questionnaire["version"]
+    narrative = Narrative().heading(f"{title} (version {version})")
+    if "description" in questionnaire:
+        narrative.paragraph(str(questionnaire["description"]))
+    lines: list[str | tuple[str, list[str]]] = []
+    for item in questionnaire["item"]:
+        if item["type"] != "group":
+            lines.append(_question_line(item))
+            continue
+        inner = []
+        for entry in item["item"]:
+            line = _question_line(entry)
+            inner.append(line if isinstance(line, str) else f"{line[0]}: {' / '.join(line[1])}")
+        lines.append((str(item["text"]), inner))
+    narrative.items(lines)
+    if "copyright" in questionnaire:
+        narrative.paragraph(str(questionnaire["copyright"]), label="Copyright")
+    return narrative.resource_text()
 
 
 def _copyright(compiled: CompiledRuleset) -> str | None:
@@ -374,7 +416,7 @@ def to_questionnaire_response(
     if resource_id is not None:
         response["id"] = resource_id
     response["questionnaire"] = f"{questionnaire_url(ruleset.id)}|{ruleset.version}"
-    response["status"] = "completed"
+    response["status"] = "completed" if _complete(form, applicant) else "in-progress"
     if subject is not None:
         response["subject"] = {"reference": subject}
     screening_date = applicant.get(SCREENING_DATE) if _has_screening_date(ruleset) else None
@@ -385,7 +427,7 @@ def to_questionnaire_response(
             f"{ruleset.id} {ruleset.version}",
             [
                 Problem(
-                    f"$.{SCREENING_DATE}",
+                    (SCREENING_DATE,),
                     "conflict",
                     "the applicant's screening_date differs from the authored date",
                 )
@@ -410,6 +452,18 @@ def to_questionnaire_response(
     if items:
         response["item"] = items
     return validated(response)
+
+
+def _complete(form: FormSpec, applicant: Mapping[str, Any]) -> bool:
+    """Whether every item the Questionnaire marks `required` has an answer."""
+    if any(spec.field.must_answer and applicant.get(spec.key) is None for spec in form.items):
+        return False
+    for group in form.groups:
+        answers = applicant if group.alias is None else applicant.get(group.alias) or {}
+        for spec in group.items:
+            if spec.field.must_answer and answers.get(spec.key) is None:
+                return False
+    return True
 
 
 def _has_screening_date(ruleset: Ruleset) -> bool:
