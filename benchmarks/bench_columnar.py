@@ -50,6 +50,20 @@ def _simulate(cohort: str, reference: str, engine: str) -> tuple[float, float, i
     return time.perf_counter() - start, _peak_mb(), result.tally.applicants
 
 
+def _diff(cohort: str, old: str, new: str, engine: str) -> tuple[float, float, int]:
+    from recovery_screening import load_ruleset
+    from recovery_screening.designer.diff import diff_rulesets
+    from recovery_screening.designer.report import diff_html_report
+
+    before, after = load_ruleset(old), load_ruleset(new)
+    start = time.perf_counter()
+    result = diff_rulesets(before, after, cohort, engine=engine)
+    with tempfile.NamedTemporaryFile("w", suffix=".html") as report:
+        report.write(diff_html_report(result))
+    assert result.behaviour is not None
+    return time.perf_counter() - start, _peak_mb(), result.behaviour.applicants
+
+
 def _table(cohort: str) -> Any:
     import pyarrow.json as pj
 
@@ -129,6 +143,9 @@ def main() -> None:
     parser.add_argument("--cohort", required=True)
     parser.add_argument("--ruleset", default="peer-support-intake@1.1.0")
     parser.add_argument("--sample", type=int, default=20_000)
+    parser.add_argument(
+        "--old", default="peer-support-intake@1.0.0", help="the older version, for diff"
+    )
     arguments = parser.parse_args()
     cohort, reference = arguments.cohort, arguments.ruleset
     with tempfile.TemporaryDirectory() as directory:
@@ -146,6 +163,14 @@ def main() -> None:
             "simulate+HTML columnar (whole cohort)": (_simulate, cohort, reference, "columnar"),
             "simulate+HTML columnar (100,000)": (_simulate, tenth, reference, "columnar"),
             "simulate+HTML scalar (sample)": (_simulate, sample, reference, "scalar"),
+            "diff+HTML columnar (whole cohort)": (
+                _diff,
+                cohort,
+                arguments.old,
+                reference,
+                "columnar",
+            ),
+            "diff+HTML scalar (sample)": (_diff, sample, arguments.old, reference, "scalar"),
             "evaluate_batch in memory (whole cohort)": (_evaluate_batch, cohort, reference),
             "evaluate() per row (sample)": (_evaluate_scalar, sample, reference),
         }
@@ -160,6 +185,7 @@ def main() -> None:
             )
     pairs = [
         ("simulate", "simulate+HTML columnar (whole cohort)", "simulate+HTML scalar (sample)"),
+        ("diff", "diff+HTML columnar (whole cohort)", "diff+HTML scalar (sample)"),
         ("evaluate", "evaluate_batch in memory (whole cohort)", "evaluate() per row (sample)"),
     ]
     print()
