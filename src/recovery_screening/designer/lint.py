@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from recovery_screening.compiler import CompiledRuleset, Domain
-from recovery_screening.document.schema import json_path
 from recovery_screening.errors import (
     DocumentError,
     RulesetAltered,
     RulesetNotFound,
     ScreeningError,
+    json_path,
 )
 from recovery_screening.expressions import (
     Comparison,
@@ -391,7 +391,7 @@ class _Linter:
                     self.add(
                         "unreachable-band",
                         "warning",
-                        f"{json_path(['domains', domain.name])}.bands[{index}]",
+                        json_path(["domains", domain.name, "bands", index]),
                         f"no score the rules can give ({_score_list(scores)}) falls in band "
                         f"'{band.name}' ({band.minimum} to {band.maximum})",
                     )
@@ -399,7 +399,7 @@ class _Linter:
     def conditions(self) -> None:
         for domain_name, spec in self.document.get("domains", {}).items():
             for index, rule in enumerate(spec["rules"]):
-                path = f"{json_path(['domains', domain_name])}.rules[{index}].when"
+                path = json_path(["domains", domain_name, "rules", index, "when"])
                 if self.analysis.never_true(self._ast(rule["when"])):
                     self.add(
                         "never-applies", "warning", path,
@@ -500,7 +500,7 @@ class _Linter:
         ]
         for domain_name, spec in self.document.get("domains", {}).items():
             for index, rule in enumerate(spec["rules"]):
-                path = f"{json_path(['domains', domain_name])}.rules[{index}]"
+                path = json_path(["domains", domain_name, "rules", index])
                 entries.append((path, rule["code"], " ".join(rule["text"].split()), rule["id"]))
         for index, rule in enumerate(self.document["decisions"]):
             entries.append(
