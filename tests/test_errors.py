@@ -11,7 +11,9 @@ from recovery_screening.errors import (
     MAX_PROBLEMS,
     BackendUnavailable,
     DocumentError,
+    HostKey,
     InvalidApplicant,
+    Location,
     MissingExtra,
     Problem,
     RulesetAltered,
@@ -19,6 +21,7 @@ from recovery_screening.errors import (
     RulesetNotFound,
     ScreeningError,
     bounded_problems,
+    json_path,
 )
 
 
@@ -37,13 +40,33 @@ def test_every_error_derives_from_the_root() -> None:
 
 
 def test_a_problem_reads_path_message_code() -> None:
-    assert str(Problem("$.inputs.x", "bad-range", "'minimum' is too big")) == (
+    assert str(Problem(("inputs", "x"), "bad-range", "'minimum' is too big")) == (
         "$.inputs.x: 'minimum' is too big [bad-range]"
     )
 
 
+@pytest.mark.parametrize(
+    ("location", "root", "path"),
+    [
+        ((), "$", "$"),
+        (("domains", "motivation", "rules", 2, "when"), "$", "$.domains.motivation.rules[2].when"),
+        (("referral_targets", "peer-group"), "$", '$.referral_targets["peer-group"]'),
+        ((HostKey("phq9"), HostKey("q9", 4)), "$", "$.phq9.q9"),
+        ((HostKey("phq9.q9", 1),), "$", "$['phq9.q9']"),
+        ((HostKey(None, 2), HostKey("q1", 1)), "$", "$[#2].q1"),
+        ((HostKey(None),), "$", "$[#?]"),
+        (("item", 0, "answer"), "QuestionnaireResponse", "QuestionnaireResponse.item[0].answer"),
+        (("prefetch", "entry", 0), "", "prefetch.entry[0]"),
+        ((), "line 3", "line 3"),
+    ],
+)  # fmt: skip
+def test_one_function_renders_every_location(location: Location, root: str, path: str) -> None:
+    assert json_path(location, root) == path
+    assert Problem(location, "code", "message", root).path == path
+
+
 def test_problems_errors_list_every_problem_under_a_headline() -> None:
-    problems = [Problem("$.a", "type", "must be text"), Problem("$.b", "range", "too high")]
+    problems = [Problem(("a",), "type", "must be text"), Problem(("b",), "range", "too high")]
     error = RulesetError("mini 1.0.0", problems)
     assert error.problems == tuple(problems)
     assert str(error).splitlines() == [
@@ -81,7 +104,7 @@ def test_ruleset_altered_names_both_hashes_and_the_fix() -> None:
 
 
 def _many(count: int) -> list[Problem]:
-    return [Problem(f"$.x{index}", "bad", "a problem") for index in range(count)]
+    return [Problem((f"x{index}",), "bad", "a problem") for index in range(count)]
 
 
 def test_an_error_lists_at_most_max_problems_and_counts_the_rest() -> None:

@@ -177,6 +177,23 @@ def test_importing_the_package_loads_no_heavy_dependency() -> None:
     ]
 
 
+def test_help_loads_no_heavy_dependency() -> None:
+    """`recovery-screening --help` and every verb's `--help` load neither pydantic, jsonschema,
+    PyYAML nor rfc8785: each verb imports what it needs when it runs."""
+    loaded = _loaded_after(
+        "import contextlib, io\n"
+        "from recovery_screening.cli import build_parser, main\n"
+        "verbs = [choice for action in build_parser()._actions\n"
+        "         for choice in getattr(action, 'choices', None) or () if choice]\n"
+        "assert 'evaluate' in verbs and 'replay' in verbs, verbs\n"
+        "for argv in [['--help'], *([verb, '--help'] for verb in verbs)]:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        main(argv)"
+    )
+    assert sorted(name for name in HEAVY if name in loaded) == []
+    assert f"{PACKAGE}.ruleset" not in loaded and f"{PACKAGE}.compiler" not in loaded
+
+
 def test_public_names_still_resolve_lazily() -> None:
     loaded = _loaded_after(
         "import recovery_screening as rs\nassert rs.load_ruleset is rs.ruleset.load_ruleset"

@@ -6,13 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recovery_screening.document.names import (
-    WITHHELD,
-    key_path,
-    key_step,
-    quoted_name,
-    shown_name,
-)
+from recovery_screening.document.names import WITHHELD, host_key, quoted_name, shown_name
+from recovery_screening.errors import json_path
+
+
+def key_path(steps: list[tuple[object, int]]) -> str:
+    return json_path(host_key(name, position) for name, position in steps)
+
+
+def key_step(name: object, position: int) -> str:
+    return json_path([host_key(name, position)]).removeprefix("$")
 
 
 @pytest.mark.parametrize(
@@ -32,6 +35,7 @@ def test_other_names_are_withheld(name: object) -> None:
     assert shown_name(name) is None
     assert quoted_name(name) == WITHHELD
     assert key_step(name, 3) == "[#3]"
+    assert host_key(name, 3).name is None  # the location never holds it
 
 
 def test_paths_show_names_or_positions() -> None:

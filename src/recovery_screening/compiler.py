@@ -14,8 +14,8 @@ from typing import Any
 from recovery_screening.document import plain_text
 from recovery_screening.document.canonical import NotCanonical, canonical_hash, integral_as_int
 from recovery_screening.document.reader import MAX_DEPTH, depth_exceeded
-from recovery_screening.document.schema import json_path, schema_problems
-from recovery_screening.errors import Problem, RulesetError
+from recovery_screening.document.schema import schema_problems
+from recovery_screening.errors import Location, Problem, RulesetError
 from recovery_screening.expressions import (
     BOOLEAN,
     INTEGER,
@@ -277,7 +277,7 @@ def compile_document(
     Returns the document compiled: the one given, with integral floats made integers."""
     if depth_exceeded(document):
         raise RulesetError(
-            source, [Problem("$", "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
+            source, [Problem((), "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
         )
     document = integral_as_int(document)
     problems = schema_problems(document)
@@ -286,7 +286,7 @@ def compile_document(
     try:
         digest = content_hash(document)
     except NotCanonical as error:
-        raise RulesetError(source, [Problem("$", "not-canonical", str(error))]) from None
+        raise RulesetError(source, [Problem((), "not-canonical", str(error))]) from None
     if document["kind"] == "instrument":
         compiled = _compile_instrument_ruleset(document, source, digest)
     else:
@@ -297,7 +297,7 @@ def compile_document(
 def _compile_instrument_ruleset(
     document: Mapping[str, Any], source: str, digest: str
 ) -> CompiledRuleset:
-    instrument, problems = compile_instrument(document, "", digest, "$")
+    instrument, problems = compile_instrument(document, "", digest, ())
     if instrument is None:
         raise RulesetError(source, problems)
     targets = _referral_targets(document.get("referral_targets", {}))
@@ -416,7 +416,7 @@ class _Compiler:
         domains = self._domains()
         decisions = self._decisions()
         advisories = self._advisories()
-        default = self._fallback(document["default"], DEFAULT_RULE, "$.default")
+        default = self._fallback(document["default"], DEFAULT_RULE, ("default",))
         incomplete_spec = document.get(
             "incomplete",
             {
@@ -467,7 +467,9 @@ class _Compiler:
 
     # --- declarations -------------------------------------------------------------------
 
-    def _declare(self, name: str, value_type: ValueType, deps: frozenset[str], path: str) -> None:
+    def _declare(
+        self, name: str, value_type: ValueType, deps: frozenset[str], path: Location
+    ) -> None:
         if name in self.symbols:
             self.problems.append(
                 Problem(path, "duplicate-name", f"the name '{name}' is declared twice")
@@ -479,7 +481,7 @@ class _Compiler:
     def _inputs(self) -> list[InputField]:
         fields = []
         for name, spec in self.document["inputs"].items():
-            path = json_path(["inputs", name])
+            path = ("inputs", name)
             found = input_problems(spec, path, self.format_version)
             if self.format_version >= 2 and name == SCREENING_DATE:
                 found.append(
@@ -503,13 +505,13 @@ class _Compiler:
             )
             fields.append(reserved)
             if SCREENING_DATE not in self.symbols:
-                self._declare(SCREENING_DATE, reserved.value_type, frozenset({SCREENING_DATE}), "$")
+                self._declare(SCREENING_DATE, reserved.value_type, frozenset({SCREENING_DATE}), ())
         return fields
 
     def _instruments(self) -> list[CompiledInstrument]:
         compiled = []
         for alias, reference in self.document.get("instruments", {}).items():
-            path = json_path(["instruments", alias])
+            path = ("instruments", alias)
             if alias in self.document["inputs"] or alias in self.document.get("domains", {}):
                 self.problems.append(
                     Problem(path, "duplicate-name", f"'{alias}' is also an input or domain name")
@@ -544,7 +546,9 @@ class _Compiler:
 
     # --- conditions ---------------------------------------------------------------------
 
-    def _condition(self, source: str, path: str) -> tuple[Condition, tuple[str, ...], Node] | None:
+    def _condition(
+        self, source: str, path: Location
+    ) -> tuple[Condition, tuple[str, ...], Node] | None:
         try:
             compiled = compile_expression(source, self.symbols)
         except ExpressionError as error:
@@ -552,7 +556,7 @@ class _Compiler:
             return None
         return compiled.evaluate, tuple(sorted(compiled.references)), compiled.ast
 
-    def _rule_id(self, rule_id: str, path: str) -> None:
+    def _rule_id(self, rule_id: str, path: Location) -> None:
         if rule_id in self.rule_ids:
             self.problems.append(
                 Problem(path, "duplicate-id", f"rule id '{rule_id}' is used more than once")
@@ -562,7 +566,7 @@ class _Compiler:
     def _domains(self) -> list[Domain]:
         specs: dict[str, Any] = self.document.get("domains", {})
         for name, spec in specs.items():
-            path = json_path(["domains", name])
+            path = ("domains", name)
             if name in self.symbols:
                 self.problems.append(
                     Problem(path, "duplicate-name", f"domain '{name}' is also an input name")
@@ -588,12 +592,12 @@ class _Compiler:
         return compiled
 
     def _scoring_rules(self, name: str, spec: Mapping[str, Any]) -> list[ScoringRule]:
-        path = json_path(["domains", name])
+        path = ("domains", name)
         rules = []
         for index, rule in enumerate(spec["rules"]):
-            where = f"{path}.rules[{index}]"
+            where = (*path, "rules", index)
             self._rule_id(rule["id"], where)
-            compiled = self._condition(rule["when"], f"{where}.when")
+            compiled = self._condition(rule["when"], (*where, "when"))
             if compiled is not None:
                 condition, references, expression = compiled
                 rules.append(
@@ -626,7 +630,7 @@ class _Compiler:
                     cycle = _cycle_text([*trail[trail.index(other) :], other])
                     self.problems.append(
                         Problem(
-                            json_path(["domains", other]),
+                            ("domains", other),
                             "cycle",
                             f"domains depend on each other in a cycle: {cycle}",
                         )
@@ -639,12 +643,12 @@ class _Compiler:
     def _domain(
         self, name: str, spec: Mapping[str, Any], rules: list[ScoringRule]
     ) -> Domain | None:
-        path = json_path(["domains", name])
+        path = ("domains", name)
         aggregation = spec.get("aggregation", "sum")
         cap = spec.get("cap")
         if cap is not None and aggregation != "sum":
             self.problems.append(
-                Problem(f"{path}.cap", "bad-cap", "'cap' applies only to aggregation: sum")
+                Problem((*path, "cap"), "bad-cap", "'cap' applies only to aggregation: sum")
             )
         deps: set[str] = set()
         for rule in rules:
@@ -659,7 +663,7 @@ class _Compiler:
         else:
             low, high = min(0, *points), max(0, *points)
         bands = [Band(b["name"], b["min"], b["max"], b.get("label")) for b in spec["bands"]]
-        found = band_problems(bands, (low, high), f"{path}.bands")
+        found = band_problems(bands, (low, high), (*path, "bands"))
         self.problems.extend(found)
         self.dependencies[f"{name}.score"] = frozenset(deps)
         self.dependencies[f"{name}.band"] = frozenset(deps)
@@ -670,7 +674,7 @@ class _Compiler:
             f"{name}.score", f"{name}.band", (low, high),
         )  # fmt: skip
 
-    def _referrals(self, referral: Any, path: str) -> tuple[str, ...]:
+    def _referrals(self, referral: Any, path: Location) -> tuple[str, ...]:
         referrals = _as_tuple(referral)
         for target in referrals:
             if target not in self.targets:
@@ -682,6 +686,16 @@ class _Compiler:
                     )
                 )
         return referrals
+
+    def _rule(
+        self, rule: Mapping[str, Any], where: Location
+    ) -> tuple[tuple[str, ...], tuple[Condition, tuple[str, ...], Node]] | None:
+        """A decision rule's or advisory's id, referrals and condition checked: its referrals and
+        compiled condition, or None when the condition does not compile."""
+        self._rule_id(rule["id"], where)
+        referrals = self._referrals(rule.get("referral"), (*where, "referral"))
+        compiled = self._condition(rule["when"], (*where, "when"))
+        return None if compiled is None else (referrals, compiled)
 
     def _safety_answers(self) -> frozenset[str]:
         """The answers a safety rule reads: safety-critical inputs and safety flags' items."""
@@ -701,7 +715,9 @@ class _Compiler:
             found |= self.dependencies.get(reference, frozenset({reference}))
         return frozenset(found)
 
-    def _passable(self, rule: Mapping[str, Any], references: tuple[str, ...], where: str) -> bool:
+    def _passable(
+        self, rule: Mapping[str, Any], references: tuple[str, ...], where: Location
+    ) -> bool:
         """Whether next steps may lead past a decision rule.
 
         A safety rule (its condition reads a safety-critical answer itself, or through an
@@ -713,7 +729,7 @@ class _Compiler:
         if given is True and safety:
             self.problems.append(
                 Problem(
-                    f"{where}.next_steps",
+                    (*where, "next_steps"),
                     "safety-rule-next-steps",
                     f"rule '{rule['id']}' reads a safety-critical answer: next steps never lead "
                     "past a safety rule",
@@ -737,13 +753,11 @@ class _Compiler:
             for key in (f"{name}.score", f"{name}.band")
         }
         for index, rule in enumerate(self.document["decisions"]):
-            where = f"$.decisions[{index}]"
-            self._rule_id(rule["id"], where)
-            referrals = self._referrals(rule.get("referral"), f"{where}.referral")
-            compiled = self._condition(rule["when"], f"{where}.when")
-            if compiled is None:
+            where: Location = ("decisions", index)
+            checked = self._rule(rule, where)
+            if checked is None:
                 continue
-            condition, references, expression = compiled
+            referrals, (condition, references, expression) = checked
             decisions.append(
                 DecisionRule(
                     id=rule["id"],
@@ -766,13 +780,10 @@ class _Compiler:
     def _advisories(self) -> list[Advisory]:
         advisories = []
         for index, rule in enumerate(self.document.get("advisories", [])):
-            where = f"$.advisories[{index}]"
-            self._rule_id(rule["id"], where)
-            referrals = self._referrals(rule.get("referral"), f"{where}.referral")
-            compiled = self._condition(rule["when"], f"{where}.when")
-            if compiled is None:
+            checked = self._rule(rule, ("advisories", index))
+            if checked is None:
                 continue
-            condition, references, expression = compiled
+            referrals, (condition, references, expression) = checked
             advisories.append(
                 Advisory(
                     id=rule["id"],
@@ -788,14 +799,14 @@ class _Compiler:
             )
         return advisories
 
-    def _fallback(self, spec: Mapping[str, Any], fallback_id: str, path: str) -> Fallback:
+    def _fallback(self, spec: Mapping[str, Any], fallback_id: str, path: Location) -> Fallback:
         return Fallback(
             fallback_id,
             spec["outcome"],
             RANK[spec["outcome"]],
             spec["code"],
             plain_text(spec["text"]),
-            self._referrals(spec.get("referral"), f"{path}.referral"),
+            self._referrals(spec.get("referral"), (*path, "referral")),
             spec.get("rescreen_after_days"),
         )
 
@@ -805,7 +816,7 @@ class _Compiler:
             given = spec.get("given")
             condition: Condition | None = None
             if given is not None:
-                compiled = self._condition(given, f"$.properties[{index}].given")
+                compiled = self._condition(given, ("properties", index, "given"))
                 if compiled is None:
                     continue
                 condition = compiled[0]

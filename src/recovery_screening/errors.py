@@ -7,17 +7,66 @@ beside their code (`ExpressionError`, `NotCanonical`, `VersionExists`, `RecordEr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeAlias
+
+
+@dataclass(frozen=True)
+class HostKey:
+    """A key of a document a host hands us (an applicant's answers, a FHIR resource), as it may
+    appear in a path: `name` when it may be shown (`document.names.host_key` decides), else None
+    and the key is placed by its 1-based `position` among its object's keys (None: unknown)."""
+
+    name: str | None
+    position: int | None = None
+
+
+Part: TypeAlias = "str | int | HostKey"
+"""One step of a location: a document's key, a list index, or a host's key."""
+Location: TypeAlias = "tuple[Part, ...]"
+
+
+def json_path(location: Iterable[Part], root: str = "$") -> str:
+    """The one rendering of a location as a path: `$.domains.motivation.rules[2].when`.
+
+    A key that is not an identifier is quoted as JSON (`$.referral_targets["peer-group"]`); a
+    host's key is shown as `.name` or `['name.with-dots']`, or placed by position (`[#3]`, `[#?]`)
+    when its name is withheld. The root is `$` (the document), a FHIR resource type
+    (`QuestionnaireResponse.item[0]`), or empty for a member of a CDS Hooks request (`hook`)."""
+    rendered = root
+    for part in location:
+        if isinstance(part, int):
+            rendered += f"[{part}]"
+        elif isinstance(part, HostKey):
+            if part.name is None:
+                rendered += f"[#{'?' if part.position is None else part.position}]"
+            elif part.name.isidentifier():
+                rendered += f".{part.name}" if rendered else part.name
+            else:
+                rendered += f"['{part.name}']"
+        elif part.isidentifier():
+            rendered += f".{part}" if rendered else part
+        else:
+            rendered += "[" + json.dumps(part) + "]"
+    return rendered
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One mistake found in a document or an applicant: where it is, a stable code, what to do."""
+    """One mistake found in a document or an applicant: where it is (`location`, the keys and
+    indices from `root`; `path` renders it), a stable code, and what to do."""
 
-    path: str
+    location: Location
     code: str
     message: str
+    root: str = "$"
+
+    @property
+    def path(self) -> str:
+        """The location as a JSON path (`json_path`)."""
+        return json_path(self.location, self.root)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message} [{self.code}]"
@@ -38,7 +87,7 @@ def more_problems(count: int) -> MoreProblems:
     """The `more-problems` entry for `count` problems not listed."""
     plural = "s" if count != 1 else ""
     message = f"{count} more problem{plural} not listed: fix those above and check again"
-    return MoreProblems("$", "more-problems", message, count)
+    return MoreProblems((), "more-problems", message, count=count)
 
 
 def bounded_problems(

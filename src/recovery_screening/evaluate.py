@@ -7,13 +7,14 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
+from recovery_screening.backends import NATIVE
 from recovery_screening.compiler import SCREENING_DATE, CompiledRuleset
 from recovery_screening.decision import Decision
-from recovery_screening.document.names import WITHHELD, key_step, shown_name
-from recovery_screening.errors import InvalidApplicant, Problem
+from recovery_screening.document.names import WITHHELD, host_key
+from recovery_screening.errors import HostKey, InvalidApplicant, Problem
 from recovery_screening.exact import trace_exact
 from recovery_screening.fields import FieldViolation, InputField
-from recovery_screening.three_valued import NATIVE, Judge, trace_v1
+from recovery_screening.three_valued import Judge, trace_v1
 
 
 def applicant_mapping(applicant: Any, ruleset_id: str) -> Mapping[str, Any]:
@@ -29,7 +30,7 @@ def applicant_mapping(applicant: Any, ruleset_id: str) -> Mapping[str, Any]:
         return dataclasses.asdict(applicant)
     raise InvalidApplicant(
         ruleset_id,
-        [Problem("$", "type", "an applicant must be a JSON object (a mapping of answers)")],
+        [Problem((), "type", "an applicant must be a JSON object (a mapping of answers)")],
     )
 
 
@@ -41,7 +42,7 @@ def with_screening_date(compiled: CompiledRuleset, applicant: Any, as_of: dateti
     if type(as_of) is not datetime.date:
         raise InvalidApplicant(
             f"{compiled.id} {compiled.version}",
-            [Problem(_path(SCREENING_DATE), "type", "as_of must be a datetime.date")],
+            [Problem((SCREENING_DATE,), "type", "as_of must be a datetime.date")],
         )
     if (
         SCREENING_DATE not in compiled.inputs.top
@@ -60,7 +61,7 @@ def with_screening_date(compiled: CompiledRuleset, applicant: Any, as_of: dateti
                 f"{compiled.id} {compiled.version}",
                 [
                     Problem(
-                        _path(SCREENING_DATE),
+                        (SCREENING_DATE,),
                         "conflict",
                         "the applicant's screening_date differs from the as_of date",
                     )
@@ -69,17 +70,13 @@ def with_screening_date(compiled: CompiledRuleset, applicant: Any, as_of: dateti
     return {**answers, SCREENING_DATE: as_of.isoformat()}
 
 
-def _path(*keys: str) -> str:
-    """The path of declared names (the ruleset's, so they may be shown)."""
-    return "$" + "".join(f".{key}" if key.isidentifier() else f"['{key}']" for key in keys)
-
-
-def _unknown(step: str, name: object, message: str) -> tuple[str, str]:
-    """The path step and message for a key the ruleset does not declare: its name is shown only
-    when it looks like an identifier (document.names), else withheld and placed by position."""
-    if shown_name(name) is None:
-        return step, f"{WITHHELD}: {message}"
-    return step, message
+def _unknown(name: object, position: int, message: str) -> tuple[HostKey, str]:
+    """The location step and message for a key the ruleset does not declare: its name is shown
+    only when it looks like an identifier (document.names), else withheld and placed by position."""
+    key = host_key(name, position)
+    if key.name is None:
+        return key, f"{WITHHELD}: {message}"
+    return key, message
 
 
 def check_applicant(compiled: CompiledRuleset, applicant: Any) -> dict[str, object]:
@@ -128,16 +125,14 @@ def _check_thoroughly(compiled: CompiledRuleset, answers: Mapping[str, Any]) -> 
         group = compiled.inputs.groups.get(key)
         if group is None:
             step, message = _unknown(
-                key_step(key, position),
-                key,
-                f"not an input of ruleset {compiled.id} {compiled.version}",
+                key, position, f"not an input of ruleset {compiled.id} {compiled.version}"
             )
-            problems.append(Problem("$" + step, "unknown-field", message))
+            problems.append(Problem((step,), "unknown-field", message))
         elif isinstance(answer, Mapping):
             _check_items(facts, key, group, answer, problems)
         elif answer is not None:
             problems.append(
-                Problem(_path(key), "type", "must be an object of this instrument's item answers")
+                Problem((key,), "type", "must be an object of this instrument's item answers")
             )
     if problems:
         raise InvalidApplicant(f"{compiled.id} {compiled.version}", problems)
@@ -155,10 +150,8 @@ def _check_items(
     for item_position, (item, item_answer) in enumerate(answers.items(), start=1):
         field = group.get(item)
         if field is None:
-            step, message = _unknown(
-                key_step(item, item_position), item, f"not an item of instrument {alias}"
-            )
-            problems.append(Problem(_path(alias) + step, "unknown-field", message))
+            step, message = _unknown(item, item_position, f"not an item of instrument {alias}")
+            problems.append(Problem((alias, step), "unknown-field", message))
         elif item_answer is not None:
             _convert_into(facts, field, item_answer, (alias, item), problems)
 
@@ -173,7 +166,7 @@ def _convert_into(
     try:
         facts[field.name] = field.convert(answer)
     except FieldViolation as violation:
-        problems.append(Problem(_path(*where), violation.code, violation.message))
+        problems.append(Problem(where, violation.code, violation.message))
 
 
 def decide(

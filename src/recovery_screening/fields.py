@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from recovery_screening.errors import Problem
+from recovery_screening.errors import Location, Problem
 from recovery_screening.expressions import (
     BOOLEAN,
     DATE,
@@ -369,7 +369,9 @@ class InputTable:
         )
 
 
-def input_problems(spec: Mapping[str, Any], path: str, format_version: int = 1) -> list[Problem]:
+def input_problems(
+    spec: Mapping[str, Any], path: Location, format_version: int = 1
+) -> list[Problem]:
     """Meaning checks on one input declaration that the schema cannot express."""
     problems = _label_problems(spec, path, format_version)
     minimum, maximum = spec.get("minimum"), spec.get("maximum")
@@ -382,12 +384,12 @@ def input_problems(spec: Mapping[str, Any], path: str, format_version: int = 1) 
     direction = spec.get("direction")
     if direction and spec["type"] in ("string", "date"):
         problems.append(
-            Problem(f"{path}.direction", "bad-direction", "text and date inputs take no direction")
+            Problem((*path, "direction"), "bad-direction", "text and date inputs take no direction")
         )
     if direction and spec["type"] == "enum" and not spec.get("ordered"):
         problems.append(
             Problem(
-                f"{path}.direction",
+                (*path, "direction"),
                 "bad-direction",
                 "only an ordered enum (ordered: true) can have a direction",
             )
@@ -395,14 +397,14 @@ def input_problems(spec: Mapping[str, Any], path: str, format_version: int = 1) 
     return problems
 
 
-def actionable_problems(spec: Mapping[str, Any], path: str) -> list[Problem]:
+def actionable_problems(spec: Mapping[str, Any], path: Location) -> list[Problem]:
     """v2: an actionable input is a current state, never safety-critical, history or identity,
     and its direction of improvement fits its type."""
     actionable = spec.get("actionable")
     if actionable is None:
         return []
-    where = f"{path}.actionable"
-    name = path.rsplit(".", 1)[-1]
+    where = (*path, "actionable")
+    name = path[-1]
     if spec.get("safety_critical"):
         return [
             Problem(
@@ -434,7 +436,7 @@ def actionable_problems(spec: Mapping[str, Any], path: str) -> list[Problem]:
 
 
 def _direction_problems(
-    spec: Mapping[str, Any], actionable: Mapping[str, Any], where: str
+    spec: Mapping[str, Any], actionable: Mapping[str, Any], where: Location
 ) -> list[Problem]:
     kind = spec["type"]
     if ("towards" in actionable) == ("grows_with_time" in actionable):
@@ -449,7 +451,7 @@ def _direction_problems(
         if kind not in ("integer", "number"):
             return [
                 Problem(
-                    f"{where}.grows_with_time",
+                    (*where, "grows_with_time"),
                     "bad-actionable",
                     "only an integer or number input grows with time",
                 )
@@ -459,7 +461,7 @@ def _direction_problems(
     if kind == "boolean":
         if towards is not True and towards is not False:
             return [
-                Problem(f"{where}.towards", "bad-actionable", "a boolean input improves towards "
+                Problem((*where, "towards"), "bad-actionable", "a boolean input improves towards "
                         "true or false")
             ]  # fmt: skip
         return []
@@ -467,7 +469,7 @@ def _direction_problems(
         if towards not in spec["values"]:
             return [
                 Problem(
-                    f"{where}.towards",
+                    (*where, "towards"),
                     "bad-actionable",
                     "'towards' must be one of the input's values",
                 )
@@ -475,7 +477,7 @@ def _direction_problems(
         return []
     return [
         Problem(
-            f"{where}.towards",
+            (*where, "towards"),
             "bad-actionable",
             f"a {kind} input takes no 'towards': only boolean and enum inputs do "
             "(a number can grow with time)",
@@ -483,11 +485,11 @@ def _direction_problems(
     ]
 
 
-def _label_problems(spec: Mapping[str, Any], path: str, format_version: int) -> list[Problem]:
+def _label_problems(spec: Mapping[str, Any], path: Location, format_version: int) -> list[Problem]:
     """v2: an enum input labels each of its values exactly once; a boolean may label both."""
     labels = spec.get("value_labels")
     kind = spec["type"]
-    where = f"{path}.value_labels"
+    where = (*path, "value_labels")
     if labels is None:
         if format_version >= 2 and kind == "enum":
             return [
@@ -562,12 +564,14 @@ class BandTable:
 MAX_BAND_SPAN = 100_000
 
 
-def band_problems(bands: Sequence[Band], reachable: tuple[int, int], path: str) -> list[Problem]:
+def band_problems(
+    bands: Sequence[Band], reachable: tuple[int, int], path: Location
+) -> list[Problem]:
     """Bands must be ascending, contiguous, uniquely named, and cover every reachable score."""
     problems: list[Problem] = []
     names: set[str] = set()
     for index, band in enumerate(bands):
-        where = f"{path}[{index}]"
+        where = (*path, index)
         if band.name in names:
             problems.append(Problem(where, "duplicate-name", f"band '{band.name}' is named twice"))
         names.add(band.name)

@@ -15,7 +15,12 @@ from recovery_screening.decision import Decision
 from recovery_screening.document._paths import data_directory
 from recovery_screening.document.lock import check_locked
 from recovery_screening.document.reader import read_document
-from recovery_screening.document.versions import Version, resolve_path, split_reference
+from recovery_screening.document.versions import (
+    DEFAULT_RULESET,
+    Version,
+    resolve_path,
+    split_reference,
+)
 from recovery_screening.errors import (
     BackendUnavailable,
     InvalidApplicant,
@@ -32,7 +37,6 @@ from recovery_screening.evaluate import (
 )
 from recovery_screening.fields import InputField
 
-DEFAULT_RULESET = "peer-support-intake"
 _SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -283,7 +287,7 @@ def _build(
 ) -> Ruleset:
     prepare = select_backend(backend)
     if not isinstance(document, Mapping):
-        raise RulesetError(source, [Problem("$", "wrong-type", "a ruleset must be an object")])
+        raise RulesetError(source, [Problem((), "wrong-type", "a ruleset must be an object")])
     resolver = _InstrumentResolver(directories)
     compiled, document = compile_document(document, source, resolver)
     if not pinned or resolver.drafts:

@@ -10,11 +10,11 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from recovery_screening.compiler import CompiledRuleset, Domain
+from recovery_screening.backends import NATIVE
+from recovery_screening.compiler import CompiledRuleset, Condition, Domain
 from recovery_screening.decision import Trace
 from recovery_screening.outcomes import ADMIT, DEFER, REFER
 
-NATIVE = "native"
 MAX_SETTLE_COMBINATIONS = 64
 Truths = tuple[object, ...]
 
@@ -40,14 +40,9 @@ def trace_v1(
     open_domains: list[tuple[Domain, int, int]] = []
     open_missing: dict[str, frozenset[str]] = {}
     for stage, domain in enumerate(compiled.domains):
-        if judge is None:
-            truths: Truths = tuple([condition(facts) for condition in domain.conditions])
-        else:
-            truths = judge(stage, facts)
-        if open_domains and None in truths:
-            truths = settle(
-                domain.rules, truths, facts, open_domains, _stage_judge(compiled, judge, stage)
-            )
+        truths = _stage_truths(
+            compiled, stage, domain.rules, domain.conditions, facts, judge, open_domains
+        )
         low, high = score_range(domain, truths)
         facts[domain.score_key] = low if low == high else None
         band_low = domain.bands.band_of(low)
@@ -64,27 +59,12 @@ def trace_v1(
             )
             open_missing[domain.score_key] = open_missing[domain.band_key] = missing
     decisions = compiled.decisions
-    if judge is None:
-        truths = tuple([condition(facts) for condition in compiled.decision_conditions])
-    else:
-        truths = judge(len(compiled.domains), facts)
-    if open_domains and None in truths:
-        truths = settle(
-            decisions, truths, facts, open_domains,
-            _stage_judge(compiled, judge, len(compiled.domains)),
-        )  # fmt: skip
+    truths = _stage_truths(
+        compiled, len(compiled.domains), decisions, compiled.decision_conditions, facts, judge,
+        open_domains,
+    )  # fmt: skip
     rank, deciding, blocking, fail_safe = outcome_of(compiled, facts, truths)
-    if None in truths:
-        undecided_missing = tuple(
-            tuple(
-                sorted(missing_inputs(rule.references, facts, compiled.dependencies, open_missing))
-            )
-            if truth is None
-            else ()
-            for rule, truth in zip(decisions, truths, strict=True)
-        )
-    else:
-        undecided_missing = ((),) * len(truths)
+    undecided_missing = _missing_by_rule(compiled, decisions, truths, facts, open_missing)
     needs: set[str] = set()
     for index in blocking:
         needs.update(undecided_missing[index])
@@ -120,23 +100,49 @@ def _advise(
 ) -> tuple[Truths, tuple[tuple[str, ...], ...]]:
     """v2 advisories, decided once the outcome is: their truths and, where unknown, the missing
     answers. They read the same facts as the decision rules and change none of them."""
-    stage = len(compiled.domains) + 1
+    truths = _stage_truths(
+        compiled, len(compiled.domains) + 1, compiled.advisories, compiled.advisory_conditions,
+        facts, judge, open_domains,
+    )  # fmt: skip
+    return truths, _missing_by_rule(compiled, compiled.advisories, truths, facts, open_missing)
+
+
+def _stage_truths(
+    compiled: CompiledRuleset,
+    stage: int,
+    rules: Sequence[Any],
+    conditions: Sequence[Condition],
+    facts: Mapping[str, object],
+    judge: Judge | None,
+    open_domains: Sequence[tuple[Domain, int, int]],
+) -> Truths:
+    """One stage's conditions decided three-valued (by `judge` or the compiled closures), then
+    settled where they are unknown only because they read a domain not yet settled."""
     if judge is None:
-        truths: Truths = tuple([condition(facts) for condition in compiled.advisory_conditions])
+        truths: Truths = tuple([condition(facts) for condition in conditions])
     else:
         truths = judge(stage, facts)
     if open_domains and None in truths:
-        truths = settle(
-            compiled.advisories, truths, facts, open_domains,
-            _stage_judge(compiled, judge, stage),
-        )  # fmt: skip
-    missing = tuple(
+        truths = settle(rules, truths, facts, open_domains, _stage_judge(compiled, judge, stage))
+    return truths
+
+
+def _missing_by_rule(
+    compiled: CompiledRuleset,
+    rules: Sequence[Any],
+    truths: Truths,
+    facts: Mapping[str, object],
+    open_missing: Mapping[str, frozenset[str]],
+) -> tuple[tuple[str, ...], ...]:
+    """For each rule left undecided, the unanswered inputs that would decide it (sorted)."""
+    if None not in truths:
+        return ((),) * len(truths)
+    return tuple(
         tuple(sorted(missing_inputs(rule.references, facts, compiled.dependencies, open_missing)))
         if truth is None
         else ()
-        for rule, truth in zip(compiled.advisories, truths, strict=True)
+        for rule, truth in zip(rules, truths, strict=True)
     )
-    return truths, missing
 
 
 def score_range(domain: Domain, truths: Truths) -> tuple[int, int]:

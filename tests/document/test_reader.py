@@ -97,8 +97,8 @@ def test_the_loader_itself_refuses_tags_and_merge_keys(text: str) -> None:
     """Behind the event scan, the loader has no constructor for a tag or a merge key either."""
     import yaml
 
-    from recovery_screening.document.reader import _StrictSafeLoader
+    from recovery_screening.document.reader import strict_loader
 
     with pytest.raises(yaml.constructor.ConstructorError) as raised:
-        yaml.load(text, Loader=_StrictSafeLoader)
+        yaml.load(text, Loader=strict_loader())
     assert "not allowed" in str(raised.value)

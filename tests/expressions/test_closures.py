@@ -453,3 +453,12 @@ def test_arithmetic_matches_python(x: int, y: int, z: int) -> None:
     assert value("min(x, y, z)") == min(x, y, z)
     assert value("max(x, y, z)") == max(x, y, z)
     assert value("abs(x - y)") == abs(x - y)
+
+
+def test_both_evaluators_know_every_function_of_the_language() -> None:
+    from recovery_screening.expressions import closures, ranges
+    from recovery_screening.expressions.checker import FUNCTIONS
+
+    built_from_the_tree = {"is_missing", "is_known", "all_of", "any_of"}
+    assert set(closures.FUNCTIONS) | built_from_the_tree == set(FUNCTIONS)
+    assert set(ranges.FUNCTIONS) | {"is_missing", "is_known"} == set(FUNCTIONS)

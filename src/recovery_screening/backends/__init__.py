@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias
 
-from recovery_screening.compiler import CompiledRuleset
 from recovery_screening.errors import BackendUnavailable, install_hint
-from recovery_screening.evaluate import NATIVE, Judge
 
+if TYPE_CHECKING:  # the names of the backends are read without loading the engine (--help)
+    from recovery_screening.compiler import CompiledRuleset
+    from recovery_screening.three_valued import Judge
+
+NATIVE = "native"
 DURABLE = "durable"
 BACKENDS = (NATIVE, DURABLE)
 INSTALL_HINT = f"install it (CPython 3.10-3.12) {install_hint('durable')}"
 
-JudgeFactory = Callable[[CompiledRuleset], "Judge | None"]
+JudgeFactory: TypeAlias = "Callable[[CompiledRuleset], Judge | None]"
 
 
 def _native(compiled: CompiledRuleset) -> Judge | None:

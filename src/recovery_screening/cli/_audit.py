@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 from recovery_screening.cli._common import EXIT_FAILED, EXIT_OK, add_rulesets_dir_option
 from recovery_screening.cli._progress import Progress, count_lines, quiet_option
 from recovery_screening.errors import DocumentError, Problem
-from recovery_screening.publication import RulesetRegistry
 
-if TYPE_CHECKING:  # records (pydantic) are imported by the verbs that use them, not by --help
+if TYPE_CHECKING:  # records (pydantic) and publication are imported by the verbs that use them
     from recovery_screening.records.replay import RecordReport, ReplaySummary
 
 
@@ -79,6 +78,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_publish(arguments: argparse.Namespace) -> int:
+    from recovery_screening.publication import RulesetRegistry
+
     path = Path(arguments.path)
     directory = arguments.rulesets_dir or path.resolve().parent.parent
     entry = RulesetRegistry(directory).publish(path)
@@ -99,7 +100,7 @@ def read_key(name: str, what: str = "a signing key") -> bytes:
         data = Path(name).read_bytes()
     except OSError as error:
         raise DocumentError(
-            name, [Problem("$", "unreadable", error.strerror or "cannot open file")]
+            name, [Problem((), "unreadable", error.strerror or "cannot open file")]
         ) from None
     from recovery_screening.records.record import check_key
 
@@ -119,6 +120,7 @@ def digest_key(arguments: argparse.Namespace) -> bytes | None:
 
 
 def run_replay(arguments: argparse.Namespace) -> int:
+    from recovery_screening.publication import RulesetRegistry
     from recovery_screening.records.replay import replay
 
     if arguments.format == "jsonl":
@@ -126,7 +128,7 @@ def run_replay(arguments: argparse.Namespace) -> int:
         arguments.format = "json"
     key = read_key(arguments.key_file) if arguments.key_file else None
     if arguments.records != "-" and not Path(arguments.records).is_file():
-        raise DocumentError(arguments.records, [Problem("$", "unreadable", "no such file")])
+        raise DocumentError(arguments.records, [Problem((), "unreadable", "no such file")])
     records = sys.stdin.buffer if arguments.records == "-" else arguments.records
     run = replay(
         records,

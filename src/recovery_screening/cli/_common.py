@@ -6,15 +6,13 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from recovery_screening.document.reader import (
-    MAX_DOCUMENT_BYTES,
-    parse_document_bytes,
-    read_document,
-)
+from recovery_screening.document.versions import DEFAULT_RULESET
 from recovery_screening.errors import Problem, ScreeningError
-from recovery_screening.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
+
+if TYPE_CHECKING:  # the engine is imported by the verbs that run it, not by --help
+    from recovery_screening.ruleset import Ruleset
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 Handler = Callable[[argparse.Namespace], int]
@@ -68,6 +66,12 @@ def report_error(error: ScreeningError, output_format: str) -> None:
 def read_input_document(name: str) -> Any:
     """Read a JSON or YAML document from a path, or from stdin when `name` is '-' (JSON when
     it starts with `{` or `[`, else YAML, as a file's extension would say)."""
+    from recovery_screening.document.reader import (
+        MAX_DOCUMENT_BYTES,
+        parse_document_bytes,
+        read_document,
+    )
+
     if name == "-":
         data = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
         json_syntax = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
@@ -142,6 +146,8 @@ def add_format_option(parser: argparse.ArgumentParser, json_only: bool = False) 
 
 
 def open_ruleset(arguments: argparse.Namespace, reference: str | None = None) -> Ruleset:
+    from recovery_screening.ruleset import load_ruleset
+
     return load_ruleset(
         reference or arguments.ruleset,
         rulesets_dir=getattr(arguments, "rulesets_dir", None),

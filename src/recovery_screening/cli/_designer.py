@@ -6,7 +6,7 @@ import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from recovery_screening.cli._common import (
     EXIT_FAILED,
@@ -18,26 +18,17 @@ from recovery_screening.cli._common import (
     int_in_range,
 )
 from recovery_screening.cli._progress import Progress, count_lines, quiet_option
-from recovery_screening.designer.check import (
+from recovery_screening.designer.defaults import (
     DEFAULT_EXAMPLES,
+    DEFAULT_LIMIT,
     DEFAULT_SEED,
     MAX_EXAMPLES,
     MAX_SEED,
-    check_properties,
-)
-from recovery_screening.designer.diff import DEFAULT_LIMIT, diff_rulesets, diff_text
-from recovery_screening.designer.lint import lint_path
-from recovery_screening.designer.report import diff_html_report, html_report
-from recovery_screening.designer.simulate import simulate, summary_text
-from recovery_screening.designer.testing import (
-    CaseRun,
-    failure_text,
-    junit_xml,
-    read_case_file,
-    run_cases,
 )
 from recovery_screening.errors import DocumentError, Problem
-from recovery_screening.ruleset import load_ruleset
+
+if TYPE_CHECKING:  # the tools are imported by the verb that runs them, not by --help
+    from recovery_screening.designer.testing import CaseRun
 
 
 def register(subparsers: Any) -> None:
@@ -132,6 +123,8 @@ def _dump(data: Any) -> None:
 
 
 def run_lint(arguments: argparse.Namespace) -> int:
+    from recovery_screening.designer.lint import lint_path
+
     reports = [lint_path(path, rulesets_dir=arguments.rulesets_dir) for path in arguments.rulesets]
     if arguments.format == "json":
         _dump([report.to_dict() for report in reports])
@@ -151,13 +144,21 @@ def run_lint(arguments: argparse.Namespace) -> int:
 
 
 def run_test(arguments: argparse.Namespace) -> int:
+    from recovery_screening.designer.testing import (
+        failure_text,
+        junit_xml,
+        read_case_file,
+        run_cases,
+    )
+    from recovery_screening.ruleset import load_ruleset
+
     case_files = [read_case_file(path) for path in arguments.cases]
     rulesets = [load_ruleset(r, rulesets_dir=arguments.rulesets_dir) for r in arguments.rulesets]
     unused = [f for f in case_files if not any(f.applies_to(r) for r in rulesets)]
     if unused:
         raise DocumentError(
             unused[0].source,
-            [Problem("$.ruleset", "no-ruleset", "the case file names a ruleset not being tested")],
+            [Problem(("ruleset",), "no-ruleset", "the case file names a ruleset not being tested")],
         )
     runs: list[CaseRun] = []
     for ruleset in rulesets:
@@ -232,6 +233,10 @@ def _write_and_print(
 
 
 def run_simulate(arguments: argparse.Namespace) -> int:
+    from recovery_screening.designer.report import html_report
+    from recovery_screening.designer.simulate import simulate, summary_text
+    from recovery_screening.ruleset import load_ruleset
+
     ruleset = load_ruleset(arguments.ruleset, rulesets_dir=arguments.rulesets_dir)
     with _cohort_progress(arguments, "simulating") as progress:
         result = simulate(
@@ -243,6 +248,10 @@ def run_simulate(arguments: argparse.Namespace) -> int:
 
 
 def run_diff(arguments: argparse.Namespace) -> int:
+    from recovery_screening.designer.diff import diff_rulesets, diff_text
+    from recovery_screening.designer.report import diff_html_report
+    from recovery_screening.ruleset import load_ruleset
+
     old = load_ruleset(arguments.old, rulesets_dir=arguments.rulesets_dir)
     new = load_ruleset(arguments.new, rulesets_dir=arguments.rulesets_dir)
     with _cohort_progress(arguments, "comparing") as progress:
@@ -256,6 +265,9 @@ def run_diff(arguments: argparse.Namespace) -> int:
 
 
 def run_check(arguments: argparse.Namespace) -> int:
+    from recovery_screening.designer.check import check_properties
+    from recovery_screening.ruleset import load_ruleset
+
     ruleset = load_ruleset(arguments.ruleset, rulesets_dir=arguments.rulesets_dir)
     with Progress("checking", None, "properties", quiet=arguments.quiet, scale=False) as progress:
 

@@ -19,7 +19,6 @@ from recovery_screening.cli._common import (
     read_input_document,
 )
 from recovery_screening.errors import ScreeningError
-from recovery_screening.ruleset import load_ruleset
 
 
 def register(subparsers: Any) -> None:
@@ -142,6 +141,8 @@ def run_evaluate(arguments: argparse.Namespace) -> int:
 
 
 def run_validate(arguments: argparse.Namespace) -> int:
+    from recovery_screening.ruleset import load_ruleset
+
     results: list[dict[str, Any]] = []
     for path in arguments.paths:
         try:

@@ -69,7 +69,7 @@ def cohort_kind(path: str | Path) -> str:
         str(path),
         [
             Problem(
-                "$",
+                (),
                 "bad-format",
                 "a cohort file must end in .jsonl or .csv (.ndjson is read as .jsonl)",
             )
@@ -84,7 +84,7 @@ def read_chunks(path: str | Path, chunk_size: int = CHUNK_SIZE) -> Iterator[Chun
         handle = Path(path).open("rb")  # noqa: SIM115 - closed by the `with` below
     except OSError as error:
         raise DocumentError(
-            str(path), [Problem("$", "unreadable", error.strerror or "cannot open file")]
+            str(path), [Problem((), "unreadable", error.strerror or "cannot open file")]
         ) from None
     with handle:
         if kind == "jsonl":
@@ -113,7 +113,7 @@ def _csv_chunks(handle: BinaryIO, name: str, chunk_size: int) -> Iterator[Chunk]
         return
     except (csv.Error, UnicodeDecodeError):
         raise DocumentError(
-            name, [Problem("line 1", "bad-csv", "the header row cannot be read")]
+            name, [Problem((), "bad-csv", "the header row cannot be read", root="line 1")]
         ) from None
     rows: list[tuple[int, Any]] = []
     while True:
@@ -123,7 +123,8 @@ def _csv_chunks(handle: BinaryIO, name: str, chunk_size: int) -> Iterator[Chunk]
             break
         except (csv.Error, UnicodeDecodeError):
             raise DocumentError(
-                name, [Problem(f"line {reader.line_num}", "bad-csv", "this row cannot be read")]
+                name,
+                [Problem((), "bad-csv", "this row cannot be read", root=f"line {reader.line_num}")],
             ) from None
         if any(cell.strip() for cell in cells):
             rows.append((reader.line_num, tuple(cells)))
@@ -143,8 +144,9 @@ def csv_header_problems(ruleset: Ruleset, header: Sequence[str]) -> list[Problem
     for index, column in enumerate(header, start=1):
         if column not in known and not (sidecar and _is_sidecar_column(column)):
             problems.append(
-                Problem(f"column {index} ({column})", "unknown-field",
-                        f"not an input of ruleset {ruleset.id} {ruleset.version}")
+                Problem((), "unknown-field",
+                        f"not an input of ruleset {ruleset.id} {ruleset.version}",
+                        root=f"column {index} ({column})")
             )  # fmt: skip
     return problems
 

@@ -26,16 +26,12 @@ from typing import Any
 
 from recovery_screening.compiler import CompiledRuleset
 from recovery_screening.decision import Decision
+from recovery_screening.designer.defaults import DEFAULT_EXAMPLES, DEFAULT_SEED, MAX_EXAMPLES
 from recovery_screening.errors import InvalidApplicant, MissingExtra
 from recovery_screening.expressions import compile_expression
 from recovery_screening.fields import InputField
 from recovery_screening.outcomes import RANK
 from recovery_screening.ruleset import Ruleset
-
-DEFAULT_EXAMPLES = 300
-DEFAULT_SEED = 0
-MAX_EXAMPLES = 1_000_000
-MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from recovery_screening.designer._cohort import (
     read_chunks,
     ruleset_spec,
 )
+from recovery_screening.designer.defaults import DEFAULT_LIMIT
 from recovery_screening.designer.equity import (
     EquityTally,
     GroupByError,
@@ -36,7 +37,6 @@ from recovery_screening.errors import InvalidApplicant
 from recovery_screening.outcomes import OUTCOMES, RANK
 from recovery_screening.ruleset import Ruleset
 
-DEFAULT_LIMIT = 100
 _SECTIONS = ("inputs", "instruments", "referral_targets")
 
 

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from recovery_screening.compiler import CompiledRuleset, Domain
-from recovery_screening.document.schema import json_path
-from recovery_screening.errors import DocumentError, RulesetNotFound, ScreeningError
+from recovery_screening.errors import DocumentError, RulesetNotFound, ScreeningError, json_path
 from recovery_screening.expressions import (
     Comparison,
     ListLiteral,
@@ -370,7 +369,7 @@ class _Linter:
                     self.add(
                         "unreachable-band",
                         "warning",
-                        f"{json_path(['domains', domain.name])}.bands[{index}]",
+                        json_path(["domains", domain.name, "bands", index]),
                         f"no score the rules can give ({_score_list(scores)}) falls in band "
                         f"'{band.name}' ({band.minimum} to {band.maximum})",
                     )
@@ -378,7 +377,7 @@ class _Linter:
     def conditions(self) -> None:
         for domain_name, spec in self.document.get("domains", {}).items():
             for index, rule in enumerate(spec["rules"]):
-                path = f"{json_path(['domains', domain_name])}.rules[{index}].when"
+                path = json_path(["domains", domain_name, "rules", index, "when"])
                 if self.analysis.never_true(self._ast(rule["when"])):
                     self.add(
                         "never-applies", "warning", path,
@@ -479,7 +478,7 @@ class _Linter:
         ]
         for domain_name, spec in self.document.get("domains", {}).items():
             for index, rule in enumerate(spec["rules"]):
-                path = f"{json_path(['domains', domain_name])}.rules[{index}]"
+                path = json_path(["domains", domain_name, "rules", index])
                 entries.append((path, rule["code"], " ".join(rule["text"].split()), rule["id"]))
         for index, rule in enumerate(self.document["decisions"]):
             entries.append(

@@ -17,7 +17,7 @@ from typing import Any
 from recovery_screening.designer.cases import CaseResult, run_case
 from recovery_screening.document.reader import read_document
 from recovery_screening.document.versions import split_reference
-from recovery_screening.errors import DocumentError, Problem
+from recovery_screening.errors import DocumentError, Location, Problem
 from recovery_screening.outcomes import OUTCOMES
 from recovery_screening.ruleset import Ruleset, load_ruleset
 
@@ -58,13 +58,13 @@ def read_case_file(path: str | Path) -> CaseFile:
     document = read_document(Path(path))
     problems: list[Problem] = []
     if not isinstance(document, Mapping):
-        raise DocumentError(source, [Problem("$", "wrong-type", "a case file must be an object")])
+        raise DocumentError(source, [Problem((), "wrong-type", "a case file must be an object")])
     ruleset = document.get("ruleset")
     if ruleset is not None and not isinstance(ruleset, str):
-        problems.append(Problem("$.ruleset", "wrong-type", "must be text: id or id@version"))
+        problems.append(Problem(("ruleset",), "wrong-type", "must be text: id or id@version"))
     cases = document.get("cases")
     if not isinstance(cases, list):
-        problems.append(Problem("$.cases", "missing-field", "must be a list of test cases"))
+        problems.append(Problem(("cases",), "missing-field", "must be a list of test cases"))
         cases = []
     problems.extend(p for index, case in enumerate(cases) for p in case_problems(case, index))
     if problems:
@@ -74,36 +74,36 @@ def read_case_file(path: str | Path) -> CaseFile:
 
 def case_problems(case: Any, index: int) -> list[Problem]:
     """What is wrong with one case's shape (never its answers' values)."""
-    path = f"$.cases[{index}]"
+    path: Location = ("cases", index)
     if not isinstance(case, Mapping):
         return [Problem(path, "wrong-type", "a case must be an object with id, applicant, expect")]
     problems = []
     if not isinstance(case.get("id"), str):
-        problems.append(Problem(f"{path}.id", "missing-field", "every case needs a text id"))
+        problems.append(Problem((*path, "id"), "missing-field", "every case needs a text id"))
     if not isinstance(case.get("applicant"), Mapping):
-        problems.append(Problem(f"{path}.applicant", "missing-field", "must be an object"))
+        problems.append(Problem((*path, "applicant"), "missing-field", "must be an object"))
     expect = case.get("expect")
     if not isinstance(expect, Mapping):
-        problems.append(Problem(f"{path}.expect", "missing-field", "must be an object"))
+        problems.append(Problem((*path, "expect"), "missing-field", "must be an object"))
         return problems
     if expect.get("outcome") not in OUTCOMES:
         problems.append(
-            Problem(f"{path}.expect.outcome", "not-allowed", "must be admit, defer or refer")
+            Problem((*path, "expect", "outcome"), "not-allowed", "must be admit, defer or refer")
         )
     for key in expect:
         if key not in _EXPECT_KEYS:
             problems.append(
-                Problem(f"{path}.expect.{key}", "unknown-field",
+                Problem((*path, "expect", key), "unknown-field",
                         "expect may have outcome, reasons, needs, referrals, advisories and "
                         "next_steps")
             )  # fmt: skip
         elif key == "next_steps":
             if not _lists_of_text(expect[key]):
                 problems.append(
-                    Problem(f"{path}.expect.{key}", "wrong-type", "must be a list of lists of text")
+                    Problem((*path, "expect", key), "wrong-type", "must be a list of lists of text")
                 )
         elif key != "outcome" and not _text_list(expect[key]):
-            problems.append(Problem(f"{path}.expect.{key}", "wrong-type", "must be a list of text"))
+            problems.append(Problem((*path, "expect", key), "wrong-type", "must be a list of text"))
     return problems
 
 

@@ -48,7 +48,7 @@ def read_lock(directory: str | Path) -> dict[tuple[str, str], str]:
         return {}
     except (OSError, UnicodeDecodeError):
         raise DocumentError(
-            str(path), [Problem("$", "unreadable", "cannot read the lock file")]
+            str(path), [Problem((), "unreadable", "cannot read the lock file")]
         ) from None
     try:
         document = json.loads(text)
@@ -58,14 +58,14 @@ def read_lock(directory: str | Path) -> dict[tuple[str, str], str]:
     except (ValueError, KeyError, TypeError):
         raise DocumentError(
             str(path),
-            [Problem("$.rulesets", "lock-format", "expected [{id, version, content_hash}, ...]")],
+            [Problem(("rulesets",), "lock-format", "expected [{id, version, content_hash}, ...]")],
         ) from None
     if not all(
         isinstance(key[0], str) and isinstance(key[1], str) and isinstance(value, str)
         for key, value in entries.items()
     ):
         raise DocumentError(
-            str(path), [Problem("$.rulesets", "lock-format", "ids, versions and hashes are text")]
+            str(path), [Problem(("rulesets",), "lock-format", "ids, versions and hashes are text")]
         )
     return entries
 
@@ -111,7 +111,7 @@ def shipped_lock(directory: Path) -> dict[tuple[str, str], str]:
     if not lock_path(directory).is_file():
         raise DocumentError(
             str(lock_path(directory)),
-            [Problem("$", "lock-missing", "the lock of the shipped rulesets is missing")],
+            [Problem((), "lock-missing", "the lock of the shipped rulesets is missing")],
         )
     return read_lock(directory)
 

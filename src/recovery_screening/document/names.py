@@ -5,7 +5,8 @@ that keys answers by a person's name would otherwise see it in every log line.""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+
+from recovery_screening.errors import HostKey
 
 MAX_SHOWN_LENGTH = 64
 WITHHELD = "a field whose name is withheld"
@@ -26,15 +27,7 @@ def quoted_name(name: object, withheld: str = WITHHELD) -> str:
     return withheld if shown is None else f"'{shown}'"
 
 
-def key_step(name: object, position: int) -> str:
-    """One step of a JSON path for a key: `.name`, `['name.with-dots']`, or `[#3]` (the third
-    key of its object, 1-based) when the name is withheld."""
-    shown = shown_name(name)
-    if shown is None:
-        return f"[#{position}]"
-    return f".{shown}" if shown.isidentifier() else f"['{shown}']"
-
-
-def key_path(steps: Iterable[tuple[object, int]], root: str = "$") -> str:
-    """A path through keys given as (name, 1-based position) pairs."""
-    return root + "".join(key_step(name, position) for name, position in steps)
+def host_key(name: object, position: int | None = None) -> HostKey:
+    """A host's key as a location part: its name when it may be shown, else only its 1-based
+    position among its object's keys (rendered `[#3]`), so the withheld name is never held."""
+    return HostKey(shown_name(name), position)

@@ -7,17 +7,19 @@ parsed by `records.replay` with the same limits but without the nesting pre-scan
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+from recovery_screening.document.names import host_key, quoted_name
+from recovery_screening.errors import DocumentError, Location, Problem
 
-from recovery_screening.document.names import key_step, quoted_name
-from recovery_screening.errors import DocumentError, Problem
+if TYPE_CHECKING:
+    import yaml
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
@@ -25,41 +27,9 @@ MAX_INTEGER_DIGITS = 30
 _WITHHELD_KEY = "(its name withheld)"
 
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _StrictSafeLoader(_BaseLoader):  # type: ignore[misc]
-    """A safe loader (libyaml's where present) with YAML 1.2-like scalars and no aliases.
-
-    Only true/false are booleans, dates stay strings, and a node met twice (an alias) is refused:
-    aliases are how "billion laughs" documents blow up, and rulesets have no need of them.
-    """
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        if node in self.constructed_objects or node in self.recursive_objects:
-            raise yaml.constructor.ConstructorError(
-                None, None, "anchors and aliases are not supported", node.start_mark
-            )
-        return super().construct_object(node, deep=deep)
-
-
-_DROPPED_RESOLVERS = {
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:timestamp",
-    "tag:yaml.org,2002:value",
-}
-_StrictSafeLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_RESOLVERS]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_StrictSafeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
-
-
 def _construct_mapping(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
+    import yaml
+
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         if key_node.tag == _MERGE_TAG:
@@ -78,6 +48,8 @@ def _construct_mapping(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
 
 
 def _construct_float(loader: Any, node: yaml.ScalarNode) -> float:
+    import yaml
+
     value = yaml.SafeLoader.construct_yaml_float(loader, node)
     if not math.isfinite(value):
         raise yaml.constructor.ConstructorError(
@@ -87,6 +59,8 @@ def _construct_float(loader: Any, node: yaml.ScalarNode) -> float:
 
 
 def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
+    import yaml
+
     if len(str(node.value)) > MAX_INTEGER_DIGITS:
         raise yaml.constructor.ConstructorError(
             None, None, f"integers may have at most {MAX_INTEGER_DIGITS} digits", node.start_mark
@@ -95,6 +69,8 @@ def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
 
 
 def _construct_undefined(loader: Any, node: yaml.Node) -> Any:
+    import yaml
+
     raise yaml.constructor.ConstructorError(None, None, _TAG_MESSAGE, node.start_mark)
 
 
@@ -103,15 +79,62 @@ _TAG_MESSAGE = (
     "explicit YAML tags (such as !!bool or !name) are not allowed: write the value plainly"
 )
 _MERGE_MESSAGE = "YAML merge keys (<<) are not allowed: write the entries out"
-_StrictSafeLoader.yaml_constructors = {
-    tag: yaml.SafeLoader.yaml_constructors[tag]
-    for tag in ("tag:yaml.org,2002:null", "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq")
+
+
+@functools.cache
+def strict_loader() -> Any:
+    """The strict safe loader class (libyaml's where present), built on first use: PyYAML is
+    imported only when a YAML document is read, so JSON-only work and `--help` never load it.
+
+    Only true/false are booleans, dates stay strings, and a node met twice (an alias) is refused:
+    aliases are how "billion laughs" documents blow up, and rulesets have no need of them. Tags
+    and merge keys have no constructor.
+    """
+    import yaml
+
+    base = _safe_loader()
+
+    class StrictSafeLoader(base):  # type: ignore[misc,valid-type]
+        def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+            if node in self.constructed_objects or node in self.recursive_objects:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "anchors and aliases are not supported", node.start_mark
+                )
+            return super().construct_object(node, deep=deep)
+
+    StrictSafeLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_RESOLVERS]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    StrictSafeLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool",
+        re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list("tTfF"),
+    )
+    StrictSafeLoader.yaml_constructors = {
+        tag: yaml.SafeLoader.yaml_constructors[tag]
+        for tag in ("tag:yaml.org,2002:null", "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq")
+    }
+    StrictSafeLoader.add_constructor("tag:yaml.org,2002:bool", yaml.SafeLoader.construct_yaml_bool)
+    StrictSafeLoader.add_constructor(None, _construct_undefined)
+    StrictSafeLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+    StrictSafeLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+    StrictSafeLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    return StrictSafeLoader
+
+
+def _safe_loader() -> Any:
+    """PyYAML's safe loader, libyaml's (C) where it is installed."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+_DROPPED_RESOLVERS = {
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:value",
 }
-_StrictSafeLoader.add_constructor("tag:yaml.org,2002:bool", yaml.SafeLoader.construct_yaml_bool)
-_StrictSafeLoader.add_constructor(None, _construct_undefined)
-_StrictSafeLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_StrictSafeLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
-_StrictSafeLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def _reject_constant(name: str) -> Any:
@@ -173,8 +196,6 @@ def _bracket_depth_exceeded(text: str, limit: int = MAX_DEPTH) -> bool:
 
 
 _TAG_OR_MERGE = re.compile(r"(?:\A|[\s\[{,:?-])(?:!|<<)")
-_NODE_EVENTS = (yaml.ScalarEvent, yaml.AliasEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
-_END_EVENTS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
 class _Container:
@@ -184,19 +205,20 @@ class _Container:
         self.mapping = mapping
         self.count = 0
         self.expecting_key = mapping
-        self.step = ""
+        self.step: Location = ()
 
-    def child(self) -> str:
+    def child(self) -> Location:
+        """The location step of the next node (none for a key: it is placed at its object)."""
         if not self.mapping:
-            return f"[{self.count}]"
-        return "" if self.expecting_key else self.step
+            return (self.count,)
+        return () if self.expecting_key else self.step
 
     def advance(self, key: object) -> None:
         if not self.mapping:
             self.count += 1
         elif self.expecting_key:
             self.count += 1
-            self.step = key_step(key, self.count)
+            self.step = (host_key(key, self.count),)
             self.expecting_key = False
         else:
             self.expecting_key = True
@@ -217,27 +239,32 @@ def _tag_or_merge(text: str) -> Problem | None:
     """
     if not _TAG_OR_MERGE.search(text):
         return None
+    import yaml
+
+    starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    node_events = (yaml.ScalarEvent, yaml.AliasEvent, *starts)
+    end_events = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
     containers: list[_Container] = []
-    steps: list[str] = []
+    steps: list[Location] = []
     try:
-        for event in yaml.parse(text, Loader=_BaseLoader):
-            if isinstance(event, _END_EVENTS):
+        for event in yaml.parse(text, Loader=_safe_loader()):
+            if isinstance(event, end_events):
                 containers.pop()
                 steps.pop()
                 if containers:
                     containers[-1].advance(None)
                 continue
-            if not isinstance(event, _NODE_EVENTS):
+            if not isinstance(event, node_events):
                 continue
             parent = containers[-1] if containers else None
-            child = parent.child() if parent is not None else ""
-            path = "$" + "".join(steps) + child
+            child = parent.child() if parent is not None else ()
+            path = tuple(part for step in (*steps, child) for part in step)
             is_key = parent is not None and parent.mapping and parent.expecting_key
             if getattr(event, "tag", None) is not None:
                 return Problem(path, "yaml-tag", _TAG_MESSAGE)
             if is_key and isinstance(event, yaml.ScalarEvent) and _is_merge_key(event):
                 return Problem(path, "yaml-merge", _MERGE_MESSAGE)
-            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            if isinstance(event, starts):
                 containers.append(_Container(isinstance(event, yaml.MappingStartEvent)))
                 steps.append(child)
             elif parent is not None:
@@ -256,7 +283,7 @@ def parse_json_text(text: str, source: str) -> Any:
     """Parse one JSON value strictly (no NaN, no duplicate keys, bounded integers and depth)."""
     if _bracket_depth_exceeded(text):
         raise DocumentError(
-            source, [Problem("$", "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
+            source, [Problem((), "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
         )
     try:
         value = json.loads(
@@ -268,11 +295,11 @@ def parse_json_text(text: str, source: str) -> Any:
     except json.JSONDecodeError as error:
         raise DocumentError(
             source,
-            [Problem("$", "syntax", f"invalid JSON at line {error.lineno} column {error.colno}")],
+            [Problem((), "syntax", f"invalid JSON at line {error.lineno} column {error.colno}")],
         ) from None
     except (ValueError, RecursionError) as error:
         message = str(error) if not isinstance(error, RecursionError) else "nesting too deep"
-        raise DocumentError(source, [Problem("$", "syntax", f"invalid JSON: {message}")]) from None
+        raise DocumentError(source, [Problem((), "syntax", f"invalid JSON: {message}")]) from None
     return value
 
 
@@ -280,23 +307,25 @@ def parse_yaml_text(text: str, source: str) -> Any:
     """Parse one YAML document with the strict safe loader."""
     if _bracket_depth_exceeded(text) or _indent_depth_exceeded(text):
         raise DocumentError(
-            source, [Problem("$", "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
+            source, [Problem((), "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
         )
     refused = _tag_or_merge(text)
     if refused is not None:
         raise DocumentError(source, [refused])
+    import yaml
+
     try:
-        value = yaml.load(text, Loader=_StrictSafeLoader)
+        value = yaml.load(text, Loader=strict_loader())
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = error.problem or "invalid YAML"
-        raise DocumentError(source, [Problem("$", "syntax", f"{problem}{where}")]) from None
+        raise DocumentError(source, [Problem((), "syntax", f"{problem}{where}")]) from None
     except (yaml.YAMLError, RecursionError, ValueError):
-        raise DocumentError(source, [Problem("$", "syntax", "invalid YAML")]) from None
+        raise DocumentError(source, [Problem((), "syntax", "invalid YAML")]) from None
     if depth_exceeded(value):
         raise DocumentError(
-            source, [Problem("$", "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
+            source, [Problem((), "too-deep", f"nesting deeper than {MAX_DEPTH} levels")]
         )
     return value
 
@@ -305,13 +334,13 @@ def decode_bytes(data: bytes, source: str, *, limit: int = MAX_DOCUMENT_BYTES) -
     """Check size and decode UTF-8 strictly."""
     if len(data) > limit:
         raise DocumentError(
-            source, [Problem("$", "too-large", f"larger than the {limit // 1024} KiB limit")]
+            source, [Problem((), "too-large", f"larger than the {limit // 1024} KiB limit")]
         )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise DocumentError(
-            source, [Problem("$", "encoding", f"not valid UTF-8 (byte offset {error.start})")]
+            source, [Problem((), "encoding", f"not valid UTF-8 (byte offset {error.start})")]
         ) from None
     return text.removeprefix("\ufeff")
 
@@ -325,7 +354,7 @@ def read_document(path: str | Path, *, limit: int = MAX_DOCUMENT_BYTES) -> Any:
             data = handle.read(limit + 1)
     except OSError as error:
         raise DocumentError(
-            source, [Problem("$", "unreadable", error.strerror or "cannot open file")]
+            source, [Problem((), "unreadable", error.strerror or "cannot open file")]
         ) from None
     return parse_document_bytes(data, source, yaml_syntax=path.suffix.lower() in (".yaml", ".yml"))
 

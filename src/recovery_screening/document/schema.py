@@ -9,7 +9,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from recovery_screening.document._paths import data_directory
-from recovery_screening.errors import MAX_PROBLEMS, Problem, more_problems
+from recovery_screening.errors import MAX_PROBLEMS, Location, Problem, more_problems
 
 if TYPE_CHECKING:
     import jsonschema
@@ -29,19 +29,6 @@ def _validator() -> jsonschema.Draft202012Validator:
     import jsonschema  # here, not at import: loading it costs more than the rest of the package
 
     return jsonschema.Draft202012Validator(ruleset_schema())
-
-
-def json_path(parts: Iterable[str | int]) -> str:
-    """Render a path as `$.domains.motivation.rules[2].when`."""
-    rendered = "$"
-    for part in parts:
-        if isinstance(part, int):
-            rendered += f"[{part}]"
-        elif part.isidentifier():
-            rendered += f".{part}"
-        else:
-            rendered += "[" + json.dumps(part) + "]"
-    return rendered
 
 
 def _describe(error: ValidationError) -> tuple[str, str]:
@@ -120,7 +107,7 @@ def schema_problems(document: Any, limit: int = MAX_PROBLEMS) -> list[Problem]:
     message: the first `limit`, then one `more-problems` entry counting the rest. Only `limit`
     validation errors are held at a time, however many the document has."""
     problems: list[Problem] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[Location, str]] = set()
     total = 0
 
     def counted(errors: Iterable[ValidationError]) -> Iterator[ValidationError]:
@@ -133,11 +120,11 @@ def schema_problems(document: Any, limit: int = MAX_PROBLEMS) -> list[Problem]:
         limit, counted(_validator().iter_errors(document)), key=lambda e: list(map(str, e.path))
     )
     for error in _leaves(first):
-        path = json_path(error.absolute_path)
+        location: Location = tuple(error.absolute_path)
         code, message = _describe(error)
-        if (path, message) not in seen:
-            seen.add((path, message))
-            problems.append(Problem(path, code, message))
+        if (location, message) not in seen:
+            seen.add((location, message))
+            problems.append(Problem(location, code, message))
     if total > len(first):
         problems.append(more_problems(total - len(first)))
     return problems

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from recovery_screening.errors import RulesetNotFound
 
+DEFAULT_RULESET = "peer-support-intake"
+"""The ruleset `load_ruleset()` and the CLI's `--ruleset` use when none is named (its newest
+version)."""
 _SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-([0-9A-Za-z.-]+))?$")
 _SUFFIXES = (".yaml", ".yml", ".json")
 

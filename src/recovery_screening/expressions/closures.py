@@ -382,24 +382,18 @@ def _call(node: Call) -> Evaluator:
         return _missing_test(argument.name, function == "is_missing")
     if function in ("all_of", "any_of"):
         return _logical("and" if function == "all_of" else "or", node)
-    arguments = tuple(build_evaluator(argument) for argument in node.arguments)
-    if function == "count_true":
-        return _count_true(arguments)
-    if function == "sum":
-        return _sum(arguments)
-    if function == "days_between":
-        return _days_between(*arguments)
-    if function == "abs":
-        (only,) = arguments
+    return FUNCTIONS[function](tuple(build_evaluator(argument) for argument in node.arguments))
 
-        def absolute(facts: Facts) -> Any:
-            value = only(facts)
-            return None if value is None else abs(value)
 
-        return absolute
+def _abs(only: Evaluator) -> Evaluator:
+    def absolute(facts: Facts) -> Any:
+        value = only(facts)
+        return None if value is None else abs(value)
 
-    combine: Callable[[list[Any]], Any] = min if function == "min" else max
+    return absolute
 
+
+def _extreme(arguments: tuple[Evaluator, ...], combine: Callable[[list[Any]], Any]) -> Evaluator:
     def extreme(facts: Facts) -> Any:
         values = [argument(facts) for argument in arguments]
         return None if None in values else combine(values)
@@ -461,3 +455,15 @@ def _days_between(earlier: Evaluator, later: Evaluator) -> Evaluator:
         return days
 
     return days_between
+
+
+FUNCTIONS: dict[str, Callable[[tuple[Evaluator, ...]], Evaluator]] = {
+    "count_true": _count_true,
+    "sum": _sum,
+    "min": lambda arguments: _extreme(arguments, min),
+    "max": lambda arguments: _extreme(arguments, max),
+    "abs": lambda arguments: _abs(*arguments),
+    "days_between": lambda arguments: _days_between(*arguments),
+}
+"""The evaluation of each function of the language but is_missing / is_known and all_of /
+any_of (built from the syntax tree, above): its arguments' evaluators to its own."""

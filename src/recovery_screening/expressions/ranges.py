@@ -112,40 +112,36 @@ _NOT = {mask: (mask & UNDEFINED) | (TRUE if mask & FALSE else 0) | (FALSE if mas
         for mask in range(8)}  # fmt: skip
 
 
-def _all(operands: tuple[RangeEvaluator, ...]) -> RangeEvaluator:
-    """v1's `and`: false if any operand is false, else unknown if any is unknown, else true."""
+def _junction(operands: tuple[RangeEvaluator, ...], decisive: int) -> RangeEvaluator:
+    """v1's `and` (`decisive` FALSE) or `or` (TRUE): the decisive truth if any operand can have
+    it, the other if every operand can, and undefined where every operand can be the other or
+    undefined and one can be undefined."""
+    other = TRUE if decisive == FALSE else FALSE
 
-    def every(env: Env) -> int:
+    def junction(env: Env) -> int:
         masks = [operand(env) for operand in operands]
         result = 0
-        if any(mask & FALSE for mask in masks):
-            result |= FALSE
-        if all(mask & TRUE for mask in masks):
-            result |= TRUE
-        if all(mask & (TRUE | UNDEFINED) for mask in masks) and any(
+        if any(mask & decisive for mask in masks):
+            result |= decisive
+        if all(mask & other for mask in masks):
+            result |= other
+        if all(mask & (other | UNDEFINED) for mask in masks) and any(
             mask & UNDEFINED for mask in masks
         ):
             result |= UNDEFINED
         return result
 
-    return every
+    return junction
+
+
+def _all(operands: tuple[RangeEvaluator, ...]) -> RangeEvaluator:
+    """v1's `and`: false if any operand is false, else unknown if any is unknown, else true."""
+    return _junction(operands, FALSE)
 
 
 def _any(operands: tuple[RangeEvaluator, ...]) -> RangeEvaluator:
-    def some(env: Env) -> int:
-        masks = [operand(env) for operand in operands]
-        result = 0
-        if any(mask & TRUE for mask in masks):
-            result |= TRUE
-        if all(mask & FALSE for mask in masks):
-            result |= FALSE
-        if all(mask & (FALSE | UNDEFINED) for mask in masks) and any(
-            mask & UNDEFINED for mask in masks
-        ):
-            result |= UNDEFINED
-        return result
-
-    return some
+    """v1's `or`: true if any operand is true, else unknown if any is unknown, else false."""
+    return _junction(operands, TRUE)
 
 
 # -- comparisons -------------------------------------------------------------------------------
@@ -325,21 +321,9 @@ def _call(node: Call) -> RangeEvaluator:
         key = MISSING_PREFIX + argument.name
         missing = function == "is_missing"
         return lambda env: TRUE if env.get(key, False) is missing else FALSE
-    arguments = tuple(build_range_evaluator(argument) for argument in node.arguments)
-    if function == "all_of":
-        return _all(arguments)
-    if function == "any_of":
-        return _any(arguments)
-    if function == "count_true":
-        return _count_true(arguments)
-    if function == "sum":
-        return _sum(arguments)
-    if function == "days_between":
-        return _days_between(*arguments)
-    if function == "abs":
-        (only,) = arguments
-        return _abs(only)
-    return _extreme(arguments, smallest=function == "min")
+    return FUNCTIONS[function](
+        tuple(build_range_evaluator(argument) for argument in node.arguments)
+    )
 
 
 def _abs(only: RangeEvaluator) -> RangeEvaluator:
@@ -413,6 +397,19 @@ def _days_between(earlier: RangeEvaluator, later: RangeEvaluator) -> RangeEvalua
 
     return days_between
 
+
+FUNCTIONS: dict[str, Callable[[tuple[RangeEvaluator, ...]], RangeEvaluator]] = {
+    "all_of": _all,
+    "any_of": _any,
+    "count_true": _count_true,
+    "sum": _sum,
+    "min": lambda arguments: _extreme(arguments, smallest=True),
+    "max": lambda arguments: _extreme(arguments, smallest=False),
+    "abs": lambda arguments: _abs(*arguments),
+    "days_between": lambda arguments: _days_between(*arguments),
+}
+"""The range evaluation of each function of the language but is_missing / is_known (which read
+the answers as given): its arguments' evaluators to its own."""
 
 __all__ = [
     "ANY",

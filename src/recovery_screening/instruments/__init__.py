@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recovery_screening.document import plain_text
-from recovery_screening.errors import Problem
+from recovery_screening.errors import Location, Problem
 from recovery_screening.expressions import (
     BOOLEAN,
     INTEGER,
@@ -184,7 +184,7 @@ def _item_field(item: Mapping[str, Any], prefix: str, link_prefix: str) -> Input
 def _compile_items(
     items: list[Mapping[str, Any]],
     prefix: str,
-    path: str,
+    path: Location,
     seen: set[str],
     problems: list[Problem],
 ) -> tuple[list[InputField], list[tuple[str, Points]], tuple[int, int]]:
@@ -194,7 +194,7 @@ def _compile_items(
     points: list[tuple[str, Points]] = []
     low_total = high_total = 0
     for index, item in enumerate(items):
-        where = f"{path}.items[{index}]"
+        where = (*path, "items", index)
         if item["id"] in seen:
             problems.append(Problem(where, "duplicate-id", f"item id '{item['id']}' is used twice"))
             continue
@@ -211,12 +211,12 @@ def _compile_items(
 
 
 def _compile_bands(
-    document: Mapping[str, Any], reachable: tuple[int, int], path: str, problems: list[Problem]
+    document: Mapping[str, Any], reachable: tuple[int, int], path: Location, problems: list[Problem]
 ) -> BandTable | None:
     if "bands" not in document:
         return None
     band_list = [Band(b["name"], b["min"], b["max"], b.get("label")) for b in document["bands"]]
-    found = band_problems(band_list, reachable, f"{path}.bands")
+    found = band_problems(band_list, reachable, (*path, "bands"))
     problems.extend(found)
     return None if found else BandTable(tuple(band_list))
 
@@ -224,14 +224,14 @@ def _compile_bands(
 def _compile_subscores(
     document: Mapping[str, Any],
     prefix: str,
-    path: str,
+    path: Location,
     seen: set[str],
     reserved: set[str],
     problems: list[Problem],
 ) -> list[Subscore]:
     subscores: list[Subscore] = []
     for name, spec in document.get("subscores", {}).items():
-        where = f"{path}.subscores.{name}"
+        where = (*path, "subscores", name)
         if name in seen or name in reserved:
             problems.append(Problem(where, "duplicate-name", f"'{name}' is already an item name"))
         missing = [item for item in spec["items"] if item not in seen]
@@ -254,7 +254,7 @@ def _compile_subscores(
 
 
 def compile_instrument(
-    document: Mapping[str, Any], alias: str, content_hash: str, path: str
+    document: Mapping[str, Any], alias: str, content_hash: str, path: Location
 ) -> tuple[CompiledInstrument | None, list[Problem]]:
     """Compile an instrument document under `alias` ('' when it is evaluated on its own)."""
     problems: list[Problem] = []
@@ -264,7 +264,7 @@ def compile_instrument(
     fields, points, (low_total, high_total) = _compile_items(items, prefix, path, seen, problems)
     reserved = {"total", "band"}
     for name in seen & reserved:
-        problems.append(Problem(f"{path}.items", "duplicate-name", f"'{name}' is reserved"))
+        problems.append(Problem((*path, "items"), "duplicate-name", f"'{name}' is reserved"))
     bands = _compile_bands(document, (low_total, high_total), path, problems)
     subscores = _compile_subscores(document, prefix, path, seen, reserved, problems)
 
@@ -283,7 +283,7 @@ def compile_instrument(
         bindings[local] = key
     flags: list[Flag] = []
     for index, spec in enumerate(document.get("flags", [])):
-        where = f"{path}.flags[{index}]"
+        where = (*path, "flags", index)
         if spec["id"] in seen:
             problems.append(Problem(where, "duplicate-name", f"flag id '{spec['id']}' is taken"))
             continue
@@ -292,7 +292,7 @@ def compile_instrument(
         if referral is not None and referral not in targets:
             problems.append(
                 Problem(
-                    f"{where}.referral",
+                    (*where, "referral"),
                     "unknown-referral",
                     f"referral target '{referral}' is not declared in referral_targets",
                 )
@@ -300,7 +300,7 @@ def compile_instrument(
         try:
             compiled = compile_expression(spec["when"], local_symbols, bind=bindings)
         except ExpressionError as error:
-            problems.extend(expression_problems(error, f"{where}.when"))
+            problems.extend(expression_problems(error, (*where, "when")))
             continue
         flags.append(
             Flag(
@@ -327,7 +327,7 @@ def compile_instrument(
 
 
 def _answer_options(
-    document: Mapping[str, Any], prefix: str, path: str
+    document: Mapping[str, Any], prefix: str, path: Location
 ) -> tuple[dict[str, tuple[AnswerOption, ...]], list[Problem]]:
     """v2: resolve each item's `answers` (a named list or a list) and check it covers the item's
     values exactly once; choice items take their options."""
@@ -335,7 +335,7 @@ def _answer_options(
     lists: Mapping[str, Any] = document.get("answer_lists", {})
     options: dict[str, tuple[AnswerOption, ...]] = {}
     for index, item in enumerate(document["items"]):
-        where = f"{path}.items[{index}]"
+        where = (*path, "items", index)
         points, _ = _points_function(item)
         key = f"{prefix}{item['id']}"
         if item["type"] == "choice":
@@ -359,7 +359,7 @@ def _answer_options(
             if answers not in lists:
                 problems.append(
                     Problem(
-                        f"{where}.answers",
+                        (*where, "answers"),
                         "unknown-answer-list",
                         f"answer list '{answers}' is not declared in answer_lists",
                     )
@@ -380,7 +380,7 @@ def _answer_options(
             )
             problems.append(
                 Problem(
-                    f"{where}.answers",
+                    (*where, "answers"),
                     "answer-coverage",
                     f"the answers must give each of {wanted} exactly once",
                 )
@@ -403,22 +403,22 @@ def _option_labels(items: list[Mapping[str, Any]], prefix: str) -> dict[str, dic
     }
 
 
-def _item_problems(item: Mapping[str, Any], where: str) -> list[Problem]:
+def _item_problems(item: Mapping[str, Any], where: Location) -> list[Problem]:
     if item["type"] == "scale" and item["min"] >= item["max"]:
         return [Problem(where, "bad-range", "an item's 'min' must be below its 'max'")]
     if item["type"] == "choice":
         values = [option["value"] for option in item["options"]]
         if len(set(map(repr, values))) != len(values):
-            return [Problem(f"{where}.options", "duplicate", "option values must be unique")]
+            return [Problem((*where, "options"), "duplicate", "option values must be unique")]
         if len({type(value) for value in values}) != 1:
             return [
-                Problem(f"{where}.options", "type-mismatch", "option values must all be "
+                Problem((*where, "options"), "type-mismatch", "option values must all be "
                         "whole numbers or all be codes")
             ]  # fmt: skip
     return []
 
 
-def expression_problems(error: ExpressionError, path: str) -> list[Problem]:
+def expression_problems(error: ExpressionError, path: Location) -> list[Problem]:
     """Turn an expression's problems into document problems at `path`."""
     return [
         Problem(path, problem.code, f"{problem.message} (column {problem.column})")

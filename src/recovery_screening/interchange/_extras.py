@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from recovery_screening.document.names import shown_name
-from recovery_screening.errors import MissingExtra, Problem, _ProblemsError
+from recovery_screening.document.names import host_key, shown_name
+from recovery_screening.errors import Location, MissingExtra, Part, Problem, _ProblemsError
 
 BASE_URL = "https://recovery-screening.invalid/fhir"
 ITEM_WEIGHT = "http://hl7.org/fhir/StructureDefinition/itemWeight"
@@ -46,23 +46,22 @@ def _link_id_at(document: Any, location: tuple[Any, ...]) -> str | None:
     return found
 
 
-def _location_path(document: Any, location: tuple[Any, ...]) -> str:
-    """A pydantic location as a path; a key whose name may not be shown is placed by position."""
-    rendered = ""
+def _location(document: Any, location: tuple[Any, ...]) -> Location:
+    """A pydantic location as location parts; a key whose name may not be shown is placed by
+    its position among its object's keys."""
+    parts: list[Part] = []
     node = document
     for part in location:
         if isinstance(part, int):
-            rendered += f"[{part}]"
-        elif shown_name(part) is not None:
-            rendered += f".{part}"
+            parts.append(part)
         else:
             keys = list(node) if isinstance(node, Mapping) else []
-            rendered += f"[#{keys.index(part) + 1}]" if part in keys else "[#?]"
+            parts.append(host_key(part, keys.index(part) + 1 if part in keys else None))
         try:
             node = node[part]
         except (KeyError, IndexError, TypeError):
             node = None
-    return rendered
+    return tuple(parts)
 
 
 def validation_problems(
@@ -71,11 +70,10 @@ def validation_problems(
     """A pydantic ValidationError as problems with FHIR paths, codes and linkIds, never values."""
     errors = getattr(error, "errors", None)
     if not callable(errors):
-        return [Problem(resource_type, "invalid", f"not a valid FHIR {resource_type}")]
+        return [Problem((), "invalid", f"not a valid FHIR {resource_type}", resource_type)]
     problems = []
     for found in errors(include_input=False, include_url=False, include_context=False):
         location = tuple(found.get("loc", ()))
-        path = resource_type + _location_path(document, location)
         code = str(found.get("type", "invalid"))
         message = f"not a valid FHIR {resource_type} here ({code})"
         link_id = _link_id_at(document, location)
@@ -83,7 +81,7 @@ def validation_problems(
             shown = shown_name(link_id)
             named = "a linkId that is withheld" if shown is None else f"linkId '{shown}'"
             message = f"{named}: {message}"
-        problems.append(Problem(path, code, message))
+        problems.append(Problem(_location(document, location), code, message, resource_type))
     return problems
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from recovery_screening.compiler import SCREENING_DATE
 from recovery_screening.document.names import quoted_name, shown_name
-from recovery_screening.errors import InvalidApplicant, Problem
+from recovery_screening.errors import InvalidApplicant, Location, Problem
 from recovery_screening.fields import FieldViolation
 from recovery_screening.interchange._extras import (
     BASE_URL,
@@ -58,14 +58,14 @@ class _Reader:
         self.values: dict[str, tuple[ItemSpec, Any]] = {}
         self.seen: set[str] = set()
 
-    def problem(self, path: str, code: str, link_id: object, message: str) -> None:
-        self.problems.append(Problem(path, code, f"{_link(link_id)}: {message}"))
+    def problem(self, path: Location, code: str, link_id: object, message: str) -> None:
+        self.problems.append(Problem(path, code, f"{_link(link_id)}: {message}", RESOURCE))
 
-    def walk(self, items: Any, path: str) -> None:
+    def walk(self, items: Any, path: Location) -> None:
         if not isinstance(items, Sequence) or isinstance(items, str):
             return
         for index, item in enumerate(items):
-            where = f"{path}[{index}]"
+            where = (*path, index)
             if not isinstance(item, Mapping):
                 continue
             link_id = item.get("linkId")
@@ -73,7 +73,7 @@ class _Reader:
             if link_id in self.form.display_link_ids:
                 if answers:
                     self.problem(
-                        f"{where}.answer",
+                        (*where, "answer"),
                         "wrong-answer-type",
                         link_id,
                         "a display item takes no answer",
@@ -82,18 +82,20 @@ class _Reader:
             if link_id in self.form.group_link_ids:
                 if answers:
                     self.problem(
-                        f"{where}.answer", "wrong-answer-type", link_id, "a group takes no answer"
+                        (*where, "answer"), "wrong-answer-type", link_id, "a group takes no answer"
                     )
-                self.walk(item.get("item"), f"{where}.item")
+                self.walk(item.get("item"), (*where, "item"))
                 continue
             self.question(item, where, link_id, answers)
 
-    def question(self, item: Mapping[str, Any], where: str, link_id: Any, answers: Any) -> None:
+    def question(
+        self, item: Mapping[str, Any], where: Location, link_id: Any, answers: Any
+    ) -> None:
         """One question item: known, not repeated, at most one answer, nothing nested."""
         spec = self.form.by_link_id.get(link_id) if isinstance(link_id, str) else None
         if spec is None:
             self.problem(
-                f"{where}.linkId",
+                (*where, "linkId"),
                 "unknown-link-id",
                 link_id,
                 f"not an item of the {self.ruleset.id} {self.ruleset.version} questionnaire",
@@ -105,21 +107,21 @@ class _Reader:
         self.seen.add(spec.link_id)
         if item.get("item"):
             self.problem(
-                f"{where}.item", "unknown-link-id", link_id, "a question takes no nested items"
+                (*where, "item"), "unknown-link-id", link_id, "a question takes no nested items"
             )
         if len(answers) > 1:
             self.problem(
-                f"{where}.answer",
+                (*where, "answer"),
                 "too-many-answers",
                 link_id,
                 "more answers than allowed (at most one)",
             )
             return
         for answer_index, answer in enumerate(answers):
-            answer_path = f"{where}.answer[{answer_index}]"
+            answer_path = (*where, "answer", answer_index)
             if isinstance(answer, Mapping) and answer.get("item"):
                 self.problem(
-                    f"{answer_path}.item",
+                    (*answer_path, "item"),
                     "unknown-link-id",
                     link_id,
                     "this question takes no items nested under its answer",
@@ -128,7 +130,7 @@ class _Reader:
             if value is not None:
                 self.values[spec.field.name] = (spec, value)
 
-    def answer(self, spec: ItemSpec, answer: Any, path: str) -> Any:
+    def answer(self, spec: ItemSpec, answer: Any, path: Location) -> Any:
         if not isinstance(answer, Mapping):
             return None
         kinds = [key for key in answer if key.startswith("value")]
@@ -170,15 +172,15 @@ class _Reader:
             return None
         return value
 
-    def mistyped(self, spec: ItemSpec, path: str, kind: str) -> Any:
+    def mistyped(self, spec: ItemSpec, path: Location, kind: str) -> Any:
         self.problem(
-            f"{path}.{kind}",
+            (*path, kind),
             "wrong-answer-type",
             spec.link_id,
             f"{kind} does not hold a value of that type",
         )
 
-    def coded(self, spec: ItemSpec, answer: Mapping[str, Any], coding: Any, path: str) -> Any:
+    def coded(self, spec: ItemSpec, answer: Mapping[str, Any], coding: Any, path: Location) -> Any:
         if not isinstance(coding, Mapping):
             self.mistyped(spec, path, "valueCoding")
             return None
@@ -197,7 +199,7 @@ class _Reader:
         if by_code is not None:
             if weight is not None and by_code.weight is not None and weight != by_code.weight:
                 self.problem(
-                    f"{path}.valueCoding",
+                    (*path, "valueCoding"),
                     "weight-mismatch",
                     spec.link_id,
                     "the answer's weight does not match its code",
@@ -209,14 +211,14 @@ class _Reader:
             if len(weighted) == 1:
                 return weighted[0].value
             self.problem(
-                f"{path}.valueCoding",
+                (*path, "valueCoding"),
                 "unknown-weight",
                 spec.link_id,
                 "the answer's weight matches no single answer option",
             )
             return None
         self.problem(
-            f"{path}.valueCoding",
+            (*path, "valueCoding"),
             "unknown-code",
             spec.link_id,
             "the coding is not one of the item's answer options"
@@ -276,26 +278,27 @@ def _resource_type_problems(document: Mapping[str, Any]) -> list[Problem]:
     """A problem for every nested `resourceType` (contained resources, and resources inside
     them) that names no R4B resource: fhir.resources fails on those with a KeyError."""
     problems: list[Problem] = []
-    pending: list[tuple[Any, str]] = [(document, RESOURCE)]
+    pending: list[tuple[Any, Location]] = [(document, ())]
     while pending:
         node, path = pending.pop()
         if isinstance(node, Mapping):
-            nested = path != RESOURCE and "resourceType" in node
+            nested = path != () and "resourceType" in node
             if nested and not _is_resource_type(node["resourceType"]):
                 problems.append(
                     Problem(
-                        f"{path}.resourceType",
+                        (*path, "resourceType"),
                         "unknown-resource-type",
                         "not the name of a FHIR R4 resource type",
+                        RESOURCE,
                     )
                 )
             for key, value in node.items():
                 # other keys are not FHIR elements: the model refuses them itself
                 element = isinstance(key, str) and _ELEMENT_NAME.match(key) is not None
                 if element and isinstance(value, (Mapping, list)):
-                    pending.append((value, f"{path}.{key}"))
+                    pending.append((value, (*path, key)))
         elif isinstance(node, list):
-            pending.extend((item, f"{path}[{index}]") for index, item in enumerate(node))
+            pending.extend((item, (*path, index)) for index, item in enumerate(node))
     return sorted(problems, key=lambda problem: problem.path)
 
 
@@ -317,15 +320,16 @@ def from_questionnaire_response(response: Any, ruleset: Ruleset) -> dict[str, An
     subject = f"{ruleset.id} {ruleset.version}"
     document = _as_json(response)
     if not isinstance(document, Mapping):
-        raise InvalidApplicant(subject, [Problem("$", "type", "not a FHIR resource (JSON object)")])
+        raise InvalidApplicant(subject, [Problem((), "type", "not a FHIR resource (JSON object)")])
     if document.get("resourceType") != RESOURCE:
         raise InvalidApplicant(
             subject,
             [
                 Problem(
-                    f"{RESOURCE}.resourceType",
+                    ("resourceType",),
                     "wrong-resource-type",
                     f"the resource must be a {RESOURCE}",
+                    RESOURCE,
                 )
             ],
         )
@@ -340,15 +344,16 @@ def from_questionnaire_response(response: Any, ruleset: Ruleset) -> dict[str, An
         raise InvalidApplicant(subject, validation_problems(error, RESOURCE, document)) from None
     except _MODEL_FAILURES:
         raise InvalidApplicant(
-            subject, [Problem(RESOURCE, "invalid", f"not a valid FHIR {RESOURCE}")]
+            subject, [Problem((), "invalid", f"not a valid FHIR {RESOURCE}", RESOURCE)]
         ) from None
     problems: list[Problem] = []
     if document.get("status") == "entered-in-error":
         problems.append(
             Problem(
-                f"{RESOURCE}.status",
+                ("status",),
                 "entered-in-error",
                 "a response entered in error cannot be screened",
+                RESOURCE,
             )
         )
     questionnaire = document.get("questionnaire")
@@ -357,13 +362,14 @@ def from_questionnaire_response(response: Any, ruleset: Ruleset) -> dict[str, An
         if answered != ruleset.id:
             problems.append(
                 Problem(
-                    f"{RESOURCE}.questionnaire",
+                    ("questionnaire",),
                     "wrong-questionnaire",
                     f"answers the questionnaire of another ruleset, not {ruleset.id}",
+                    RESOURCE,
                 )
             )
     reader = _Reader(ruleset)
-    reader.walk(document.get("item"), f"{RESOURCE}.item")
+    reader.walk(document.get("item"), ("item",))
     problems.extend(reader.problems)
     if problems:
         raise InvalidApplicant(subject, problems)

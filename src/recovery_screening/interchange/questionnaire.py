@@ -206,7 +206,7 @@ def form_spec(ruleset: Ruleset) -> FormSpec:
         if spec.link_id in by_link_id or spec.link_id in group_ids:
             problems.append(
                 Problem(
-                    f"$.inputs.{spec.field.name}.fhir.link_id",
+                    ("inputs", spec.field.name, "fhir", "link_id"),
                     "duplicate-link-id",
                     f"linkId '{spec.link_id}' is used by more than one item or group",
                 )
@@ -220,7 +220,7 @@ def form_spec(ruleset: Ruleset) -> FormSpec:
     for link_id in sorted(displays & (set(by_link_id) | group_ids)):
         problems.append(
             Problem(
-                "$.instruments",
+                ("instruments",),
                 "duplicate-link-id",
                 f"linkId '{link_id}' of an instruction stem is also an item's or group's",
             )
@@ -427,7 +427,7 @@ def to_questionnaire_response(
             f"{ruleset.id} {ruleset.version}",
             [
                 Problem(
-                    f"$.{SCREENING_DATE}",
+                    (SCREENING_DATE,),
                     "conflict",
                     "the applicant's screening_date differs from the authored date",
                 )

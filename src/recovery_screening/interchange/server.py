@@ -55,14 +55,21 @@ except ImportError as missing:  # pragma: no cover - exercised only without the 
 
 from recovery_screening.document.reader import parse_document_bytes
 from recovery_screening.document.versions import list_rulesets
-from recovery_screening.errors import DocumentError, InvalidApplicant, Problem, ScreeningError
+from recovery_screening.errors import (
+    DocumentError,
+    InvalidApplicant,
+    Location,
+    Problem,
+    ScreeningError,
+    json_path,
+)
 from recovery_screening.interchange.auth import (
     AuthenticationFailed,
     Authenticator,
     ServiceConfigurationError,
 )
 from recovery_screening.interchange.cds import to_cds_card
-from recovery_screening.interchange.fhir_in import from_questionnaire_response
+from recovery_screening.interchange.fhir_in import RESOURCE, from_questionnaire_response
 from recovery_screening.interchange.questionnaire import questionnaire_url
 from recovery_screening.ruleset import Ruleset, load_ruleset, shipped_rulesets_directory
 
@@ -162,12 +169,19 @@ def _object(body: Mapping[str, Any], key: str, *, required: bool) -> Mapping[str
         raise RequestProblem(
             400,
             "the hook request is invalid",
-            [Problem(key, "required" if value is None else "type", "must be a JSON object")],
+            [
+                Problem(
+                    (key,),
+                    "required" if value is None else "type",
+                    "must be a JSON object",
+                    REQUEST,
+                )
+            ],
         )
     return value
 
 
-def _outcome_problem(where: str) -> RequestProblem:
+def _outcome_problem(where: Location) -> RequestProblem:
     return RequestProblem(
         412,
         "the EHR could not prefetch the QuestionnaireResponse",
@@ -177,8 +191,25 @@ def _outcome_problem(where: str) -> RequestProblem:
                 "prefetch-failed",
                 "an OperationOutcome came instead of a QuestionnaireResponse; "
                 "this service does not query FHIR servers",
+                REQUEST,
             )
         ],
+    )
+
+
+REQUEST = ""
+"""The root of a location in a hook request: CDS Hooks names its members without a `$`
+(`prefetch.questionnaireResponse`). Problems about the HTTP request itself are rooted at the
+header or parameter they name (`Host`, `Content-Type`, `id`)."""
+
+
+def _in_request(problem: Problem, where: Location) -> Problem:
+    """A problem of the QuestionnaireResponse found at `where`, placed in the hook request."""
+    if problem.root == RESOURCE:
+        return Problem((*where, *problem.location), problem.code, problem.message, REQUEST)
+    # a problem of the applicant read from it keeps its own path after the resource's place
+    return Problem(
+        problem.location, problem.code, problem.message, json_path(where, REQUEST) + problem.root
     )
 
 
@@ -191,17 +222,20 @@ def _failed(outcome: Mapping[str, Any]) -> bool:
     )
 
 
-def _questionnaire_response(body: Mapping[str, Any]) -> tuple[str, Mapping[str, Any] | None]:
+def _questionnaire_response(
+    body: Mapping[str, Any],
+) -> tuple[Location, Mapping[str, Any] | None]:
     """Where the QuestionnaireResponse is and the resource (None: the EHR has none to send)."""
     prefetch = _object(body, "prefetch", required=False) or {}
     context = _object(body, "context", required=True) or {}
     if prefetch.get(PREFETCH_KEY) is not None:
-        where, resource = f"prefetch.{PREFETCH_KEY}", prefetch[PREFETCH_KEY]
+        where: Location = ("prefetch", PREFETCH_KEY)
+        resource = prefetch[PREFETCH_KEY]
     elif context.get(PREFETCH_KEY) is not None:
-        where, resource = f"context.{PREFETCH_KEY}", context[PREFETCH_KEY]
+        where, resource = ("context", PREFETCH_KEY), context[PREFETCH_KEY]
     elif PREFETCH_KEY in prefetch:
         # CDS Hooks: a prefetch key whose value is null means the EHR has no such data
-        return f"prefetch.{PREFETCH_KEY}", None
+        return ("prefetch", PREFETCH_KEY), None
     else:
         fhir_server = body.get("fhirServer")
         raise RequestProblem(
@@ -209,11 +243,12 @@ def _questionnaire_response(body: Mapping[str, Any]) -> tuple[str, Mapping[str, 
             "the hook request carries no QuestionnaireResponse",
             [
                 Problem(
-                    f"prefetch.{PREFETCH_KEY}",
+                    ("prefetch", PREFETCH_KEY),
                     "prefetch-missing",
                     "a QuestionnaireResponse (or a search Bundle of one) is required here or "
                     f"in context.{PREFETCH_KEY}; this service does not query FHIR servers"
                     + (", so fhirServer is not used" if fhir_server is not None else ""),
+                    REQUEST,
                 )
             ],
         )
@@ -221,7 +256,7 @@ def _questionnaire_response(body: Mapping[str, Any]) -> tuple[str, Mapping[str, 
         raise RequestProblem(
             400,
             "the hook request is invalid",
-            [Problem(where, "type", "must be a FHIR resource (JSON object)")],
+            [Problem(where, "type", "must be a FHIR resource (JSON object)", REQUEST)],
         )
     if resource.get("resourceType") == "OperationOutcome":
         raise _outcome_problem(where)
@@ -233,16 +268,19 @@ def _questionnaire_response(body: Mapping[str, Any]) -> tuple[str, Mapping[str, 
             "the hook request carries the wrong resource type",
             [
                 Problem(
-                    f"{where}.resourceType",
+                    (*where, "resourceType"),
                     "wrong-resource-type",
                     "must be QuestionnaireResponse (or a Bundle of them)",
+                    REQUEST,
                 )
             ],
         )
     return where, resource
 
 
-def _from_bundle(bundle: Mapping[str, Any], where: str) -> tuple[str, Mapping[str, Any] | None]:
+def _from_bundle(
+    bundle: Mapping[str, Any], where: Location
+) -> tuple[Location, Mapping[str, Any] | None]:
     """The first QuestionnaireResponse of a search Bundle (None: the search found none)."""
     entries = bundle.get("entry")
     found: list[Mapping[str, Any]] = []
@@ -256,9 +294,9 @@ def _from_bundle(bundle: Mapping[str, Any], where: str) -> tuple[str, Mapping[st
         elif inner.get("resourceType") == "OperationOutcome" and _failed(inner):
             failed = True
     if found:
-        return f"{where}.entry[0].resource", found[0]
+        return (*where, "entry", 0, "resource"), found[0]
     if failed:
-        raise _outcome_problem(f"{where}.entry")
+        raise _outcome_problem((*where, "entry"))
     return where, None
 
 
@@ -286,14 +324,14 @@ def answer_hook(service: Service, data: bytes) -> dict[str, Any]:
         raise RequestProblem(400, "the request body is not valid JSON", error.problems) from None
     if not isinstance(body, Mapping):
         raise RequestProblem(
-            400, "the hook request is invalid", [Problem("$", "type", "must be a JSON object")]
+            400, "the hook request is invalid", [Problem((), "type", "must be a JSON object")]
         )
     for key in ("hook", "hookInstance"):
         if not isinstance(body.get(key), str) or not body[key]:
             raise RequestProblem(
                 400,
                 "the hook request is invalid",
-                [Problem(key, "required", "must be a non-empty string")],
+                [Problem((key,), "required", "must be a non-empty string", REQUEST)],
             )
     where, resource = _questionnaire_response(body)
     if resource is None:
@@ -303,10 +341,7 @@ def answer_hook(service: Service, data: bytes) -> dict[str, Any]:
         applicant = from_questionnaire_response(resource, service.ruleset)
         decision = service.ruleset.evaluate(applicant)
     except InvalidApplicant as error:
-        problems = [
-            Problem(where + p.path.removeprefix("QuestionnaireResponse"), p.code, p.message)
-            for p in error.problems
-        ]
+        problems = [_in_request(problem, where) for problem in error.problems]
         raise RequestProblem(400, str(error).splitlines()[0].rstrip(":"), problems) from None
     patient = context.get("patientId")
     subject = f"Patient/{patient}" if isinstance(patient, str) and patient else None
@@ -381,7 +416,7 @@ class _TrustedHosts:
                 response = problem_response(
                     400,
                     "the Host header does not name this service",
-                    [Problem("Host", "untrusted-host", "use one of the configured host names")],
+                    [Problem((), "untrusted-host", "use one of the configured host names", "Host")],
                 )
                 await response(scope, receive, send)
                 return
@@ -483,7 +518,7 @@ def create_app(
                 raise RequestProblem(
                     404,
                     "no CDS service has this id",
-                    [Problem("id", "unknown-service", "see GET /cds-services")],
+                    [Problem((), "unknown-service", "see GET /cds-services", "id")],
                 )
             if authenticator is not None:
                 audience = f"{base}/cds-services/{service_id}"
@@ -493,7 +528,7 @@ def create_app(
                 raise RequestProblem(
                     415,
                     "a hook call must be sent as application/json",
-                    [Problem("Content-Type", "unsupported-media-type", "use application/json")],
+                    [Problem((), "unsupported-media-type", "use application/json", "Content-Type")],
                 )
             data = await _read_body_in_time(request, max_body_bytes, body_timeout)
             answer = await run_in_threadpool(answer_hook, service, data)

@@ -227,7 +227,7 @@ def read_lines(path: str | Path | BinaryIO) -> Iterator[tuple[int, bytes]]:
             handle: BinaryIO = Path(path).open("rb")  # noqa: SIM115 - closed below; open errors
         except OSError as error:  # must be reported as a DocumentError, not a traceback
             raise DocumentError(
-                str(path), [Problem("$", "unreadable", error.strerror or "cannot open file")]
+                str(path), [Problem((), "unreadable", error.strerror or "cannot open file")]
             ) from None
         with handle:
             yield from _numbered(handle)
@@ -274,7 +274,7 @@ def iter_input_entries(
                 raise entry
             raise DocumentError(
                 f"{name}, entry {number}",
-                [Problem("$", "input-entry", 'expected {"record_id": "...", "input": {...}}')],
+                [Problem((), "input-entry", 'expected {"record_id": "...", "input": {...}}')],
             )
         yield entry["record_id"], entry["input"]
 
@@ -314,16 +314,16 @@ def _parse(raw: bytes, source: str) -> Any:
     """
     try:
         if len(raw) > MAX_DOCUMENT_BYTES:
-            raise DocumentError(source, [Problem("$", "too-large", "the line is too long")])
+            raise DocumentError(source, [Problem((), "too-large", "the line is too long")])
         return json.loads(
             raw.decode("utf-8"), object_pairs_hook=_unique_members, parse_constant=_no_constant
         )
     except DocumentError as error:
         return error
     except UnicodeDecodeError:
-        return DocumentError(source, [Problem("$", "encoding", "not valid UTF-8")])
+        return DocumentError(source, [Problem((), "encoding", "not valid UTF-8")])
     except (ValueError, RecursionError):
-        return DocumentError(source, [Problem("$", "syntax", "not valid JSON")])
+        return DocumentError(source, [Problem((), "syntax", "not valid JSON")])
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
