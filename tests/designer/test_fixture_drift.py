@@ -32,3 +32,43 @@ def test_threshold_copy_only_changes_the_audit_threshold() -> None:
         for rule in SHIPPED["decisions"]
     ]
     assert _core(changed) == expected
+
+
+GUIDE = ROOT / "examples/designing/peer-support-intake"
+
+
+def _guide(name: str) -> dict[str, object]:
+    document: dict[str, object] = yaml.safe_load((GUIDE / name).read_text())
+    return document
+
+
+def _decisions(document: dict[str, object]) -> list[dict[str, str]]:
+    decisions: list[dict[str, str]] = document["decisions"]  # type: ignore[assignment]
+    return decisions
+
+
+def test_the_guides_copies_differ_from_the_shipped_intake_only_as_the_guide_says() -> None:
+    """examples/designing (docs/designing-rulesets.md): 1.3.0 changes one threshold; the drafts
+    add a shadowed rule or a typo to it; the unsafe copy drops the severe-withdrawal rule."""
+    threshold = _core(SHIPPED)
+    threshold["decisions"] = [
+        {**rule, "when": rule["when"].replace("audit.total >= 20", "audit.total >= 16")}
+        for rule in _decisions(SHIPPED)
+    ]
+    assert _core(_guide("1.3.0.yaml")) == threshold
+
+    draft = _core(_guide("draft.yaml"))
+    added = _decisions(draft).pop(14)
+    assert added["id"] == "defer-low-motivation-no-plan"
+    assert draft == threshold
+
+    typo = _guide("draft-typo.yaml")
+    text = (GUIDE / "draft-typo.yaml").read_text().replace("readiness.totl", "readiness.total")
+    assert "readiness.totl" in str(typo["domains"])
+    assert _core(yaml.safe_load(text)) == threshold
+
+    unsafe = _core(SHIPPED)
+    unsafe["decisions"] = [
+        rule for rule in _decisions(SHIPPED) if rule["id"] != "refer-withdrawal-emergency"
+    ]
+    assert _core(_guide("unsafe.yaml")) == unsafe

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, REPO
 
 from recovery_screening import load_document, load_ruleset
 from recovery_screening.cli import main
@@ -139,3 +140,25 @@ def test_v2_reserved_screening_date_and_advisory_inputs_are_not_unused() -> None
         if f.code == "unused-input"
     ]
     assert unused == ["$.inputs.injects"]
+
+
+def test_a_ruleset_whose_instrument_was_edited_is_reported_as_altered(tmp_path: Path) -> None:
+    """Not "unreadable": the ruleset is fine, an instrument beside it changed after publishing."""
+    rulesets = tmp_path / "my-rulesets"
+    shutil.copytree(REPO / "rulesets", rulesets)
+    phq9 = rulesets / "phq-9" / "1.0.0.yaml"
+    text = phq9.read_text(encoding="utf-8")
+    phq9.write_text(text.replace("\ntitle: ", "\ntitle: (edited) ", 1), encoding="utf-8")
+    draft = rulesets / "peer-support-intake" / "9.0.0.yaml"
+    shutil.copy(REPO / "examples" / "designing" / "peer-support-intake" / "1.3.0.yaml", draft)
+    draft.write_text(draft.read_text(encoding="utf-8").replace("version: 1.3.0", "version: 9.0.0"))
+    (finding,) = lint_path(draft).findings
+    assert (finding.code, finding.severity, finding.path) == ("ruleset-altered", "error", "$")
+    assert "phq-9 version 1.0.0 was changed after it was published" in finding.message
+    assert "publish the change as a new version" in finding.hint
+
+
+def test_a_ruleset_that_is_not_there_is_reported_as_not_found(tmp_path: Path) -> None:
+    report = lint_path("no-such-ruleset", rulesets_dir=tmp_path)
+    assert [f.code for f in report.findings] == ["ruleset-not-found"]
+    assert not report.readable

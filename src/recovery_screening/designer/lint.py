@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from recovery_screening.compiler import CompiledRuleset, Domain
-from recovery_screening.errors import DocumentError, RulesetNotFound, ScreeningError, json_path
+from recovery_screening.errors import (
+    DocumentError,
+    RulesetAltered,
+    RulesetNotFound,
+    ScreeningError,
+    json_path,
+)
 from recovery_screening.expressions import (
     Comparison,
     ListLiteral,
@@ -58,6 +64,21 @@ HINTS: dict[str, str] = {
     "reason-code-reused": "give each distinct text its own reason code, or make the texts equal",
 }
 _DEFAULT_HINT = "fix the ruleset at this path (see docs/ruleset-format.md)"
+# A ruleset that fails to load for a reason outside its own text (an instrument it uses was
+# edited after publishing, or cannot be found) is not "unreadable": the code says what is wrong.
+_LOAD_ERRORS: dict[type[ScreeningError], tuple[str, str]] = {
+    RulesetAltered: (
+        "ruleset-altered",
+        "restore the published file (or use a rulesets directory holding the published "
+        "versions), or publish the change as a new version and name that version "
+        "(see docs/auditing.md)",
+    ),
+    RulesetNotFound: (
+        "ruleset-not-found",
+        "put the ruleset in the rulesets directory as <id>/<version>.yaml, or correct the id "
+        "or version that names it",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -118,7 +139,8 @@ def lint_path(path: str | Path, *, rulesets_dir: str | Path | None = None) -> Li
                 for p in problems
             ]
         else:
-            findings = [LintFinding("unreadable", "error", "$", str(error), _DEFAULT_HINT)]
+            code, hint = _LOAD_ERRORS.get(type(error), ("unreadable", _DEFAULT_HINT))
+            findings = [LintFinding(code, "error", "$", str(error), hint)]
         readable = not isinstance(error, (DocumentError, RulesetNotFound))
         return LintReport(str(path), tuple(findings), readable=readable)
     return LintReport(str(path), tuple(lint_ruleset(ruleset)), ruleset.id, ruleset.version)

@@ -1,0 +1,296 @@
+"""Every shell and Python block of README.md and docs/*.md runs, and shows what it prints.
+
+Each document runs in its own scratch directory holding a copy of the checkout's `examples/`,
+`rulesets/` and `schemas/`, so a document that edits files changes neither the checkout nor
+another document's run. Its blocks run in order, as a reader would type them:
+
+- ```` ```console ```` blocks (and bare ```` ``` ```` blocks that start with `$ `): each `$ `
+  command (with its `\\` continuation lines) runs in bash, and what it prints (stdout and stderr,
+  as on a terminal) must be the lines shown after it, up to the next `$ `;
+- ```` ```sh ````, ```` ```bash ```` and ```` ```shell ```` blocks run as one `bash -e` script;
+- ```` ```python ```` blocks run in one namespace per document (a later block can use what an
+  earlier one defined).
+
+A ```` ```text ```` block right after a shell or Python block is what that block prints. Shown
+output is compared after masking what differs between runs or machines: hex digests (32 or more
+hex digits), the scratch directory and the engine version. A line `...` stands for any lines.
+
+A block that cannot run here is marked, on the line before its fence, with
+`<!-- doc-test: skip REASON -->` (a network install, a long-running server). A block that is a
+file the guide ships is marked `<!-- doc-test: file PATH -->`: it must be exactly that file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tests.conftest import REPO
+
+from recovery_screening._version import __version__
+
+DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+COPIED = ("examples", "rulesets", "schemas")
+SHELLS = {"sh", "bash", "shell"}
+RUN = {"console", "python", *SHELLS}
+FENCE = re.compile(r"^```([\w+-]*)\s*$")
+MARKER = re.compile(r"^<!--\s*doc-test:\s*(skip|file)\s+(.+?)\s*-->\s*$")
+TIMEOUT = 300
+MAX_SKIPS = 14
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced block: where it starts, its language, its text and its doc-test marker."""
+
+    line: int
+    language: str
+    text: str
+    marker: tuple[str, str] | None
+    shown: str | None = None
+
+
+def parse(document: Path) -> list[Block]:
+    """The fenced blocks of a Markdown document, each with the output block that follows it."""
+    lines = document.read_text(encoding="utf-8").splitlines()
+    found: list[tuple[int, str, str, tuple[str, str] | None, int]] = []
+    index = 0
+    while index < len(lines):
+        opened = FENCE.match(lines[index])
+        if not opened:
+            index += 1
+            continue
+        start = index
+        index += 1
+        body: list[str] = []
+        while index < len(lines) and lines[index].strip() != "```":
+            body.append(lines[index])
+            index += 1
+        language = opened.group(1)
+        text = "\n".join(body) + "\n"
+        if not language and text.startswith("$ "):
+            language = "console"
+        above = lines[start - 1] if start else ""
+        marked = MARKER.match(above)
+        marker = (marked.group(1), marked.group(2)) if marked else None
+        found.append((start + 1, language, text, marker, index))
+        index += 1
+    blocks: list[Block] = []
+    for position, (line, language, text, marker, end) in enumerate(found):
+        shown = None
+        if language in RUN - {"console"} and position + 1 < len(found):
+            following = found[position + 1]
+            between = lines[end + 1 : following[0] - 1]
+            if following[1] == "text" and not any(part.strip() for part in between):
+                shown = following[2]
+        blocks.append(Block(line, language, text, marker, shown))
+    return blocks
+
+
+def commands(text: str) -> list[tuple[int, str, str]]:
+    """A console block's `$ ` commands: (line offset, command, the output shown after it)."""
+    result: list[tuple[int, str, list[str]]] = []
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith("$ "):
+            offset = index
+            command = [line[2:]]
+            while command[-1].endswith("\\") and index + 1 < len(lines):
+                index += 1
+                command.append(lines[index])
+            result.append((offset, "\n".join(command), []))
+        elif result:
+            result[-1][2].append(line)
+        else:
+            raise AssertionError(f"console block: output before the first `$ ` command: {line!r}")
+        index += 1
+    return [(offset, command, "\n".join(shown)) for offset, command, shown in result]
+
+
+def mask(text: str, scratch: Path) -> str:
+    """The output with what varies between runs and machines replaced, trailing space removed."""
+    text = text.replace(str(scratch) + os.sep, "").replace(str(scratch), ".")
+    text = re.sub(r"[0-9a-f]{32,}", "<hex>", text)
+    text = text.replace(__version__, "<version>")
+    lines = [line.rstrip() for line in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)
+
+
+def matches(shown: list[str], actual: list[str]) -> bool:
+    """Whether the actual lines are the shown ones, a shown `...` line standing for any lines."""
+    if not shown:
+        return not actual
+    if shown[0] == "...":
+        return any(matches(shown[1:], actual[skip:]) for skip in range(len(actual) + 1))
+    return bool(actual) and shown[0] == actual[0] and matches(shown[1:], actual[1:])
+
+
+def compare(document: str, line: int, command: str, shown: str, actual: str, scratch: Path) -> None:
+    expected = mask(shown, scratch)
+    got = mask(actual, scratch)
+    if matches(expected.splitlines(), got.splitlines()):
+        return
+    diff = "\n".join(
+        difflib.unified_diff(
+            expected.splitlines(), got.splitlines(), "shown", "printed", lineterm=""
+        )
+    )
+    pytest.fail(
+        f"{document}:{line}: `{command}` does not print what the document shows:\n{diff}",
+        pytrace=False,
+    )
+
+
+def environment() -> dict[str, str]:
+    """The reader's shell: this venv's `python` and `recovery-screening` first on PATH."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("RECOVERY_SCREENING_", "PYTHON", "COLUMNS"))
+    }
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def shell(script: str, scratch: Path, *, stop_on_error: bool) -> subprocess.CompletedProcess[str]:
+    options = ["-e"] if stop_on_error else []
+    return subprocess.run(
+        ["bash", *options, "-c", script],
+        cwd=scratch,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+class Reader:
+    """Runs one document's blocks in order in its scratch directory."""
+
+    def __init__(self, document: Path, scratch: Path) -> None:
+        self.name = document.relative_to(REPO).as_posix()
+        self.scratch = scratch
+        self.namespace: dict[str, object] = {"__name__": "__doc_test__"}
+        self.status = 0
+
+    def run(self, block: Block) -> None:
+        if block.language == "console":
+            self.console(block)
+        elif block.language in SHELLS:
+            done = shell(block.text, self.scratch, stop_on_error=True)
+            if done.returncode:
+                pytest.fail(
+                    f"{self.name}:{block.line}: the block exits {done.returncode}:\n{done.stdout}",
+                    pytrace=False,
+                )
+            self.shown(block, done.stdout)
+        else:
+            self.python(block)
+
+    def console(self, block: Block) -> None:
+        for offset, command, shown in commands(block.text):
+            done = shell(f"(exit {self.status})\n{command}", self.scratch, stop_on_error=False)
+            self.status = done.returncode
+            compare(self.name, block.line + 1 + offset, command, shown, done.stdout, self.scratch)
+
+    def python(self, block: Block) -> None:
+        printed = io.StringIO()
+        here = Path.cwd()
+        os.chdir(self.scratch)
+        try:
+            code = compile(block.text, f"{self.name}:{block.line}", "exec")
+            with contextlib.redirect_stdout(printed):
+                exec(code, self.namespace)
+        except Exception as error:
+            pytest.fail(
+                f"{self.name}:{block.line}: the Python block raises {type(error).__name__}: "
+                f"{error}\n{printed.getvalue()}",
+                pytrace=False,
+            )
+        finally:
+            os.chdir(here)
+        self.shown(block, printed.getvalue())
+
+    def shown(self, block: Block, printed: str) -> None:
+        if block.shown is not None:
+            compare(self.name, block.line, "the block", block.shown, printed, self.scratch)
+
+
+def check_file(name: str, block: Block, path: str) -> None:
+    shipped = REPO / path
+    if not shipped.is_file():
+        pytest.fail(f"{name}:{block.line}: the block is marked as {path}, which is missing")
+    if shipped.read_text(encoding="utf-8") != block.text:
+        diff = "\n".join(
+            difflib.unified_diff(
+                shipped.read_text(encoding="utf-8").splitlines(),
+                block.text.splitlines(),
+                path,
+                "the document",
+                lineterm="",
+            )
+        )
+        pytest.fail(f"{name}:{block.line}: the block is not {path}:\n{diff}", pytrace=False)
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=[d.name for d in DOCUMENTS])
+def test_every_block_runs_and_prints_what_it_shows(document: Path, tmp_path: Path) -> None:
+    for directory in COPIED:
+        shutil.copytree(REPO / directory, tmp_path / directory)
+    reader = Reader(document, tmp_path)
+    ran: list[tuple[float, int]] = []
+    skipped: list[str] = []
+    for block in parse(document):
+        if block.marker and block.marker[0] == "file":
+            check_file(reader.name, block, block.marker[1])
+        if block.language not in RUN:
+            continue
+        if block.marker and block.marker[0] == "skip":
+            skipped.append(f"skipped line {block.line}: {block.marker[1]}")
+            continue
+        started = time.perf_counter()
+        reader.run(block)
+        ran.append((time.perf_counter() - started, block.line))
+    slowest = ", ".join(f"line {line} {seconds:.1f} s" for seconds, line in sorted(ran)[::-1][:3])
+    print(
+        f"{reader.name}: {len(ran)} block(s) run in {sum(s for s, _ in ran):.1f} s"
+        + (f" (slowest: {slowest})" if ran else "")
+        + f", {len(skipped)} skipped",
+        *skipped,
+        sep="\n  ",
+    )
+
+
+def test_skips_are_few_and_each_gives_its_reason() -> None:
+    skips = [
+        f"{document.name}:{block.line}: {block.marker[1]}"
+        for document in DOCUMENTS
+        for block in parse(document)
+        if block.marker and block.marker[0] == "skip"
+    ]
+    print(f"{len(skips)} block(s) skipped:", *skips, sep="\n  ")
+    assert len(skips) <= MAX_SKIPS, skips
+    markers = [
+        f"{document.name}:{number}"
+        for document in DOCUMENTS
+        for number, line in enumerate(document.read_text(encoding="utf-8").splitlines(), 1)
+        if "doc-test" in line and not MARKER.match(line)
+    ]
+    assert not markers, f"malformed doc-test markers (skip REASON | file PATH): {markers}"
