@@ -11,13 +11,21 @@ another document's run. Its blocks run in order, as a reader would type them:
 - ```` ```python ```` blocks run in one namespace per document (a later block can use what an
   earlier one defined).
 
-A ```` ```text ```` block right after a shell or Python block is what that block prints. Shown
-output is compared after masking what differs between runs or machines: hex digests (32 or more
-hex digits), the scratch directory and the engine version. A line `...` stands for any lines.
+A ```` ```text ```` or ```` ```json ```` block right after a shell or Python block is what that
+block prints. Shown output is compared after masking what differs between runs or machines: hex
+digests (32 or more hex digits) and UUIDs (derived from them), the scratch directory and the
+engine version. A line `...`
+stands for any lines. The port of the local service the documents start (`--port 8080`,
+`127.0.0.1:8080`) is moved to a free one in every command and shown output, so that a run never
+meets another's service.
 
-A block that cannot run here is marked, on the line before its fence, with
-`<!-- doc-test: skip REASON -->` (a network install, a long-running server). A block that is a
-file the guide ships is marked `<!-- doc-test: file PATH -->`: it must be exactly that file.
+Markers, on the line before a fence:
+
+- `<!-- doc-test: skip REASON -->`: the block cannot run here (it installs from the network, or
+  benchmarks for minutes); the reason is printed with the count of skipped blocks;
+- `<!-- doc-test: background -->`: a shell block that starts a service: it runs in the background
+  until the document ends, and the test goes on once it has printed the last line shown for it;
+- `<!-- doc-test: file PATH -->`: the block is a file the guide ships; it must be exactly that file.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ import io
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -44,9 +54,10 @@ COPIED = ("examples", "rulesets", "schemas")
 SHELLS = {"sh", "bash", "shell"}
 RUN = {"console", "python", *SHELLS}
 FENCE = re.compile(r"^```([\w+-]*)\s*$")
-MARKER = re.compile(r"^<!--\s*doc-test:\s*(skip|file)\s+(.+?)\s*-->\s*$")
+MARKER = re.compile(r"^<!--\s*doc-test:\s*(?:(skip|file)\s+(.+?)|(background))\s*-->\s*$")
 TIMEOUT = 300
-MAX_SKIPS = 14
+SERVICE_PORT = re.compile(r"(?<=127\.0\.0\.1:)8080\b|(?<=--port )8080\b")
+MAX_SKIPS = 10
 
 
 @dataclass(frozen=True)
@@ -82,7 +93,9 @@ def parse(document: Path) -> list[Block]:
             language = "console"
         above = lines[start - 1] if start else ""
         marked = MARKER.match(above)
-        marker = (marked.group(1), marked.group(2)) if marked else None
+        marker = None
+        if marked:
+            marker = ("background", "") if marked.group(3) else (marked.group(1), marked.group(2))
         found.append((start + 1, language, text, marker, index))
         index += 1
     blocks: list[Block] = []
@@ -91,7 +104,7 @@ def parse(document: Path) -> list[Block]:
         if language in RUN - {"console"} and position + 1 < len(found):
             following = found[position + 1]
             between = lines[end + 1 : following[0] - 1]
-            if following[1] == "text" and not any(part.strip() for part in between):
+            if following[1] in ("text", "json") and not any(part.strip() for part in between):
                 shown = following[2]
         blocks.append(Block(line, language, text, marker, shown))
     return blocks
@@ -123,6 +136,7 @@ def mask(text: str, scratch: Path) -> str:
     """The output with what varies between runs and machines replaced, trailing space removed."""
     text = text.replace(str(scratch) + os.sep, "").replace(str(scratch), ".")
     text = re.sub(r"[0-9a-f]{32,}", "<hex>", text)
+    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<uuid>", text)
     text = text.replace(__version__, "<version>")
     lines = [line.rstrip() for line in text.splitlines()]
     while lines and not lines[-1]:
@@ -184,17 +198,32 @@ def shell(script: str, scratch: Path, *, stop_on_error: bool) -> subprocess.Comp
 class Reader:
     """Runs one document's blocks in order in its scratch directory."""
 
-    def __init__(self, document: Path, scratch: Path) -> None:
-        self.name = document.relative_to(REPO).as_posix()
+    def __init__(self, document: Path, scratch: Path, logs: Path) -> None:
+        self.name = (
+            document.relative_to(REPO).as_posix()
+            if document.is_relative_to(REPO)
+            else document.name
+        )
         self.scratch = scratch
+        self.logs = logs
         self.namespace: dict[str, object] = {"__name__": "__doc_test__"}
         self.status = 0
+        self.services: list[subprocess.Popen[bytes]] = []
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = str(probe.getsockname()[1])
+
+    def local(self, text: str) -> str:
+        """The text with the documents' service port moved to this run's free port."""
+        return SERVICE_PORT.sub(self.port, text)
 
     def run(self, block: Block) -> None:
-        if block.language == "console":
+        if block.marker and block.marker[0] == "background":
+            self.background(block)
+        elif block.language == "console":
             self.console(block)
         elif block.language in SHELLS:
-            done = shell(block.text, self.scratch, stop_on_error=True)
+            done = shell(self.local(block.text), self.scratch, stop_on_error=True)
             if done.returncode:
                 pytest.fail(
                     f"{self.name}:{block.line}: the block exits {done.returncode}:\n{done.stdout}",
@@ -206,16 +235,47 @@ class Reader:
 
     def console(self, block: Block) -> None:
         for offset, command, shown in commands(block.text):
-            done = shell(f"(exit {self.status})\n{command}", self.scratch, stop_on_error=False)
+            script = f"(exit {self.status})\n{self.local(command)}"
+            done = shell(script, self.scratch, stop_on_error=False)
             self.status = done.returncode
-            compare(self.name, block.line + 1 + offset, command, shown, done.stdout, self.scratch)
+            line = block.line + 1 + offset
+            compare(self.name, line, command, self.local(shown), done.stdout, self.scratch)
+
+    def background(self, block: Block) -> None:
+        """Start a service; go on once it has printed the last line the document shows."""
+        if block.language not in SHELLS or block.shown is None:
+            pytest.fail(f"{self.name}:{block.line}: a background block is a shell block followed "
+                        "by the output it prints once it is ready", pytrace=False)  # fmt: skip
+        shown = self.local(block.shown)
+        ready = shown.strip().splitlines()[-1].strip()
+        log = self.logs / f"service-{block.line}.log"
+        with log.open("wb") as output:
+            self.services.append(
+                subprocess.Popen(
+                    ["bash", "-c", self.local(block.text)],
+                    cwd=self.scratch,
+                    env=environment(),
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        deadline = time.monotonic() + 60
+        while ready not in (printed := log.read_text(encoding="utf-8", errors="replace")):
+            status = self.services[-1].poll()
+            if status is not None or time.monotonic() > deadline:
+                why = f"exits {status}" if status is not None else "is not ready within 60 s"
+                pytest.fail(f"{self.name}:{block.line}: the service {why}:\n{printed}",
+                            pytrace=False)  # fmt: skip
+            time.sleep(0.1)
+        compare(self.name, block.line, "the service", shown, printed, self.scratch)
 
     def python(self, block: Block) -> None:
         printed = io.StringIO()
         here = Path.cwd()
         os.chdir(self.scratch)
         try:
-            code = compile(block.text, f"{self.name}:{block.line}", "exec")
+            code = compile(self.local(block.text), f"{self.name}:{block.line}", "exec")
             with contextlib.redirect_stdout(printed):
                 exec(code, self.namespace)
         except Exception as error:
@@ -230,7 +290,19 @@ class Reader:
 
     def shown(self, block: Block, printed: str) -> None:
         if block.shown is not None:
-            compare(self.name, block.line, "the block", block.shown, printed, self.scratch)
+            shown = self.local(block.shown)
+            compare(self.name, block.line, "the block", shown, printed, self.scratch)
+
+    def close(self) -> None:
+        """Stop the services this document started (each in its own process group)."""
+        for service in self.services:
+            if service.poll() is None:
+                os.killpg(service.pid, signal.SIGTERM)
+            try:
+                service.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(service.pid, signal.SIGKILL)
+                service.wait()
 
 
 def check_file(name: str, block: Block, path: str) -> None:
@@ -252,9 +324,19 @@ def check_file(name: str, block: Block, path: str) -> None:
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=[d.name for d in DOCUMENTS])
 def test_every_block_runs_and_prints_what_it_shows(document: Path, tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
     for directory in COPIED:
-        shutil.copytree(REPO / directory, tmp_path / directory)
-    reader = Reader(document, tmp_path)
+        shutil.copytree(REPO / directory, scratch / directory)
+    if sys.prefix != sys.base_prefix:  # the documents' `.venv/bin/...` is this venv
+        (scratch / ".venv").symlink_to(sys.prefix, target_is_directory=True)
+    reader = Reader(document, scratch, tmp_path)
+    try:
+        read(document, reader)
+    finally:
+        reader.close()
+
+
+def read(document: Path, reader: Reader) -> None:
     ran: list[tuple[float, int]] = []
     skipped: list[str] = []
     for block in parse(document):
@@ -294,3 +376,88 @@ def test_skips_are_few_and_each_gives_its_reason() -> None:
         if "doc-test" in line and not MARKER.match(line)
     ]
     assert not markers, f"malformed doc-test markers (skip REASON | file PATH): {markers}"
+
+
+def test_no_command_transcript_hides_in_a_block_that_does_not_run() -> None:
+    """A `$ command` transcript in a ```text (or other) block would never be run: use console."""
+    hidden = [
+        f"{document.name}:{block.line}"
+        for document in DOCUMENTS
+        for block in parse(document)
+        if block.language not in RUN and block.text.startswith("$ ")
+    ]
+    assert not hidden, f"label these blocks ```console: {hidden}"
+
+
+PAGE = """# A page
+
+```console
+$ echo hello; echo f61c4df27d0c5dac941c997c558e9a71f61c4df27d0c5dac
+hello
+<hex>
+$ printf 'one\\ntwo\\nthree\\n'
+one
+...
+three
+```
+
+<!-- doc-test: skip needs the network -->
+```sh
+curl https://example.org
+```
+
+```python
+print("printed")
+```
+
+```text
+printed
+```
+"""
+
+
+def test_a_page_is_read_into_blocks_with_markers_and_shown_output(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(PAGE, encoding="utf-8")
+    console, skipped, python, text = parse(page)
+    assert (console.line, console.language, console.marker) == (3, "console", None)
+    assert [command for _, command, _ in commands(console.text)][
+        1
+    ] == "printf 'one\\ntwo\\nthree\\n'"
+    assert skipped.marker == ("skip", "needs the network")
+    assert (python.shown, text.language) == ("printed\n", "text")
+
+
+def test_a_page_that_runs_as_shown_passes(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(PAGE, encoding="utf-8")
+    reader = Reader(page, tmp_path, tmp_path)
+    read(page, reader)
+
+
+@pytest.mark.parametrize(
+    ("shown", "message"),
+    [
+        (
+            "$ echo hello\ngoodbye\n",
+            "page.md:2: `echo hello` does not print what the document shows",
+        ),
+        ("$ echo 1.0\n1.0\n...\n2.0\n", "-2.0"),
+    ],
+    ids=["another-line", "a-line-after-the-elision-missing"],
+)
+def test_a_page_that_drifted_fails_naming_its_line_and_the_difference(
+    tmp_path: Path, shown: str, message: str
+) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(f"```console\n{shown}```\n", encoding="utf-8")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        read(page, Reader(page, tmp_path, tmp_path))
+    assert message in str(failed.value)
+
+
+def test_a_shell_block_that_fails_fails_the_page(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("```sh\ntrue\nfalse\necho never\n```\n", encoding="utf-8")
+    with pytest.raises(pytest.fail.Exception, match=r"page.md:1: the block exits 1"):
+        read(page, Reader(page, tmp_path, tmp_path))
