@@ -23,6 +23,8 @@ Markers, on the line before a fence:
 
 - `<!-- doc-test: skip REASON -->`: the block cannot run here (it installs from the network, or
   benchmarks for minutes); the reason is printed with the count of skipped blocks;
+- `<!-- doc-test: needs MODULE -->`: the block runs where MODULE can be imported (an optional
+  extra that some Pythons cannot install), and is skipped, so counted, elsewhere;
 - `<!-- doc-test: background -->`: a shell block that starts a service: it runs in the background
   until the document ends, and the test goes on once it has printed the last line shown for it;
 - `<!-- doc-test: file PATH -->`: the block is a file the guide ships; it must be exactly that file.
@@ -42,6 +44,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -54,10 +57,10 @@ COPIED = ("examples", "rulesets", "schemas")
 SHELLS = {"sh", "bash", "shell"}
 RUN = {"console", "python", *SHELLS}
 FENCE = re.compile(r"^```([\w+-]*)\s*$")
-MARKER = re.compile(r"^<!--\s*doc-test:\s*(?:(skip|file)\s+(.+?)|(background))\s*-->\s*$")
+MARKER = re.compile(r"^<!--\s*doc-test:\s*(?:(skip|file|needs)\s+(.+?)|(background))\s*-->\s*$")
 TIMEOUT = 300
 SERVICE_PORT = re.compile(r"(?<=127\.0\.0\.1:)8080\b|(?<=--port )8080\b")
-MAX_SKIPS = 10
+MAX_SKIPS = 8
 
 
 @dataclass(frozen=True)
@@ -347,6 +350,9 @@ def read(document: Path, reader: Reader) -> None:
         if block.marker and block.marker[0] == "skip":
             skipped.append(f"skipped line {block.line}: {block.marker[1]}")
             continue
+        if block.marker and block.marker[0] == "needs" and not find_spec(block.marker[1]):
+            skipped.append(f"skipped line {block.line}: needs {block.marker[1]}, not installed")
+            continue
         started = time.perf_counter()
         reader.run(block)
         ran.append((time.perf_counter() - started, block.line))
@@ -375,9 +381,7 @@ def test_skips_are_few_and_each_gives_its_reason() -> None:
         for number, line in enumerate(document.read_text(encoding="utf-8").splitlines(), 1)
         if line.lstrip().startswith("<!--") and "doc-test" in line and not MARKER.match(line)
     ]
-    assert not markers, (
-        f"malformed doc-test markers (skip REASON, background, file PATH): {markers}"
-    )
+    assert not markers, f"malformed doc-test markers (see the module docstring): {markers}"
 
 
 def test_no_command_transcript_hides_in_a_block_that_does_not_run() -> None:
