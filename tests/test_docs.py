@@ -14,10 +14,9 @@ another document's run. Its blocks run in order, as a reader would type them:
 A ```` ```text ```` or ```` ```json ```` block right after a shell or Python block is what that
 block prints. Shown output is compared after masking what differs between runs or machines: hex
 digests (32 or more hex digits) and UUIDs (derived from them), the scratch directory and the
-engine version. A line `...`
-stands for any lines. The port of the local service the documents start (`--port 8080`,
-`127.0.0.1:8080`) is moved to a free one in every command and shown output, so that a run never
-meets another's service.
+engine version. A line `...` stands for any lines. The port of the local service the documents
+start (`--port 8080`, `127.0.0.1:8080`) is moved to a free one in every command and shown
+output, so that a run never meets another's service.
 
 Markers, on the line before a fence:
 

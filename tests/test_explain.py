@@ -26,6 +26,7 @@ from recovery_screening.models import (
     RulesetRef,
     UndecidedRule,
 )
+from recovery_screening.next_steps import NextSteps
 
 REPO = Path(__file__).parent.parent
 
@@ -62,6 +63,10 @@ class _Recorder(Outline):
     def rescreen(self, days: int) -> None:
         self.calls.append("rescreen")
 
+    def next_steps(self, steps: NextSteps) -> None:
+        assert steps.sets
+        self.calls.append("next_steps")
+
     def undecided(self, rules: list[UndecidedRule]) -> None:
         assert rules
         self.calls.append("undecided")
@@ -95,7 +100,23 @@ def test_sections_come_in_outline_order_and_only_when_present(intake: Ruleset) -
         assert recorder.calls[:2] == ["outcome", "because"]
         assert recorder.calls[-1] == "provenance"
         seen.update(recorder.calls)
-    assert seen == set(SECTIONS) - {"advisories"}  # a v1 ruleset has none
+    assert seen == set(SECTIONS) - {"advisories", "next_steps"}  # a v1 ruleset has neither
+
+
+def test_next_steps_come_after_the_rescreen_when_given() -> None:
+    from recovery_screening import load_ruleset
+
+    ruleset = load_ruleset("peer-support-intake@1.2.0")
+    path = REPO / "examples" / "applicants" / "intake-1.1" / "defer-stability.json"
+    decision = ruleset.evaluate(json.loads(path.read_text()))
+    recorder = _Recorder()
+    render(decision.model, recorder, decision.next_steps())
+    assert recorder.calls == [name for name in SECTIONS if name in recorder.calls]
+    assert recorder.calls[recorder.calls.index("rescreen") + 1] == "next_steps"
+    held = ruleset.evaluate(json.loads(path.with_name("refer-safety.json").read_text()))
+    recorder = _Recorder()
+    render(held.model, recorder, held.next_steps())
+    assert "next_steps" not in recorder.calls  # held by a safety rule: no set to show
 
 
 def test_a_v2_decision_has_its_advisories_section_after_the_referrals() -> None:
@@ -126,11 +147,14 @@ EXAMPLES = [
       if path.name != "phq-9-answers.json"),
     *((path, "peer-support-intake@1.1.0")
       for path in sorted((REPO / "examples" / "applicants" / "intake-1.1").glob("*.json"))),
+    *((path, "peer-support-intake@1.2.0")
+      for path in sorted((REPO / "examples" / "applicants" / "intake-1.1").glob("*.json"))),
     (REPO / "examples" / "applicants" / "phq-9-answers.json", "phq-9@1.1.0"),
-    *((path, "group-leader-readiness@1.1.0")
-      for path in sorted((REPO / "examples" / "group-leader-readiness").glob("*.json"))),
-    *((path, "continuing-support@1.1.0")
-      for path in sorted((REPO / "examples" / "continuing-support").glob("*.json"))),
+    *((path, reference)
+      for version in ("1.1.0", "1.2.0")
+      for ruleset in ("group-leader-readiness", "continuing-support")
+      for reference in [f"{ruleset}@{version}"]
+      for path in sorted((REPO / "examples" / ruleset).glob("*.json"))),
 ]  # fmt: skip
 
 
@@ -232,7 +256,8 @@ def _identifiers(ruleset: Ruleset) -> set[str]:
 APPLICANT_RULESETS = [
     pytest.param(reference, id=reference)
     for reference in (
-        "peer-support-intake@1.0.0", "peer-support-intake@1.1.0", "group-leader-readiness",
+        "peer-support-intake@1.0.0", "peer-support-intake@1.1.0", "peer-support-intake@1.2.0",
+        "group-leader-readiness",
         "continuing-support", "phq-9", "audit",
     )
 ]  # fmt: skip

@@ -47,3 +47,26 @@ def test_a_bad_bound_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> Non
         main(["evaluate", STABILITY, "--next-steps", "--max-changes", "0"])
     assert raised.value.code == 2
     assert "--max-changes" in capsys.readouterr().err
+
+
+def test_the_applicant_text_holds_the_next_steps_in_plain_words(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["evaluate", STABILITY, "--next-steps", "--audience", "applicant"]) == 0
+    with_flag = capsys.readouterr().out
+    assert "What could change the result:\n  - If you do one of these" in with_flag
+    assert "Next steps from" not in with_flag and "lifts:" not in with_flag
+    assert "(admit)" not in with_flag and "defer-sobriety-unstable" not in with_flag
+    assert main(["evaluate", STABILITY, "--audience", "applicant"]) == 0
+    assert capsys.readouterr().out == with_flag  # the section is the text's own either way
+
+
+def test_the_applicant_text_keeps_the_bound_the_command_set(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    several = str(REPO / "examples" / "applicants" / "intake-1.1" / "defer-several-steps.json")
+    command = ["evaluate", several, "--audience", "applicant", "--next-steps"]
+    assert main(command) == 0
+    assert "What could change the result:" in capsys.readouterr().out
+    assert main([*command, "--max-changes", "2"]) == 0
+    assert "What could change the result:" not in capsys.readouterr().out  # none within 2

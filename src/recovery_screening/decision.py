@@ -339,12 +339,13 @@ class Decision:
         reaches its public names, so the core never imports it (tests/test_layering.py)."""
         return importlib.import_module(_NEXT_STEPS).next_steps(self, **bounds)  # type: ignore[no-any-return]
 
-    def explain(self, audience: Audience = "staff") -> str:
+    def explain(self, audience: Audience = "staff", *, next_steps: NextSteps | None = None) -> str:
         """The decision as plain text: for `staff` (everything, traceable; the default) or for
-        the `applicant` (plain words, no codes); see `recovery_screening.explain.explain`."""
+        the `applicant` (plain words, no codes, and what they could change: its next steps, or
+        `next_steps` given); see `recovery_screening.explain.explain`."""
         from recovery_screening.explain import explain
 
-        return explain(self, audience)
+        return explain(self, audience, next_steps=next_steps)
 
     def __repr__(self) -> str:
         trace = self._trace

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from recovery_screening.compiler import CompiledRuleset, Domain
+from recovery_screening.compiler import Advisory, CompiledRuleset, DecisionRule, Domain
 from recovery_screening.decision import Trace
 from recovery_screening.expressions import Node
 from recovery_screening.expressions.closures import MISSING_PREFIX
@@ -482,8 +482,7 @@ def _affecting(compiled: CompiledRuleset, masks: Sequence[int]) -> list[int]:
     return [i for i in undecided if rules[i].rank > floor]
 
 
-# C901: the exact search landed just before C901 was turned on; to be split with its author.
-def trace_exact(  # noqa: C901
+def trace_exact(
     compiled: CompiledRuleset,
     facts: dict[str, object],
     backend: str,
@@ -498,11 +497,41 @@ def trace_exact(  # noqa: C901
     undecided = None in v1.truths or None in v1.advisory_truths
     if not (missing_items or undecided or any(None in truths for truths, _, _ in v1.domains)):
         return v1  # every rule is decided as the answers stand: v1 is exact here
-    program = _program(compiled)
-    applicant = _Applicant(program, answers, v1)
-    exact = True
+    applicant = _Applicant(_program(compiled), answers, v1)
+    exact = _settle_rule_truths(applicant)
+    ranks, influential, complete = _outcome_ranks(applicant)
+    exact = exact and complete
+    truths = tuple(_truth(mask) for mask in applicant.decision_masks)
+    must_missing = [key for key in compiled.must_answer if answers[key] is None]
+    rank, deciding, fail_safe = _decided(compiled, ranks, truths, bool(must_missing))
+    needs = set(influential)
+    if rank != REFER:
+        needs.update(must_missing)
+    reported, domain_results = _reported(applicant, v1.facts)
+    advisory_truths = tuple(_truth(mask) for mask in applicant.advisory_masks)
+    return Trace(
+        compiled,
+        reported,
+        domain_results,
+        truths,
+        rank,
+        deciding,
+        fail_safe,
+        tuple(sorted(needs)),
+        backend,
+        _missing_of(applicant, compiled.decisions, truths),
+        advisory_truths,
+        _missing_of(applicant, compiled.advisories, advisory_truths),
+        exact,
+    )
 
-    # each rule's truth: the one every completion agrees on (None where they differ)
+
+def _settle_rule_truths(applicant: _Applicant) -> bool:
+    """Give each undecided rule (of the domains, then the decisions, then the advisories) the
+    truth every completion agrees on, where they agree; whether every search was complete."""
+    program = applicant.program
+    compiled = program.compiled
+    exact = True
     for stage, domain in enumerate(compiled.domains):
         for index, rule in enumerate(domain.rules):
             mask = applicant.domain_masks[stage][index]
@@ -555,63 +584,67 @@ def trace_exact(  # noqa: C901
         exact = exact and complete
         if found is not None:
             applicant.advisory_masks[index] = found
+    return exact
 
-    # the outcome, jointly over the missing answers that the outcome-changing rules read
-    ranks: set[int] = set()
-    influential: set[str] = set()
+
+def _outcome_ranks(applicant: _Applicant) -> tuple[set[int], set[str], bool]:
+    """(the outcome ranks the completions reach, jointly over the missing answers that the
+    outcome-changing rules read; the answers among them that change the outcome; whether the
+    search was complete: past its bound, every outcome is possible and every answer needed)."""
+    compiled = applicant.program.compiled
     rank = outcome_over(compiled, applicant.decision_masks)
     if rank is not None:
-        ranks.add(rank)
-    else:
-        affecting = _affecting(compiled, applicant.decision_masks)
-        references = [r for i in affecting for r in compiled.decisions[i].references]
-        variables = applicant.ordered(applicant.reads(references))
-        cubes: list[tuple[tuple[object, ...], int]] = []
-        try:
-            if applicant.completions(variables) > MAX_COMPLETIONS:
-                raise _BoundReached
-            for prefix, found_rank in applicant.search(
-                variables,
-                program.domains_read(references),
-                affecting,
-                lambda _, d: outcome_over(compiled, d),
-                lambda t: t.rank,
-                MAX_OUTCOME_NODES,
-            ):
-                cubes.append((prefix, found_rank))
-            ranks = {found_rank for _, found_rank in cubes}
-            influential = _influential(variables, cubes)
-        except _BoundReached:
-            exact = False
-            ranks = {ADMIT, REFER}
-            influential = set(variables)
+        return {rank}, set(), True
+    affecting = _affecting(compiled, applicant.decision_masks)
+    references = [r for i in affecting for r in compiled.decisions[i].references]
+    variables = applicant.ordered(applicant.reads(references))
+    cubes: list[tuple[tuple[object, ...], int]] = []
+    try:
+        if applicant.completions(variables) > MAX_COMPLETIONS:
+            raise _BoundReached
+        for prefix, found_rank in applicant.search(
+            variables,
+            applicant.program.domains_read(references),
+            affecting,
+            lambda _, d: outcome_over(compiled, d),
+            lambda t: t.rank,
+            MAX_OUTCOME_NODES,
+        ):
+            cubes.append((prefix, found_rank))
+    except _BoundReached:
+        return {ADMIT, REFER}, set(variables), False
+    return {found_rank for _, found_rank in cubes}, _influential(variables, cubes), True
 
-    # the outcome, the deciding rules and needs
-    rules = compiled.decisions
-    truths = tuple(_truth(mask) for mask in applicant.decision_masks)
-    must_missing = [key for key in compiled.must_answer if answers[key] is None]
-    fail_safe = False
-    deciding: tuple[int, ...]
+
+def _decided(
+    compiled: CompiledRuleset,
+    ranks: set[int],
+    truths: tuple[object, ...],
+    must_missing: bool,
+) -> tuple[int, tuple[int, ...], bool]:
+    """(outcome rank, deciding rule indexes, fail-safe): one rank reached decides, unless it is
+    admit with a must-answer input missing (the fail-safe defer); several ranks defer, on the
+    defer rules that apply (the fail-safe when none does, or under the `first` hit policy)."""
     if len(ranks) == 1:
         (rank,) = ranks
         if rank == ADMIT and must_missing:
-            rank, deciding, fail_safe = DEFER, (), True
-        else:
-            deciding = _deciding(compiled, truths, rank)
-    else:
-        rank = DEFER
-        deciding = ()
-        if compiled.hit_policy != "first":
-            deciding = tuple(
-                i for i, t in enumerate(truths) if t is True and rules[i].rank == DEFER
-            )
-        fail_safe = not deciding
-    needs = set(influential)
-    if rank != REFER:
-        needs.update(must_missing)
+            return DEFER, (), True
+        return rank, _deciding(compiled, truths, rank), False
+    deciding: tuple[int, ...] = ()
+    if compiled.hit_policy != "first":
+        rules = compiled.decisions
+        deciding = tuple(i for i, t in enumerate(truths) if t is True and rules[i].rank == DEFER)
+    return DEFER, deciding, not deciding
 
-    # what the decision reports follows the same truths
-    reported = dict(v1.facts)
+
+def _reported(
+    applicant: _Applicant, facts: Mapping[str, object]
+) -> tuple[dict[str, object], tuple[tuple[tuple[object, ...], int, int], ...]]:
+    """What the decision reports, following the settled truths: the facts with each domain's
+    score and band (where every completion agrees), instrument bands, subscores and flags now
+    known; and each domain's (rule truths, lowest score, highest score)."""
+    compiled = applicant.program.compiled
+    reported = dict(facts)
     domain_results = []
     for domain, found_masks in zip(compiled.domains, applicant.domain_masks, strict=True):
         domain_truths = tuple(_truth(mask) for mask in found_masks)
@@ -632,29 +665,16 @@ def trace_exact(  # noqa: C901
         for flag in instrument.flags:
             if reported[flag.key] is None:
                 reported[flag.key] = _truth(applicant.root[flag.key])
-    undecided_missing = tuple(
+    return reported, tuple(domain_results)
+
+
+def _missing_of(
+    applicant: _Applicant, rules: Sequence[DecisionRule | Advisory], truths: tuple[object, ...]
+) -> tuple[tuple[str, ...], ...]:
+    """For each rule, the missing answers it reads when it is undecided (else none)."""
+    return tuple(
         applicant.ordered(applicant.reads(rule.references)) if truth is None else ()
         for rule, truth in zip(rules, truths, strict=True)
-    )
-    advisory_truths = tuple(_truth(mask) for mask in applicant.advisory_masks)
-    advisory_missing = tuple(
-        applicant.ordered(applicant.reads(rule.references)) if truth is None else ()
-        for rule, truth in zip(compiled.advisories, advisory_truths, strict=True)
-    )
-    return Trace(
-        compiled,
-        reported,
-        tuple(domain_results),
-        truths,
-        rank,
-        deciding,
-        fail_safe,
-        tuple(sorted(needs)),
-        backend,
-        undecided_missing,
-        advisory_truths,
-        advisory_missing,
-        exact,
     )
 
 

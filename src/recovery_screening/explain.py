@@ -6,17 +6,22 @@ card's Markdown (interchange/cds.py), the FHIR RiskAssessment (interchange/fhir_
 `Outline` subclass with one method per section; a rendering that leaves a section out says so
 in that method. A new section is a name in `SECTIONS`, an abstract method on `Outline` and a
 line in `render`; every rendering then has to decide what to do with it.
+
+`next_steps` is the one section that is not read from the decision's model: it is the result of
+`Decision.next_steps()` (an outer module's search, reached through the decision), given to
+`render` by the caller. The applicant text asks for it when next steps can exist; the other
+renderings leave it out (each says why).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence, Sized
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from recovery_screening.fields import JsonScalar
-from recovery_screening.outcomes import INCOMPLETE_RULE
+from recovery_screening.outcomes import ADMIT, INCOMPLETE_RULE
 
 if TYPE_CHECKING:
     from recovery_screening.compiler import CompiledRuleset
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
         RulesetRef,
         UndecidedRule,
     )
+    from recovery_screening.next_steps import Change, NextSteps, StepSet
 
 SECTIONS = (
     "outcome",
@@ -42,6 +48,7 @@ SECTIONS = (
     "advisories",
     "needs",
     "rescreen",
+    "next_steps",
     "undecided",
     "domains",
     "instruments",
@@ -99,6 +106,12 @@ class Outline(ABC):
         """When to screen again."""
 
     @abstractmethod
+    def next_steps(self, steps: NextSteps) -> None:
+        """The smallest changes to the person's answers that give a more permissive outcome
+        (`Decision.next_steps()`): present only when the caller of `render` gives them and
+        they hold at least one set of changes."""
+
+    @abstractmethod
     def undecided(self, rules: list[UndecidedRule]) -> None:
         """Decision rules not decided for lack of answers."""
 
@@ -115,8 +128,9 @@ class Outline(ABC):
         """The ruleset and engine that decided (always present)."""
 
 
-def render(model: DecisionModel, outline: Outline) -> None:
-    """Walk `model` through `outline`, section by section in `SECTIONS` order."""
+def render(model: DecisionModel, outline: Outline, next_steps: NextSteps | None = None) -> None:
+    """Walk `model` through `outline`, section by section in `SECTIONS` order; `next_steps`,
+    when given, are the decision's own (`Decision.next_steps()`)."""
     outline.outcome(model.outcome, model.outcome_label)
     outline.because([reason for reason in model.reasons if reason.deciding])
     others = [reason for reason in model.reasons if not reason.deciding]
@@ -130,6 +144,8 @@ def render(model: DecisionModel, outline: Outline) -> None:
         outline.needs(model.needs)
     if model.rescreen_after_days is not None:
         outline.rescreen(model.rescreen_after_days)
+    if next_steps is not None and next_steps.sets:
+        outline.next_steps(next_steps)
     if model.undecided:
         outline.undecided(model.undecided)
     if model.domains:
@@ -247,6 +263,11 @@ class _Text(Outline):
     def rescreen(self, days: int) -> None:
         self.lines.append(f"Re-screen after: {days} days")
 
+    def next_steps(self, steps: NextSteps) -> None:
+        """Left out: the staff text renders the decision alone and costs no search. Staff read
+        next steps, traceable to rules and inputs, from `Decision.next_steps()` (its
+        `explain()` and `to_dict()`; `evaluate --next-steps`)."""
+
     def undecided(self, rules: list[UndecidedRule]) -> None:
         self.lines.append("Rules not decided for lack of answers:")
         self.lines.extend(
@@ -288,6 +309,103 @@ class _Text(Outline):
 
 
 _OUTCOME_WORDS = {"admit": "You can go ahead", "defer": "Not yet", "refer": "Another service first"}
+APPLICANT_WAYS = 4
+"""At most this many ways to one result are written out when they do not factor into choices;
+the text then says that there are others."""
+
+Way: TypeAlias = tuple[tuple["Change", ...], ...]
+"""A way to one result: slots of alternative changes, one change from each slot. Every choice
+of one change per slot is a set of `NextSteps.sets` (a single set: one change per slot)."""
+
+
+def applicant_ways(steps: NextSteps) -> list[tuple[str, Way]]:
+    """The sets of `steps` as the applicant text shows them, each with the result it gives (in
+    words): per result, most permissive first, its sets factored into slots of alternatives
+    when they are exactly every choice of one change per slot (agree, one of three ways to
+    stability, one of four ways to insight), else each set on its own, at most
+    `APPLICANT_WAYS` of them."""
+    by_goal: dict[str, list[StepSet]] = {}
+    for step_set in steps.sets:
+        goal = step_set.outcome_label or _OUTCOME_WORDS[step_set.outcome]
+        by_goal.setdefault(goal, []).append(step_set)
+    return [(goal, way) for goal, sets in by_goal.items() for way in _factored(sets)]
+
+
+def _choices(way: Sequence[Sized]) -> int:
+    """How many sets of changes a way (or its slots) stands for."""
+    count = 1
+    for slot in way:
+        count *= len(slot)
+    return count
+
+
+def _key(change: Change) -> tuple[str, JsonScalar]:
+    return change.input, change.after
+
+
+def _factored(sets: list[StepSet]) -> list[Way]:
+    """`sets` as one way of slots when they are the product of their slots, else one way each."""
+    changes: dict[tuple[str, JsonScalar], Change] = {}
+    families = [frozenset(_key(c) for c in s.changes) for s in sets]
+    for step_set in sets:
+        for change in step_set.changes:
+            changes.setdefault(_key(change), change)
+    if len(sets) > 1:
+        slots = _slots(families, list(changes))
+        if slots is not None:
+            return [tuple(tuple(changes[key] for key in slot) for slot in slots)]
+    return [tuple((change,) for change in s.changes) for s in sets[:APPLICANT_WAYS]]
+
+
+def _slots(
+    families: list[frozenset[tuple[str, JsonScalar]]], keys: list[tuple[str, JsonScalar]]
+) -> list[list[tuple[str, JsonScalar]]] | None:
+    """Slots of changes that never occur together, when every set takes exactly one change from
+    each slot and every such choice is one of the sets; else None."""
+    slots: list[list[tuple[str, JsonScalar]]] = []
+    placed: set[tuple[str, JsonScalar]] = set()
+    for key in keys:
+        if key in placed:
+            continue
+        slot = [k for k in keys if k == key or not any(k in f and key in f for f in families)]
+        slots.append(slot)
+        placed.update(slot)
+    if len(placed) != len(keys) or sum(len(slot) for slot in slots) != len(keys):
+        return None  # a change that shares no set with two others that do share one
+    if any(sum(1 for slot in slots if not f.isdisjoint(slot)) != len(slots) for f in families):
+        return None
+    if any(len(f) != len(slots) for f in families):
+        return None
+    return slots if _choices(slots) == len(set(families)) else None
+
+
+def _joined(texts: list[str]) -> str:
+    """Plain-language list: "a, b and c" (with semicolons when an item has its own comma)."""
+    if len(texts) == 1:
+        return texts[0]
+    if not any("," in text or " and " in text for text in texts):
+        return ", ".join(texts[:-1]) + f" and {texts[-1]}"
+    if len(texts) == 2:
+        return f"{texts[0]}, and {texts[1]}"
+    return "; ".join(texts[:-1]) + f"; and {texts[-1]}"
+
+
+def _way_lines(goal: str, way: Way) -> list[str]:
+    if all(len(slot) == 1 for slot in way):
+        return [
+            f"  - If you {_joined([slot[0].text for slot in way])}, the result could be: {goal}."
+        ]
+    if len(way) == 1:
+        lines = [f"  - If you do one of these, the result could be: {goal}."]
+        return lines + [f"      - {change.text}" for change in way[0]]
+    lines = [f"  - If you do all of these, the result could be: {goal}."]
+    for slot in way:
+        if len(slot) == 1:
+            lines.append(f"      - {slot[0].text}")
+            continue
+        lines.append("      - one of these:")
+        lines.extend(f"          - {change.text}" for change in slot)
+    return lines
 
 
 def _words(name: str) -> str:
@@ -302,8 +420,9 @@ def _out_of(low: int, high: int) -> str:
 class _ApplicantText(Outline):
     """The explanation in plain words for the person screened, in the second person.
 
-    It says the result, why (the ruleset's own reason texts), what happens next and what is
-    still needed, asked as the questions themselves, and how each area and questionnaire came
+    It says the result, why (the ruleset's own reason texts), what happens next, what is
+    still needed, asked as the questions themselves, what they could change to get a more
+    permissive result (the decision's next steps), and how each area and questionnaire came
     out in words. It leaves out what a staff member would not say to the person's face: rule
     ids, reason codes, answers quoted back as values, points, hashes and undecided rules.
     """
@@ -382,6 +501,20 @@ class _ApplicantText(Outline):
     def rescreen(self, days: int) -> None:
         self.lines += ["", f"We can screen again with you in {days} day{'s' if days != 1 else ''}."]
 
+    def next_steps(self, steps: NextSteps) -> None:
+        """What the person could change to get a more permissive result, in the ruleset's own
+        words for each change (`actionable.step`) and "come back in N days" where waiting is
+        one of them; most permissive result first. Never a rule id or an answer's name; when
+        the search stopped at a bound, it says that there may be other ways."""
+        self.lines += ["", "What could change the result:"]
+        ways = applicant_ways(steps)
+        for goal, way in ways:
+            self.lines.extend(_way_lines(goal, way))
+        if sum(_choices(way) for _, way in ways) < len(steps.sets):
+            self.lines.append("  There are other ways too; we can go through them with you.")
+        elif steps.bound is not None:
+            self.lines.append("  There may be other ways too; we can go through them with you.")
+
     def undecided(self, rules: list[UndecidedRule]) -> None:
         """Left out: rules are a staff matter; the answers they wait for are asked under needs."""
 
@@ -422,28 +555,55 @@ def render_text(
     return "\n".join(text.lines)
 
 
-def explain(decision: Decision, audience: Audience = "staff") -> str:
-    """`decision` as plain text for `audience` (see `AUDIENCES`): `Decision.explain()`."""
+def _may_have_next_steps(decision: Decision) -> bool:
+    """Whether a search for next steps could find any: the outcome is not admit and the ruleset
+    marks some input actionable (every other decision has none, at no cost)."""
+    return decision.trace.rank != ADMIT and any(
+        field.actionable is not None for field in decision.trace.ruleset.inputs.fields
+    )
+
+
+def explain(
+    decision: Decision, audience: Audience = "staff", *, next_steps: NextSteps | None = None
+) -> str:
+    """`decision` as plain text for `audience` (see `AUDIENCES`): `Decision.explain()`.
+
+    The applicant text says what the person could change to get a more permissive result:
+    `next_steps`, the decision's own `Decision.next_steps()` (with the bounds the caller
+    chose), or by default that search with its default bounds, run only for a decision that
+    could have next steps. The staff text has no such section (see `_Text.next_steps`)."""
     ruleset = decision.trace.ruleset
     model = decision.model
     standalone = ruleset.kind == "instrument"
-    if audience == "staff":
-        return render_text(model, ruleset.answer_labels, standalone)
-    if audience != "applicant":
+    if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}")
+    if audience == "staff":
+        if next_steps is not None:
+            raise ValueError(
+                "next steps are a section of the applicant text; staff read them from "
+                "NextSteps.explain()"
+            )
+        return render_text(model, ruleset.answer_labels, standalone)
+    if next_steps is None and _may_have_next_steps(decision):
+        next_steps = decision.next_steps()
+    if next_steps is not None and next_steps.outcome != decision.outcome:
+        raise ValueError("next_steps must be the decision's own (Decision.next_steps())")
     text = _ApplicantText(
         ruleset, model.instruments[0] if standalone and model.instruments else None
     )
-    render(model, text)
+    render(model, text, next_steps)
     lines = [line for i, line in enumerate(text.lines) if line or (i and text.lines[i - 1])]
     return "\n".join(lines).rstrip()
 
 
 __all__ = [
+    "APPLICANT_WAYS",
     "AUDIENCES",
     "SECTIONS",
     "Audience",
     "Outline",
+    "Way",
+    "applicant_ways",
     "describe_value",
     "domain_score_text",
     "explain",

@@ -22,6 +22,7 @@ a candidate exactly as they decide any applicant. The search is exact and bounde
 from __future__ import annotations
 
 import datetime
+import functools
 import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -50,6 +51,12 @@ WAIT = "wait"
 """The name of the waiting dimension in a set of changes."""
 
 _MISSING = object()
+_ANALYSES: dict[tuple[str, frozenset[str]], tuple[tuple[Node, float], ...] | None] = {}
+"""The time comparisons of a ruleset (by content hash) given which growing answers are known:
+a memo of a pure function of the ruleset's content, so it never changes a result."""
+_RULE_ANSWERS: dict[str, tuple[frozenset[str], ...]] = {}
+"""The answers each decision rule of a ruleset (by content hash) reads: a memo, as above."""
+_ANALYSES_KEPT = 256
 
 
 class NextStepsError(ScreeningError):
@@ -239,7 +246,6 @@ class _Search:
         self.evaluations = 0
         self.rank = decision.trace.rank
         self.truths = decision.trace.truths
-        self.base = decision.applicant()
         self.fields = {f.name: f for f in self.compiled.inputs.fields if f.instrument is None}
         self.growing = {
             f.name: f.actionable.grows_with_time
@@ -249,7 +255,13 @@ class _Search:
             and self.facts.get(f.name) is not None
         }
         self.dimensions = self._dimensions()
-        self.reads = [self._rule_dimensions(rule) for rule in self.compiled.decisions]
+        self.waits = bool(self.dimensions) and self.dimensions[-1].name == WAIT
+        self.reads = [self._rule_dimensions(answers) for answers in self._rule_answers()]
+
+    @functools.cached_property
+    def base(self) -> dict[str, Any]:
+        """The applicant as given: built only when a candidate is evaluated."""
+        return self.decision.applicant()
 
     # --- what can change ----------------------------------------------------------------
 
@@ -280,11 +292,34 @@ class _Search:
                 limit = min(limit, room * (DAYS_PER_MONTH if unit == "months" else 1))
         if limit < 1:
             return ()
+        comparisons = self._time_comparisons()
+        if comparisons is None:
+            return tuple(range(1, limit + 1))
         points: set[int] = set()
-        for expression in self._expressions():
-            if self._time_points(expression, points) is None:
-                return tuple(range(1, limit + 1))
+        for term, constant in comparisons:
+            current = self._term(term)
+            assert current is not None  # a growing term, as when it was collected
+            value, unit = current
+            if value is not _MISSING:
+                points.update(_crossings(value, unit, constant))  # type: ignore[arg-type]
         return tuple(sorted(day for day in points if 1 <= day <= limit))
+
+    def _time_comparisons(self) -> tuple[tuple[Node, float], ...] | None:
+        """Every comparison of a growing quantity with a number in the ruleset's conditions, as
+        (the growing term, the number); None when a condition reads time in another way. It
+        depends only on the ruleset and on which growing answers are given, so it is worked
+        out once for each such pair (`_ANALYSES`)."""
+        key = (self.compiled.content_hash, frozenset(self.growing))
+        if key in _ANALYSES:
+            return _ANALYSES[key]
+        found: list[tuple[Node, float]] | None = []
+        for expression in self._expressions():
+            found = self._collect(expression, found)
+        result = None if found is None else tuple(found)
+        if len(_ANALYSES) >= _ANALYSES_KEPT:
+            _ANALYSES.clear()
+        _ANALYSES[key] = result
+        return result
 
     def _expressions(self) -> Iterator[Node]:
         for domain in self.compiled.domains:
@@ -293,30 +328,30 @@ class _Search:
         for decision_rule in self.compiled.decisions:
             yield decision_rule.expression
 
-    def _time_points(self, node: Node, points: set[int] | None) -> set[int] | None:
-        """Add the days on which a comparison in `node` could change; None: not analysable."""
-        if points is None:
+    def _collect(
+        self, node: Node, found: list[tuple[Node, float]] | None
+    ) -> list[tuple[Node, float]] | None:
+        """Add each comparison of a growing term with a number in `node`; None: not
+        analysable (a growing answer or the screening date read in another way)."""
+        if found is None:
             return None
         if isinstance(node, Comparison):
             for term, other in ((node.left, node.right), (node.right, node.left)):
-                current = self._term(term)
-                if current is None:
+                if self._term(term) is None:
                     continue
                 if not isinstance(other, Literal) or isinstance(other.value, bool):
                     return None
                 if not isinstance(other.value, int | float):
                     return None
-                value, unit = current
-                if value is not _MISSING:
-                    points.update(_crossings(value, unit, other.value))  # type: ignore[arg-type]
-                return points
+                found.append((term, other.value))
+                return found
         if isinstance(node, Call) and node.function in ("is_missing", "is_known"):
-            return points
+            return found
         if isinstance(node, Name) and self._grows(node.name):
             return None
         for child in node.children():
-            points = self._time_points(child, points)
-        return points
+            found = self._collect(child, found)
+        return found
 
     def _grows(self, name: str) -> bool:
         return name in self.growing or name == SCREENING_DATE
@@ -347,15 +382,22 @@ class _Search:
             return (today - since).days, "days"
         return None
 
-    def _rule_dimensions(self, rule: DecisionRule) -> frozenset[int]:
-        """The dimensions a decision rule reads (through domains and instruments)."""
-        answers: set[str] = set()
-        for reference in rule.references:
-            answers |= self.compiled.dependencies.get(reference, frozenset({reference}))
+    def _rule_answers(self) -> tuple[frozenset[str], ...]:
+        """The answers each decision rule reads (through domains and instruments), worked out
+        once for each ruleset (`_RULE_ANSWERS`)."""
+        compiled = self.compiled
+        answers = _RULE_ANSWERS.get(compiled.content_hash)
+        if answers is None:
+            answers = tuple(_answers_read(compiled, rule) for rule in compiled.decisions)
+            if len(_RULE_ANSWERS) >= _ANALYSES_KEPT:
+                _RULE_ANSWERS.clear()
+            _RULE_ANSWERS[compiled.content_hash] = answers
+        return answers
+
+    def _rule_dimensions(self, answers: frozenset[str]) -> frozenset[int]:
+        """The dimensions a decision rule that reads `answers` reads."""
         found = {i for i, d in enumerate(self.dimensions) if d.name in answers}
-        if any(d.name == WAIT for d in self.dimensions) and (
-            SCREENING_DATE in answers or not answers.isdisjoint(self.growing)
-        ):
+        if self.waits and (SCREENING_DATE in answers or not answers.isdisjoint(self.growing)):
             found.add(len(self.dimensions) - 1)
         return frozenset(found)
 
@@ -580,6 +622,13 @@ class _Search:
             rules=tuple(rule.id for _, rule in lifted),
             text=_sentence(changes, come_back, outcome, label),
         )
+
+
+def _answers_read(compiled: CompiledRuleset, rule: DecisionRule) -> frozenset[str]:
+    answers: set[str] = set()
+    for reference in rule.references:
+        answers |= compiled.dependencies.get(reference, frozenset({reference}))
+    return frozenset(answers)
 
 
 def _hold(holds: list[Hold], hold: Hold) -> None:

@@ -26,9 +26,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tests.conftest import REPO
 
 from recovery_screening import Ruleset, load_ruleset
+from recovery_screening.errors import MAX_PROBLEMS, Problem
 from recovery_screening.interchange import to_cds_card, to_questionnaire_response
 from recovery_screening.interchange.auth import Authenticator, TrustedIssuer
-from recovery_screening.interchange.server import create_app, server_config
+from recovery_screening.interchange.server import _in_request, create_app, server_config
 
 SECRET = "SECRET-VALUE-42"
 TIMEOUT = 20.0
@@ -255,6 +256,42 @@ def test_invalid_answers_name_the_link_id(client: Client, intake: Ruleset) -> No
     assert any("linkId 'phq9.q9'" in message for message in messages)
     assert all(
         p["path"].startswith("prefetch.questionnaireResponse.item[") for p in body["problems"]
+    )
+
+
+def test_problems_past_the_limit_are_counted_at_the_resource(
+    client: Client, intake: Ruleset
+) -> None:
+    response = to_questionnaire_response(_applicant("admit.json"), intake)
+    response["item"] += [{"linkId": f"extra-{n}", "answer": [{"valueString": SECRET}]}
+                         for n in range(MAX_PROBLEMS + 20)]  # fmt: skip
+    status, body = _problem(client, "/cds-services/peer-support-intake",
+                            json.dumps(_hook_request(response)).encode())  # fmt: skip
+    assert status == 400
+    paths = [p["path"] for p in body["problems"]]
+    assert len(paths) == MAX_PROBLEMS + 1
+    assert body["problems"][-1]["code"] == "more-problems"
+    assert paths[-1] == "prefetch.questionnaireResponse"  # was "prefetch.questionnaireResponse$"
+    assert all(path.startswith("prefetch.questionnaireResponse") for path in paths)
+    assert not any("$" in path for path in paths)
+
+
+def test_an_answer_refused_by_the_applicant_check_is_placed_at_its_item(intake: Ruleset) -> None:
+    response = to_questionnaire_response(_applicant("admit.json"), intake)
+    where = ("prefetch", "questionnaireResponse")
+    index = next(i for i, item in enumerate(response["item"]) if item["linkId"] == "housing")
+    answer = Problem(("housing",), "allowed-values", "allowed values are stable, unstable")
+    assert _in_request(answer, where, response, intake).path == (
+        f"prefetch.questionnaireResponse.item[{index}]"
+    )
+    item = Problem(("phq9", "q9"), "range", "must be between 0 and 3")
+    placed = _in_request(item, where, response, intake).path
+    assert placed.startswith("prefetch.questionnaireResponse.item[") and "$" not in placed
+    unread = Problem(("not_an_item",), "unknown-field", "not an input")
+    found = _in_request(unread, where, response, intake)
+    assert (found.path, found.message) == (
+        "prefetch.questionnaireResponse",
+        "not_an_item: not an input",
     )
 
 

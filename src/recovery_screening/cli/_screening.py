@@ -57,7 +57,8 @@ def register(subparsers: Any) -> None:
         "--next-steps",
         action="store_true",
         help="also print the smallest changes to actionable answers that would make the outcome "
-        "more permissive (format v2 rulesets that mark actionable inputs)",
+        "more permissive (format v2 rulesets that mark actionable inputs; with --audience "
+        "applicant they are the text's own section, in plain words)",
     )
     evaluate.add_argument(
         "--max-changes",
@@ -132,8 +133,10 @@ def run_evaluate(arguments: argparse.Namespace) -> int:
     if arguments.format == "json":
         found = json.dumps(steps.to_dict(), ensure_ascii=False, separators=(",", ":"))
         print(f'{{"decision":{decision.to_json()},"next_steps":{found}}}')
+    elif arguments.audience == "applicant":
+        print(decision.explain("applicant", next_steps=steps))
     else:
-        print(f"{decision.explain(arguments.audience)}\n\n{steps.explain()}")
+        print(f"{decision.explain()}\n\n{steps.explain()}")
     return EXIT_OK
 
 

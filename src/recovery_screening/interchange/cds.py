@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         RulesetRef,
         UndecidedRule,
     )
+    from recovery_screening.next_steps import NextSteps
 
 INDICATORS = {"refer": "critical", "defer": "warning", "admit": "info"}
 SUMMARY_LIMIT = 139
@@ -122,6 +123,10 @@ class _Markdown(Outline):
 
     def rescreen(self, days: int) -> None:
         self.lines += ["", f"Re-screen after {days} days."]
+
+    def next_steps(self, steps: NextSteps) -> None:
+        """Left off the card: it is built from the decision alone and costs no search; a host
+        that shows next steps calls `Decision.next_steps()`."""
 
     def undecided(self, rules: list[UndecidedRule]) -> None:
         """Left off the card: the answers they lack are listed under "Answers needed"."""

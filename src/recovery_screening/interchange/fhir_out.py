@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         RulesetRef,
         UndecidedRule,
     )
+    from recovery_screening.next_steps import NextSteps
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
@@ -117,6 +118,10 @@ class _RiskAssessment(Outline):
 
     def rescreen(self, days: int) -> None:
         self.notes.append(f"Re-screen after {days} days.")
+
+    def next_steps(self, steps: NextSteps) -> None:
+        """Left out: the resource is built from the decision alone and costs no search; its
+        mitigation is the referrals."""
 
     def undecided(self, rules: list[UndecidedRule]) -> None:
         """Left out: the answers they lack are in the note, the domains' open rules in theirs."""

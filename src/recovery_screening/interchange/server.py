@@ -53,6 +53,7 @@ try:
 except ImportError as missing:  # pragma: no cover - exercised only without the extra
     raise MissingExtra("server", (missing.name or "starlette").split(".")[0]) from None
 
+from recovery_screening.compiler import SCREENING_DATE
 from recovery_screening.document.reader import parse_document_bytes
 from recovery_screening.document.versions import list_rulesets
 from recovery_screening.errors import (
@@ -70,7 +71,7 @@ from recovery_screening.interchange.auth import (
 )
 from recovery_screening.interchange.cds import to_cds_card
 from recovery_screening.interchange.fhir_in import RESOURCE, from_questionnaire_response
-from recovery_screening.interchange.questionnaire import questionnaire_url
+from recovery_screening.interchange.questionnaire import form_spec, questionnaire_url
 from recovery_screening.ruleset import Ruleset, load_ruleset, shipped_rulesets_directory
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -203,14 +204,61 @@ REQUEST = ""
 header or parameter they name (`Host`, `Content-Type`, `id`)."""
 
 
-def _in_request(problem: Problem, where: Location) -> Problem:
-    """A problem of the QuestionnaireResponse found at `where`, placed in the hook request."""
-    if problem.root == RESOURCE:
+def _in_request(
+    problem: Problem, where: Location, resource: Mapping[str, Any], ruleset: Ruleset
+) -> Problem:
+    """A problem of the QuestionnaireResponse found at `where`, placed in the hook request: a
+    problem of the resource (or the count of those not listed) at its place in the resource, a
+    problem of an answer read from it at the item that gave that answer."""
+    if problem.root == RESOURCE or not problem.location:
         return Problem((*where, *problem.location), problem.code, problem.message, REQUEST)
-    # a problem of the applicant read from it keeps its own path after the resource's place
-    return Problem(
-        problem.location, problem.code, problem.message, json_path(where, REQUEST) + problem.root
-    )
+    place = _answer_place(problem.location, resource, ruleset)
+    if place is None:  # not found as an item: name the answer, at the resource
+        message = f"{json_path(problem.location, '')}: {problem.message}"
+        return Problem(where, problem.code, message, REQUEST)
+    return Problem((*where, *place), problem.code, problem.message, REQUEST)
+
+
+def _answer_place(
+    location: Location, resource: Mapping[str, Any], ruleset: Ruleset
+) -> Location | None:
+    """Where in the QuestionnaireResponse the applicant's answer at `location` (`name`, or
+    `alias.item`) was read from: the item with its linkId (`authored` for the screening date);
+    None when no item gives it."""
+    inputs = ruleset.compiled.inputs
+    if len(location) == 1:
+        field = inputs.top.get(str(location[0]))
+        if field is not None and field.reserved:
+            return ("authored",) if field.name == SCREENING_DATE else None
+    elif len(location) == 2:
+        field = inputs.groups.get(str(location[0]), {}).get(str(location[1]))
+    else:
+        field = None
+    if field is None:
+        return None
+    link_ids = {link_id for link_id, spec in form_spec(ruleset).by_link_id.items()
+                if spec.field.name == field.name}  # fmt: skip
+    return _item_with(resource.get("item"), ("item",), link_ids)
+
+
+def _item_with(items: Any, path: Location, link_ids: set[str]) -> Location | None:
+    """The place of the first item (at any depth, also under answers) with one of `link_ids`."""
+    if not isinstance(items, list):
+        return None
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            continue
+        if item.get("linkId") in link_ids:
+            return (*path, index)
+        found = _item_with(item.get("item"), (*path, index, "item"), link_ids)
+        answers = item.get("answer")
+        for answer_index, answer in enumerate(answers if isinstance(answers, list) else []):
+            if found is None and isinstance(answer, Mapping):
+                nested = (*path, index, "answer", answer_index, "item")
+                found = _item_with(answer.get("item"), nested, link_ids)
+        if found is not None:
+            return found
+    return None
 
 
 def _failed(outcome: Mapping[str, Any]) -> bool:
@@ -341,7 +389,9 @@ def answer_hook(service: Service, data: bytes) -> dict[str, Any]:
         applicant = from_questionnaire_response(resource, service.ruleset)
         decision = service.ruleset.evaluate(applicant)
     except InvalidApplicant as error:
-        problems = [_in_request(problem, where) for problem in error.problems]
+        problems = [
+            _in_request(problem, where, resource, service.ruleset) for problem in error.problems
+        ]
         raise RequestProblem(400, str(error).splitlines()[0].rstrip(":"), problems) from None
     patient = context.get("patientId")
     subject = f"Patient/{patient}" if isinstance(patient, str) and patient else None
