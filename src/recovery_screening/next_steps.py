@@ -54,8 +54,9 @@ _MISSING = object()
 _ANALYSES: dict[tuple[str, frozenset[str]], tuple[tuple[Node, float], ...] | None] = {}
 """The time comparisons of a ruleset (by content hash) given which growing answers are known:
 a memo of a pure function of the ruleset's content, so it never changes a result."""
-_RULE_ANSWERS: dict[str, tuple[frozenset[str], ...]] = {}
-"""The answers each decision rule of a ruleset (by content hash) reads: a memo, as above."""
+_SHAPES: dict[str, _Shape] = {}
+"""What the search needs of a ruleset (by content hash) whatever the applicant: a memo, as
+above."""
 _ANALYSES_KEPT = 256
 
 
@@ -183,6 +184,36 @@ class NextSteps:
 
 
 @dataclass(frozen=True)
+class _Shape:
+    """A ruleset's actionable inputs (not instrument items), and for each answer the decision
+    rules that read it (through domains and instruments)."""
+
+    actionable: tuple[InputField, ...]
+    readers: Mapping[str, tuple[int, ...]]
+
+
+def _shape(compiled: CompiledRuleset) -> _Shape:
+    shape = _SHAPES.get(compiled.content_hash)
+    if shape is None:
+        readers: dict[str, list[int]] = {}
+        for index, rule in enumerate(compiled.decisions):
+            for answer in sorted(_answers_read(compiled, rule)):
+                readers.setdefault(answer, []).append(index)
+        shape = _Shape(
+            tuple(
+                f
+                for f in compiled.inputs.fields
+                if f.instrument is None and f.actionable is not None
+            ),
+            {answer: tuple(indexes) for answer, indexes in readers.items()},
+        )
+        if len(_SHAPES) >= _ANALYSES_KEPT:
+            _SHAPES.clear()
+        _SHAPES[compiled.content_hash] = shape
+    return shape
+
+
+@dataclass(frozen=True)
 class _Dimension:
     """Something that can change: an actionable input, or the wait (`WAIT`)."""
 
@@ -246,7 +277,9 @@ class _Search:
         self.evaluations = 0
         self.rank = decision.trace.rank
         self.truths = decision.trace.truths
-        self.fields = {f.name: f for f in self.compiled.inputs.fields if f.instrument is None}
+        shape = _shape(self.compiled)
+        self.fields = {f.name: f for f in shape.actionable}
+        """The actionable inputs, by name."""
         self.growing = {
             f.name: f.actionable.grows_with_time
             for f in self.fields.values()
@@ -255,8 +288,7 @@ class _Search:
             and self.facts.get(f.name) is not None
         }
         self.dimensions = self._dimensions()
-        self.waits = bool(self.dimensions) and self.dimensions[-1].name == WAIT
-        self.reads = [self._rule_dimensions(answers) for answers in self._rule_answers()]
+        self.reads = self._rule_dimensions(shape.readers)
 
     @functools.cached_property
     def base(self) -> dict[str, Any]:
@@ -382,24 +414,16 @@ class _Search:
             return (today - since).days, "days"
         return None
 
-    def _rule_answers(self) -> tuple[frozenset[str], ...]:
-        """The answers each decision rule reads (through domains and instruments), worked out
-        once for each ruleset (`_RULE_ANSWERS`)."""
-        compiled = self.compiled
-        answers = _RULE_ANSWERS.get(compiled.content_hash)
-        if answers is None:
-            answers = tuple(_answers_read(compiled, rule) for rule in compiled.decisions)
-            if len(_RULE_ANSWERS) >= _ANALYSES_KEPT:
-                _RULE_ANSWERS.clear()
-            _RULE_ANSWERS[compiled.content_hash] = answers
-        return answers
-
-    def _rule_dimensions(self, answers: frozenset[str]) -> frozenset[int]:
-        """The dimensions a decision rule that reads `answers` reads."""
-        found = {i for i, d in enumerate(self.dimensions) if d.name in answers}
-        if self.waits and (SCREENING_DATE in answers or not answers.isdisjoint(self.growing)):
-            found.add(len(self.dimensions) - 1)
-        return frozenset(found)
+    def _rule_dimensions(self, readers: Mapping[str, tuple[int, ...]]) -> list[frozenset[int]]:
+        """For each decision rule, the dimensions it reads: an answer it reads, or the wait
+        when it reads the screening date or a growing answer."""
+        found: list[set[int]] = [set() for _ in self.compiled.decisions]
+        for index, dimension in enumerate(self.dimensions):
+            names = (SCREENING_DATE, *self.growing) if dimension.name == WAIT else (dimension.name,)
+            for name in names:
+                for rule in readers.get(name, ()):
+                    found[rule].add(index)
+        return [frozenset(dimensions) for dimensions in found]
 
     # --- the search ---------------------------------------------------------------------
 
