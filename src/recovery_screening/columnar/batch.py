@@ -464,6 +464,7 @@ class BatchStream:
         duckdb, _ = _modules()
         assert self.query is not None
         connection = duckdb.connect()
+        connection.execute("SET enable_progress_bar = false")  # a library prints nothing
         offset = 0
         reread = False
         try:
