@@ -26,7 +26,8 @@ Markers, on the line before a fence:
   extra that some Pythons cannot install), and is skipped, so counted, elsewhere;
 - `<!-- doc-test: background -->`: a shell block that starts a service: it runs in the background
   until the document ends, and the test goes on once it has printed the last line shown for it;
-- `<!-- doc-test: file PATH -->`: the block is a file the guide ships; it must be exactly that file.
+- `<!-- doc-test: file PATH -->`: the block is a file the guide ships (a ruleset, a script that
+  takes arguments); it must be exactly that file, and is not run itself.
 """
 
 from __future__ import annotations
@@ -344,6 +345,7 @@ def read(document: Path, reader: Reader) -> None:
     for block in parse(document):
         if block.marker and block.marker[0] == "file":
             check_file(reader.name, block, block.marker[1])
+            continue
         if block.language not in RUN:
             continue
         if block.marker and block.marker[0] == "skip":
