@@ -1,9 +1,9 @@
 """The columnar engine against the scalar engine, side by side in one run, on a generated cohort.
 
-    python examples/generate_cohort.py --count 1000000 --seed 1 --ruleset-version 1.1.0 \\
-        --out /tmp/cohort-1m-v1.1.jsonl
-    python benchmarks/bench_columnar.py --cohort /tmp/cohort-1m-v1.1.jsonl \\
-        --ruleset peer-support-intake@1.1.0 [--sample 20000]
+    python examples/generate_cohort.py --count 1000000 --seed 1 --ruleset-version 1.0.0 \\
+        --out /tmp/cohort-1m.jsonl
+    python benchmarks/bench_columnar.py --cohort /tmp/cohort-1m.jsonl \\
+        --ruleset peer-support-intake@1.0.0 [--old VERSION] [--sample 20000] [--part 100000]
 
 Each measurement runs in a fresh process (so its peak memory is its own). The columnar engine
 runs on the whole cohort; the scalar engine, which takes minutes on a million applicants, on
@@ -13,7 +13,11 @@ many rows of the whole cohort the scalar engine had to decide, and for each targ
 rate, peak memory and the ratio columnar / scalar.
 
 Targets (design.md): simulate of 1,000,000 applicants from JSONL with the HTML report < 5 s and
-< 500 MB, flat in the cohort size; evaluate_batch on an in-memory table >= 1,000,000 rows/s.
+< 500 MB, flat in the cohort size; diff in under twice that; evaluate_batch on an in-memory
+table >= 1,000,000 rows/s. `diff` compares `--old` (default: the ruleset itself) with the
+ruleset over the cohort. A format v2 ruleset (intake 1.1.0) sends the rows its SQL cannot prove
+exact to the scalar engine's exact search, a few milliseconds each: its figures are dominated
+by that share, which the benchmark prints.
 """
 
 from __future__ import annotations
@@ -144,13 +148,20 @@ def main() -> None:
     parser.add_argument("--ruleset", default="peer-support-intake@1.1.0")
     parser.add_argument("--sample", type=int, default=20_000)
     parser.add_argument(
-        "--old", default="peer-support-intake@1.0.0", help="the older version, for diff"
+        "--part",
+        type=int,
+        default=100_000,
+        help="the smaller cohort simulate's memory is compared on",
+    )
+    parser.add_argument(
+        "--old", help="the version diff compares --ruleset with (default: --ruleset itself)"
     )
     arguments = parser.parse_args()
     cohort, reference = arguments.cohort, arguments.ruleset
+    old = arguments.old or reference
     with tempfile.TemporaryDirectory() as directory:
         sample = _head(cohort, arguments.sample, directory)
-        tenth = _head(cohort, 100_000, directory)
+        tenth = _head(cohort, arguments.part, directory)
         agree, compared, _ = _in_process(_agreement, sample, reference)
         rows, fallback, notes = _in_process(_fallback, cohort, reference)
         print(f"ruleset {reference}, cohort {cohort}: {rows} applicants")
@@ -161,16 +172,16 @@ def main() -> None:
             print(f"  note: {note}")
         jobs: dict[str, tuple[Any, ...]] = {
             "simulate+HTML columnar (whole cohort)": (_simulate, cohort, reference, "columnar"),
-            "simulate+HTML columnar (100,000)": (_simulate, tenth, reference, "columnar"),
+            "simulate+HTML columnar (part)": (_simulate, tenth, reference, "columnar"),
             "simulate+HTML scalar (sample)": (_simulate, sample, reference, "scalar"),
             "diff+HTML columnar (whole cohort)": (
                 _diff,
                 cohort,
-                arguments.old,
+                old,
                 reference,
                 "columnar",
             ),
-            "diff+HTML scalar (sample)": (_diff, sample, arguments.old, reference, "scalar"),
+            "diff+HTML scalar (sample)": (_diff, sample, old, reference, "scalar"),
             "evaluate_batch in memory (whole cohort)": (_evaluate_batch, cohort, reference),
             "evaluate() per row (sample)": (_evaluate_scalar, sample, reference),
         }
@@ -197,7 +208,7 @@ def main() -> None:
               f"{1e6 / fast_rate:.1f} s, scalar {1e6 / slow_rate:.0f} s")  # fmt: skip
     big, small = (
         measured["simulate+HTML columnar (whole cohort)"],
-        measured["simulate+HTML columnar (100,000)"],
+        measured["simulate+HTML columnar (part)"],
     )
     print(
         f"simulate peak memory: {small[1]:.0f} MB at {small[2]} rows, {big[1]:.0f} MB at {big[2]}"

@@ -333,3 +333,22 @@ def test_without_the_extra_evaluate_batch_says_what_to_install(
     monkeypatch.setitem(sys.modules, "duckdb", None)
     with pytest.raises(MissingExtra, match=r"'columnar' extra \(duckdb is not installed\)"):
         mini.evaluate_batch([])
+
+
+def test_evaluate_batch_prints_nothing(tmp_path: Path) -> None:
+    # DuckDB draws a progress bar on stderr for a query that runs past two seconds: the v2
+    # cohort's rows decided by the scalar engine, between record batches, keep it running
+    import subprocess
+    import sys
+
+    lines = (REPO / "examples" / "cohort-1000-v1.1.jsonl").read_text().splitlines()
+    path = tmp_path / "cohort.jsonl"
+    path.write_text("\n".join(lines * 3) + "\n")
+    script = (
+        "import sys; from recovery_screening import load_ruleset; "
+        "load_ruleset('peer-support-intake@1.1.0').evaluate_batch(sys.argv[1])"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True
+    )
+    assert (run.stdout, run.stderr) == ("", "")

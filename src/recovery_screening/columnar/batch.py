@@ -464,6 +464,7 @@ class BatchStream:
         duckdb, _ = _modules()
         assert self.query is not None
         connection = duckdb.connect()
+        connection.execute("SET enable_progress_bar = false")  # a library prints nothing
         offset = 0
         reread = False
         try:
@@ -471,6 +472,12 @@ class BatchStream:
             loader = self.source.loader(self.ruleset)
             connection.execute(f"CREATE TEMP VIEW __typed AS {loader.sql}")
             sql = self.query.sql("__typed", ("__raw", "__valid"))
+            # a line's text is needed only where the scalar engine takes the row: not carried
+            # (about a kilobyte a row) where the SQL decided it
+            sql = (
+                "SELECT * REPLACE (CASE WHEN COALESCE(__valid AND certain, FALSE) THEN NULL "
+                f"ELSE __raw END AS __raw) FROM ({sql})"
+            )
             relation = connection.sql(sql)
             fetch = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
             reader = fetch(self.batch_rows)
