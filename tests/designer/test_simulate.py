@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -80,6 +82,25 @@ class _Cells(HTMLParser):
         if self.name is not None and self.table is not None:
             self.cells.setdefault(self.table, {})[self.name] = int(data)
             self.name = None
+
+
+def test_workers_are_not_forked_from_a_process_with_threads() -> None:
+    """A host (or this test run) may hold threads, DuckDB's or Spark's gateway; a worker forked
+    from it inherits their locks, held (Python 3.12+ warns: "use of fork() may lead to
+    deadlocks in the child"). Workers start from a fresh process instead."""
+    ruleset = load_ruleset("peer-support-intake@1.0.0")
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait, daemon=True)
+    thread.start()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            two = simulate(ruleset, COHORT, workers=2).to_dict()
+    finally:
+        release.set()
+        thread.join()
+    assert not [warning for warning in caught if "fork()" in str(warning.message)]
+    assert two == simulate(ruleset, COHORT, workers=1).to_dict()
 
 
 def test_html_report_numbers_match_the_json(cohort_json: dict[str, object]) -> None:

@@ -248,7 +248,9 @@ def map_chunks(
         for chunk in chunks:
             yield worker(chunk)
         return
-    context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
+    # Workers start from a fresh process, never a fork of this one: a host (or a test run) may
+    # have threads (DuckDB's, Spark's gateway) whose locks a forked child would inherit held.
+    context = multiprocessing.get_context("spawn" if os.name == "nt" else "forkserver")
     with context.Pool(workers, initializer=_initialise, initargs=(factory, arguments)) as pool:
         pending: deque[Any] = deque()
         for chunk in chunks:
