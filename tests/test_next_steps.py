@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from recovery_screening import Decision, Ruleset, RulesetError, load_document
@@ -547,6 +547,43 @@ def _reached(result: NextSteps) -> dict[str, int]:
     return reached
 
 
+_UNDECIDED_REFER = {
+    "format": "recovery-screening/v2",
+    "kind": "screening",
+    "id": "generated",
+    "version": "1.0.0",
+    "title": "Generated",
+    "hit_policy": "protective",
+    "default": {"outcome": "admit", "code": "D", "text": "d"},
+    "inputs": {
+        name: {"type": "boolean", "label": name, "describes": "state",
+               "actionable": {"towards": True}}
+        for name in ("a", "b", "c")
+    },
+    "domains": {
+        "points": {
+            "title": "Points",
+            "rules": [
+                {"id": f"points-{name}", "when": name, "points": 1, "code": f"P_{name.upper()}",
+                 "text": name}
+                for name in ("a", "b", "c")
+            ],
+            "bands": [{"name": "low", "min": 0, "max": 1}, {"name": "high", "min": 2, "max": 3}],
+        }
+    },
+    "decisions": [
+        {"id": "rule-0", "when": "b", "outcome": "refer", "code": "RULE_0", "text": "A rule."},
+        {"id": "rule-1", "when": 'points.band == "low"', "outcome": "refer", "code": "RULE_1",
+         "text": "A rule."},
+        {"id": "rule-2", "when": "a", "outcome": "admit", "code": "RULE_2", "text": "A rule."},
+    ],
+}  # fmt: skip
+"""Found by a randomised run: with `b` missing every completion refers (rule-0 or rule-1), and
+changing `c` lifts rule-1 while rule-0 stays undecided, which gives defer. The search pruned
+that away, taking the undecided rule-0 (which reads only the missing `b`) as a hold."""
+
+
+@example(_UNDECIDED_REFER, {"a": True, "b": None, "c": False})
 @given(_rulesets(), _applicants())
 def test_next_steps_are_exact_against_brute_force(
     document: dict[str, Any], applicant: dict[str, Any]

@@ -508,6 +508,8 @@ class _Search:
             return ([every], None) if every else None
         must = []
         for index in blockers:
+            if target != ADMIT and self.truths[index] is not True:
+                continue  # left undecided, it gives at most the fail-safe's defer: need not change
             if not self.reads[index]:
                 _hold(blocked, Hold(self.compiled.decisions[index].id, "not-actionable"))
                 return None
