@@ -9,7 +9,7 @@ import pytest
 
 from recovery_screening import Ruleset, load_document, load_ruleset, shipped_rulesets_directory
 from recovery_screening.columnar import Uncompilable, columnar_engine, columnar_sql, compile_query
-from recovery_screening.columnar.sql import kleene_is_exact, output_columns
+from recovery_screening.columnar.sql import output_columns
 
 SHIPPED = {
     f"{path.parent.name}@{path.stem}": load_ruleset(path)
@@ -70,32 +70,32 @@ def test_arithmetic_beyond_exact_doubles_is_not_compiled_and_says_so() -> None:
 
 
 @pytest.mark.parametrize(
-    ("condition", "exact"),
+    ("condition", "provable", "engine"),
     [
-        ("a and (b or not c)", True),
-        ("a and not a", False),  # read twice
-        ("level >= 3", True),
-        ("level >= 0", False),  # true for every allowed answer
-        ("level + level > 2", True),  # one atom of one input
-        ("level > 2 or level < 1", False),
-        ("is_missing(a) or b", True),
-        ("kind == 'x' or kind in ['y']", False),
-        ("kind in ['x', 'y']", True),
+        ("a and (b or not c)", True, "columnar"),
+        ("a and not a", False, "scalar"),  # false whatever a is: the search finds that
+        ("level >= 3", True, "columnar"),
+        ("level >= 0", False, "columnar"),  # true for every allowed answer: the ranges say so
+        ("level + level > 2", True, "scalar"),  # arithmetic: the query writes no range of it
+        ("level > 2 or level < 1", True, "columnar"),  # one input read twice, both ways
+        ("is_missing(a) or b", True, "columnar"),
+        ("kind == 'x' or kind in ['y']", True, "columnar"),
+        ("kind in ['x', 'y']", True, "columnar"),
+        ("kind == 'x' or a or kind == 'y' and b", False, "scalar"),  # kind in two parts
     ],
 )
-def test_which_advisories_kleene_logic_decides_exactly(condition: str, exact: bool) -> None:
+def test_which_undecided_rules_the_query_proves_undecided(
+    condition: str, provable: bool, engine: str
+) -> None:
+    pytest.importorskip("duckdb")
+    from recovery_screening.columnar.exact_sql import RangeWriter, UndecidedProof
+
+    labels = {"value_labels": {"true": "Y", "false": "N"}}
     ruleset = load_document(
         {
             **BASE,
             "format": "recovery-screening/v2",
-            "inputs": {
-                name: {
-                    "type": "boolean",
-                    "label": name,
-                    "value_labels": {"true": "Y", "false": "N"},
-                }
-                for name in ("a", "b", "c")
-            }
+            "inputs": {n: {"type": "boolean", "label": n, **labels} for n in ("a", "b", "c")}
             | {
                 "level": {"type": "integer", "minimum": 0, "maximum": 5, "label": "Level"},
                 "kind": {
@@ -109,8 +109,21 @@ def test_which_advisories_kleene_logic_decides_exactly(condition: str, exact: bo
             "advisories": [{"id": "note", "when": condition, "code": "N", "text": "note"}],
         }
     )
-    (advisory,) = ruleset.compiled.advisories
-    assert kleene_is_exact(ruleset.compiled, advisory.expression) is exact
+    compiled = ruleset.compiled
+    (advisory,) = compiled.advisories
+    ranges = RangeWriter(compiled, {}, {}, {}, {}, {})
+    assert (
+        UndecidedProof(compiled, ranges, ({}, {})).proof(advisory.expression) is not None
+    ) is provable
+    # every answer missing: the query decides the row where it proves the advisory undecided
+    # (or the ranges decide it), and its columns are the scalar engine's
+    import pyarrow as pa
+    from tests.columnar.test_batch import assert_identical
+
+    table = pa.table({"a": pa.nulls(2, pa.bool_()), "b": pa.array([None, True])})
+    result = ruleset.evaluate_batch(table)
+    assert_identical(ruleset, result, [result.applicant(i) for i in range(2)])
+    assert result.table["engine"].to_pylist()[0] == engine
 
 
 def test_sql_verb_prints_the_query_and_its_input_columns_as_json(

@@ -11,10 +11,10 @@ SQL's NULL logic is Kleene logic, the engine's three-valued logic, so `AND`, `OR
 comparisons and `IN` carry over as they are; `+` is NULL when any operand is, which is the
 instrument total's "unknown if any item is unanswered" (no aggregate `SUM`, which skips NULLs).
 What SQL does not reproduce is announced in `ColumnarQuery.notes` and marked per row in the
-`certain` column: the caller decides those rows with the scalar engine. Format v2's exact
-semantics agree with this query exactly on the rows where every rule is decided and no
-instrument item is missing (docs/decision-semantics.md §8, "How it is computed", step 1); every
-other v2 row is not `certain`.
+`certain` column: the caller decides those rows with the scalar engine. For format v2 (exact
+semantics) `exact_sql` adds the range evaluation over the missing answers (interval totals) and
+the proofs of what the exact search would leave undecided; a v2 row neither decides is not
+`certain`.
 
 The SQL is written in the subset DuckDB and Spark SQL share (or that sqlglot transpiles):
 double-quoted identifiers, CASE, COALESCE, LEAST / GREATEST, list literals and one
@@ -48,7 +48,7 @@ from recovery_screening.expressions.operators import (
     enum_positions,
     enum_values_satisfying,
 )
-from recovery_screening.fields import BandTable, FieldViolation, InputField
+from recovery_screening.fields import BandTable, InputField
 from recovery_screening.instruments import CompiledInstrument
 from recovery_screening.outcomes import ADMIT, DEFAULT_RULE, DEFER, INCOMPLETE_RULE, OUTCOMES, REFER
 from recovery_screening.three_valued import MAX_SETTLE_COMBINATIONS
@@ -164,10 +164,13 @@ def _band_case(bands: BandTable, score: str) -> str:
 
 @dataclass
 class ExpressionWriter:
-    """Writes one typed expression tree as SQL; `names` maps a fact name to its SQL."""
+    """Writes one typed expression tree as SQL; `names` maps a fact name to its SQL. Where
+    `given` is set, is_missing / is_known test those columns instead: a completion of the
+    missing answers (format v2) still tests the answers as given."""
 
     names: Mapping[str, str]
     bounds: Mapping[str, float]
+    given: Mapping[str, str] | None = None
 
     def write(self, node: Node) -> str:
         return self._write(node)
@@ -238,7 +241,10 @@ class ExpressionWriter:
         arguments = node.arguments
         if function in ("is_missing", "is_known"):
             test = "IS NULL" if function == "is_missing" else "IS NOT NULL"
-            return f"({self._write(arguments[0])} {test})"
+            tested = arguments[0]
+            if self.given is not None and isinstance(tested, Name):
+                return f"({self.given[tested.name]} {test})"
+            return f"({self._write(tested)} {test})"
         if function in ("all_of", "any_of"):
             joiner = " AND " if function == "all_of" else " OR "
             return "(" + joiner.join(self._write(argument) for argument in arguments) + ")"
@@ -336,7 +342,8 @@ class _Query:
         self.uncertain: list[str] = []
         self.bounds = _bounds(compiled)
         self.domain_of_key: dict[str, Domain] = {}
-        self.reads_cache: dict[tuple[str, str], str] = {}
+        self.prefix = ""
+        """Of the outcome columns the result lists read (`x:` for format v2's)."""
 
     def layer(self, columns: list[tuple[str, str]]) -> None:
         """Add computed columns (in dependency order: each reads only earlier columns)."""
@@ -505,25 +512,7 @@ class _Query:
         for domain in self.compiled.domains:
             self.stage(domain.name, domain.rules, done)
             truths = [quote(f"rule:{rule.id}") for rule in domain.rules]
-            if domain.aggregation == "sum":
-                low_terms, high_terms = [], []
-                for truth, points in zip(truths, domain.points, strict=True):
-                    if points > 0:
-                        low_terms.append(f"(CASE WHEN {_is_true(truth)} THEN {points} ELSE 0 END)")
-                        high_terms.append(
-                            f"(CASE WHEN {_not_false(truth)} THEN {points} ELSE 0 END)"
-                        )
-                    elif points < 0:
-                        low_terms.append(
-                            f"(CASE WHEN {_not_false(truth)} THEN {points} ELSE 0 END)"
-                        )
-                        high_terms.append(f"(CASE WHEN {_is_true(truth)} THEN {points} ELSE 0 END)")
-                low = "(" + " + ".join(low_terms or ["0"]) + ")"
-                high = "(" + " + ".join(high_terms or ["0"]) + ")"
-                if domain.cap is not None:
-                    low, high = f"LEAST({low}, {domain.cap})", f"LEAST({high}, {domain.cap})"
-            else:
-                low, high = _max_range(truths, domain.points)
+            low, high = _domain_range(domain, truths)
             self.layer([(f"lo:{domain.name}", low), (f"hi:{domain.name}", high)])
             lo, hi = _lo(domain), _hi(domain)
             self.layer(
@@ -540,7 +529,8 @@ class _Query:
             self.names[domain.band_key] = quote(domain.band_key)
             for key in (domain.score_key, domain.band_key):
                 self.domain_of_key[key] = domain
-            self._open_missing(domain)
+            if self.compiled.format_version == 1:  # v2's needs are exact_sql's
+                self._open_missing(domain)
             done.append(domain)
 
     def _open_missing(self, domain: Domain) -> None:
@@ -665,14 +655,16 @@ class _Query:
 
     def deciding_list(self) -> str:
         compiled = self.compiled
-        any_deciding = _any(quote(f"deciding:{rule.id}") for rule in compiled.decisions)
-        items = [f"CASE WHEN {quote('fail_safe')} THEN {string_literal(INCOMPLETE_RULE)} END"]
+        p = self.prefix
+        fail_safe = quote(p + "fail_safe")
+        any_deciding = _any(quote(f"{p}deciding:{rule.id}") for rule in compiled.decisions)
+        items = [f"CASE WHEN {fail_safe} THEN {string_literal(INCOMPLETE_RULE)} END"]
         items.append(
-            f"CASE WHEN NOT {quote('fail_safe')} AND NOT {any_deciding} "
+            f"CASE WHEN NOT {fail_safe} AND NOT {any_deciding} "
             f"THEN {string_literal(DEFAULT_RULE)} END"
         )
         items += [
-            f"CASE WHEN NOT {quote('fail_safe')} AND {quote('deciding:' + rule.id)} "
+            f"CASE WHEN NOT {fail_safe} AND {quote(p + 'deciding:' + rule.id)} "
             f"THEN {string_literal(rule.id)} END"
             for rule in compiled.decisions
         ]
@@ -682,15 +674,17 @@ class _Query:
         """Deciding (or default) referral targets in rule order, then the applied advisories'
         new ones; each target once, where it first appears (`Decision._referral_pairs`)."""
         compiled = self.compiled
-        any_deciding = _any(quote(f"deciding:{rule.id}") for rule in compiled.decisions)
+        p = self.prefix
+        fail_safe = quote(p + "fail_safe")
+        any_deciding = _any(quote(f"{p}deciding:{rule.id}") for rule in compiled.decisions)
         sources: list[tuple[str, tuple[str, ...]]] = [
-            (f"(NOT {quote('fail_safe')} AND NOT {any_deciding})", compiled.default.referrals)
+            (f"(NOT {fail_safe} AND NOT {any_deciding})", compiled.default.referrals)
         ]
         sources += [
-            (f"(NOT {quote('fail_safe')} AND {quote('deciding:' + rule.id)})", rule.referrals)
+            (f"(NOT {fail_safe} AND {quote(p + 'deciding:' + rule.id)})", rule.referrals)
             for rule in compiled.decisions
         ]
-        sources += [(quote(f"applied:{a.id}"), a.referrals) for a in compiled.advisories]
+        sources += [(quote(f"{p}applied:{a.id}"), a.referrals) for a in compiled.advisories]
         items = []
         for index, (active, targets) in enumerate(sources):
             seen_here: set[str] = set()
@@ -705,41 +699,23 @@ class _Query:
 
     def rescreen(self) -> str:
         compiled = self.compiled
+        p = self.prefix
         days = [
-            f"CASE WHEN {quote('deciding:' + rule.id)} THEN {rule.rescreen_after_days} END"
+            f"CASE WHEN {quote(p + 'deciding:' + rule.id)} THEN {rule.rescreen_after_days} END"
             for rule in compiled.decisions
             if rule.rescreen_after_days is not None
         ]
-        any_deciding = _any(quote(f"deciding:{rule.id}") for rule in compiled.decisions)
+        any_deciding = _any(quote(f"{p}deciding:{rule.id}") for rule in compiled.decisions)
         deciding_days = _least(days) if days else "NULL"
         return (
-            f"(CASE WHEN {quote('fail_safe')} "
+            f"(CASE WHEN {quote(p + 'fail_safe')} "
             f"THEN {literal(compiled.incomplete.rescreen_after_days)} "
             f"WHEN NOT {any_deciding} THEN {literal(compiled.default.rescreen_after_days)} "
             f"ELSE {deciding_days} END)"
         )
 
-    def certain(self) -> str:
-        compiled = self.compiled
-        terms = list(self.uncertain)
-        if compiled.format_version != 1:
-            items = [
-                quote(key) for instrument in compiled.instruments for key, _ in instrument.points
-            ]
-            truths = [quote(f"rule:{rule.id}") for d in compiled.domains for rule in d.rules]
-            truths += [quote(f"rule:{rule.id}") for rule in compiled.decisions]
-            truths += [
-                quote(f"rule:{rule.id}")
-                for rule in compiled.advisories
-                if not kleene_is_exact(compiled, rule.expression)
-            ]
-            terms += [f"{name} IS NULL" for name in items + truths]
-            if items or truths:
-                self.notes.append(
-                    "format v2 (exact semantics): rows with an unanswered instrument item, or an "
-                    "undecided scoring or decision rule, or an undecided advisory whose truth "
-                    "the SQL cannot prove exact, are decided by the scalar engine"
-                )
+    def certain(self, more: Sequence[str] = ()) -> str:
+        terms = [*self.uncertain, *more]
         return f"(NOT {_any(terms)})" if terms else "TRUE"
 
 
@@ -750,107 +726,31 @@ def _unquote(name: str) -> str:
     return name.replace('""', '"')
 
 
-def kleene_is_exact(compiled: CompiledRuleset, node: Node) -> bool:
-    """Whether the three-valued value of `node` is its exact value over the completions of
-    the missing answers, on a row where only top-level inputs can be missing.
-
-    True when the condition is read-once: and / or / not over atoms that each read one
-    top-level input (no input read twice), every such atom taking both truth values over the
-    input's allowed answers (witnessed by trying answers), and atoms that read nothing unknown
-    (is_missing, is_known, literals). Then each sub-condition's set of values over the
-    completions is {true}, {false} or {true, false}, exactly what Kleene logic computes."""
-    seen: set[str] = set()
-    return _read_once(compiled, node, seen)
-
-
-def _read_once(compiled: CompiledRuleset, node: Node, seen: set[str]) -> bool:
-    if isinstance(node, Logical):
-        return all(_read_once(compiled, operand, seen) for operand in node.operands)
-    if isinstance(node, Not):
-        return _read_once(compiled, node.operand, seen)
-    if isinstance(node, Call) and node.function in ("all_of", "any_of"):
-        return all(_read_once(compiled, argument, seen) for argument in node.arguments)
-    if isinstance(node, Call) and node.function in ("is_missing", "is_known"):
-        return True
-    if isinstance(node, Literal):
-        return True
-    names = _names(node)
-    if len(names) != 1:
-        return False
-    (name,) = names
-    field_ = compiled.inputs.top.get(name)
-    if field_ is None or name in seen:
-        return False
-    seen.add(name)
-    return _takes_both_values(field_, node)
-
-
-def _names(node: Node) -> set[str]:
-    if isinstance(node, Name):
-        return {node.name}
-    found: set[str] = set()
-    for child in node.children():
-        found |= _names(child)
-    return found
-
-
-def _takes_both_values(field_: InputField, node: Node) -> bool:
-    """Whether some two allowed answers to `field_` make the atom true and false."""
-    from recovery_screening.expressions.closures import build_evaluator
-
-    evaluate = build_evaluator(node)
-    seen: set[object] = set()
-    for answer in _witnesses(field_, node):
-        try:
-            answer = field_.convert(answer)
-        except FieldViolation:  # a candidate that is not an allowed answer
-            continue
-        seen.add(evaluate({field_.name: answer}))
-    return True in seen and False in seen
-
-
-def _witnesses(field_: InputField, node: Node) -> list[object]:
-    if field_.kind == "boolean":
-        return [False, True]
-    if field_.values:
-        return list(field_.values)
-    literals = [n.value for n in _literals(node)]
-    if field_.kind in ("integer", "number"):
-        return _number_witnesses(field_, literals)
-    if field_.kind == "date":
-        import datetime
-
-        return [
-            (value + datetime.timedelta(days=days)).isoformat()
-            for value in literals
-            if isinstance(value, datetime.date)
-            for days in (-1, 0, 1)
-        ]
-    return ["", *[v for v in literals if isinstance(v, str)]]
-
-
-def _number_witnesses(field_: InputField, literals: Sequence[object]) -> list[object]:
-    found: list[float] = [float(b) for b in (field_.minimum, field_.maximum) if b is not None]
-    for value in literals:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            found += [value, value - 1, value + 1, math.floor(value), math.ceil(value)]
-    if field_.kind == "integer":
-        return [int(v) for v in found if float(v).is_integer()]
-    return list(found)
-
-
-def _literals(node: Node) -> list[Literal]:
-    if isinstance(node, Literal):
-        return [node]
-    return [leaf for child in node.children() for leaf in _literals(child)]
-
-
 def _lo(domain: Domain) -> str:
     return quote(f"lo:{domain.name}")
 
 
 def _hi(domain: Domain) -> str:
     return quote(f"hi:{domain.name}")
+
+
+def _domain_range(domain: Domain, truths: Sequence[str]) -> tuple[str, str]:
+    """`three_valued.score_range` over the rules' truth columns: (lowest, highest) score."""
+    if domain.aggregation != "sum":
+        return _max_range(truths, domain.points)
+    low_terms, high_terms = [], []
+    for truth, points in zip(truths, domain.points, strict=True):
+        if points > 0:
+            low_terms.append(f"(CASE WHEN {_is_true(truth)} THEN {points} ELSE 0 END)")
+            high_terms.append(f"(CASE WHEN {_not_false(truth)} THEN {points} ELSE 0 END)")
+        elif points < 0:
+            low_terms.append(f"(CASE WHEN {_not_false(truth)} THEN {points} ELSE 0 END)")
+            high_terms.append(f"(CASE WHEN {_is_true(truth)} THEN {points} ELSE 0 END)")
+    low = "(" + " + ".join(low_terms or ["0"]) + ")"
+    high = "(" + " + ".join(high_terms or ["0"]) + ")"
+    if domain.cap is not None:
+        low, high = f"LEAST({low}, {domain.cap})", f"LEAST({high}, {domain.cap})"
+    return low, high
 
 
 def _max_range(truths: Sequence[str], points: Sequence[int]) -> tuple[str, str]:
@@ -954,28 +854,63 @@ def compile_query(compiled: CompiledRuleset) -> ColumnarQuery:
         query.names.setdefault(name, quote(name))
     query.instruments()
     query.domains()
-    query.decision()
-    query.advisories()
+    more_uncertain: list[str] = []
+    if compiled.format_version == 1:
+        query.decision()
+        query.advisories()
+        needs = query.needs()
+        applied = "applied:"
+        sql_of: dict[str, str] = {}
+    else:
+        from recovery_screening.columnar.exact_sql import ExactLayers
+
+        query.stage("decisions", compiled.decisions, compiled.domains)
+        if compiled.advisories:
+            query.stage("advisories", compiled.advisories, compiled.domains)
+        exact = ExactLayers(query)
+        exact.counts()
+        exact.instruments()
+        exact.domains()
+        exact.stage(compiled.decisions)
+        exact.stage(compiled.advisories)
+        rules: list[_Rule] = [r for d in compiled.domains for r in d.rules]
+        rules += [*compiled.decisions, *compiled.advisories]
+        exact.settled(rules)
+        exact.outcome()
+        query.prefix = "x:"
+        needs = exact.needs()
+        applied = "x:applied:"
+        sql_of = exact.outputs()
+        more_uncertain = exact.certain(rules)
+        query.notes.append(
+            "format v2 (exact semantics): rows where a rule the ranges over the missing answers "
+            "leave undecided is not provably undecided, or where the outcome needs the search "
+            "over the missing answers, are decided by the scalar engine"
+        )
     cases = " ".join(
         f"WHEN {rank} THEN {string_literal(name)}" for rank, name in enumerate(OUTCOMES)
     )
     advisories = [
-        f"CASE WHEN {quote('applied:' + a.id)} THEN {string_literal(a.id)} END"
+        f"CASE WHEN {quote(applied + a.id)} THEN {string_literal(a.id)} END"
         for a in compiled.advisories
     ]
-    sql_of = {
-        "outcome": f"(CASE {quote('rank')} {cases} END)",
-        "deciding": query.deciding_list(),
-        "needs": query.needs(),
-        "referrals": query.referrals(),
-        "advisories": _list(advisories),
-        "rescreen_after_days": query.rescreen(),
-    }
-    for domain in compiled.domains:
-        sql_of[f"{domain.name}.score_low"] = _lo(domain)
-        sql_of[f"{domain.name}.score_high"] = _hi(domain)
+    sql_of.update(
+        {
+            "outcome": f"(CASE {quote(query.prefix + 'rank')} {cases} END)",
+            "deciding": query.deciding_list(),
+            "needs": needs,
+            "referrals": query.referrals(),
+            "advisories": _list(advisories),
+            "rescreen_after_days": query.rescreen(),
+            "fail_safe": quote(query.prefix + "fail_safe"),
+        }
+    )
+    if compiled.format_version == 1:
+        for domain in compiled.domains:
+            sql_of[f"{domain.name}.score_low"] = _lo(domain)
+            sql_of[f"{domain.name}.score_high"] = _hi(domain)
     columns = output_columns(compiled)
-    outputs = [(OutputColumn("certain", "boolean"), query.certain())]
+    outputs = [(OutputColumn("certain", "boolean"), query.certain(more_uncertain))]
     outputs += [(column, sql_of.get(column.name, quote(column.name))) for column in columns]
     ctes = []
     previous = "{table}"

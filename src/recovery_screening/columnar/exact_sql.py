@@ -1,0 +1,1178 @@
+"""Format v2 (exact semantics) in the columnar query: interval totals, and the rows they prove.
+
+`exact.trace_exact` decides a v2 applicant over every completion of the missing answers: a v1
+pass, then a range evaluation over all completions (`expressions.ranges`: instrument totals are
+intervals `[low, high]` over the missing items, bands the bands those meet, flags and rules
+masks), then a search for whatever the ranges leave undecided. The query writes the v1 pass and
+the range evaluation (the same operations, over the same values) as columns, and decides a row
+itself only where that range evaluation and cheap proofs give what the search would give:
+
+- a rule is what the range evaluation says when it decides it; when it does not, the row is the
+  query's only if the rule is *provably undecided*, so that every look the scalar engine takes
+  at it leaves it undecided: its condition is read-once over independent parts each of which
+  two reachable completions give different truths, or the two probe completions disagree
+  (`exact._rule_truth`'s first test), or the search for it could not start (more than
+  `MAX_COMPLETIONS` completions of the answers it reads);
+- the outcome is the one the decided rules fix (`exact.outcome_over`); or the conservative
+  defer, `needs` every answer the outcome-changing rules read, where the joint search could not
+  start or every such answer provably changes the outcome on its own (which is then what the
+  search finds).
+
+Every other v2 row is not `certain` and goes to the scalar engine. What the query cannot write
+as a range (arithmetic, dates, a choice compared with a choice) is left to v1: a rule of that
+kind that v1 leaves undecided makes its row the scalar engine's.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from recovery_screening.columnar.sql import (
+    ExpressionWriter,
+    _all,
+    _any,
+    _band_case,
+    _domain_range,
+    _is_true,
+    _list,
+    _points_sql,
+    literal,
+    quote,
+    string_literal,
+)
+from recovery_screening.compiler import CompiledRuleset, Domain
+from recovery_screening.exact import MAX_COMPLETIONS, MAX_ENUMERATED
+from recovery_screening.expressions import (
+    Call,
+    Comparison,
+    ListLiteral,
+    Literal,
+    Logical,
+    Name,
+    Node,
+    Not,
+)
+from recovery_screening.expressions.closures import build_evaluator
+from recovery_screening.expressions.operators import COMPARATORS, enum_values_satisfying
+from recovery_screening.fields import BandTable, FieldViolation, InputField
+from recovery_screening.instruments import CompiledInstrument
+from recovery_screening.outcomes import ADMIT, DEFER, REFER
+
+if TYPE_CHECKING:
+    from recovery_screening.columnar.sql import _Query, _Rule
+
+
+class _NoRange(Exception):
+    """A part of a condition the query does not evaluate over ranges."""
+
+
+@dataclass(frozen=True)
+class _Num:
+    """A number's interval as SQL: `low` / `high`, each NULL where that end is infinite (only
+    where `open`)."""
+
+    low: str
+    high: str
+    open: bool = False
+
+
+@dataclass(frozen=True)
+class _Bands:
+    """A band's possible values: the bands of `table` that [low, high] meets."""
+
+    table: BandTable
+    low: str
+    high: str
+
+    def meets(self, name: str) -> str:
+        band = next(b for b in self.table.bands if b.name == name)
+        return f"({self.low} <= {band.maximum} AND {self.high} >= {band.minimum})"
+
+
+def _three(can_true: str, can_false: str) -> str:
+    """A mask as three-valued SQL: TRUE, FALSE or NULL (both); one of the two always holds."""
+    return f"(CASE WHEN NOT {can_false} THEN TRUE WHEN NOT {can_true} THEN FALSE END)"
+
+
+class RangeWriter:
+    """Writes the range evaluation (`expressions.ranges`) of a condition as three-valued SQL
+    (NULL: both truths are possible), over the interval columns of the query."""
+
+    def __init__(
+        self,
+        compiled: CompiledRuleset,
+        v1_names: Mapping[str, str],
+        numbers: Mapping[str, _Num],
+        bands: Mapping[str, _Bands],
+        truths: Mapping[str, str],
+        bounds: Mapping[str, float],
+    ) -> None:
+        self.compiled = compiled
+        self.bounds = bounds
+        self.v1_names = v1_names
+        self.numbers = numbers
+        self.bands = bands
+        self.truths = truths
+        self.fields = {f.name: f for f in compiled.inputs.fields}
+
+    def write(self, node: Node) -> str | None:
+        """The condition's mask as SQL, or None where the query does not write it."""
+        try:
+            return self._truth(node)
+        except _NoRange:
+            return None
+
+    def _truth(self, node: Node) -> str:
+
+        if isinstance(node, Literal):
+            return literal(bool(node.value))
+        if isinstance(node, Name):
+            if node.name in self.truths:
+                return self.truths[node.name]
+            field_ = self.fields.get(node.name)
+            if field_ is not None and field_.kind == "boolean":
+                return quote(node.name)
+            raise _NoRange
+        if isinstance(node, Not):
+            return f"(NOT {self._truth(node.operand)})"
+        if isinstance(node, Logical):
+            joiner = " AND " if node.operator == "and" else " OR "
+            return "(" + joiner.join(self._truth(o) for o in node.operands) + ")"
+        if isinstance(node, Call):
+            if node.function in ("is_missing", "is_known"):
+                (argument,) = node.arguments
+                if not isinstance(argument, Name):
+                    raise _NoRange
+                test = "IS NULL" if node.function == "is_missing" else "IS NOT NULL"
+                return f"({self.v1_names[argument.name]} {test})"
+            if node.function in ("all_of", "any_of"):
+                joiner = " AND " if node.function == "all_of" else " OR "
+                return "(" + joiner.join(self._truth(a) for a in node.arguments) + ")"
+            raise _NoRange
+        if isinstance(node, Comparison):
+            return self._comparison(node)
+        raise _NoRange
+
+    def _comparison(self, node: Comparison) -> str:
+        left, right, op = node.left, node.right, node.operator
+        kind = left.type.kind if left.type is not None else None
+        if op in ("in", "not in"):
+            assert isinstance(right, ListLiteral)
+            if kind not in ("enum", "string"):
+                raise _NoRange
+            return self._membership(left, [i.value for i in right.items], op == "in")
+        mirrored = COMPARATORS[op].mirrored
+        if isinstance(left, Literal) and not isinstance(right, Literal) and mirrored is not None:
+            left, right, op = right, left, mirrored
+        if kind == "boolean":
+            return f"({self._truth(left)} {'=' if op == '==' else '<>'} {self._truth(right)})"
+        if kind in ("integer", "number"):
+            return self._numeric(self._number(left), self._number(right), op)
+        if kind in ("enum", "string") and isinstance(right, Literal):
+            if op in ("==", "!="):
+                return self._membership(left, [right.value], op == "==")
+            assert left.type is not None
+            return self._membership(left, enum_values_satisfying(left.type, op, right.value), True)
+        raise _NoRange
+
+    def _number(self, node: Node) -> _Num:
+
+        if isinstance(node, Literal) and isinstance(node.value, (int, float)):
+            return _Num(literal(node.value), literal(node.value))
+        if isinstance(node, Name):
+            if node.name in self.numbers:
+                return self.numbers[node.name]
+            field_ = self.fields.get(node.name)
+            if field_ is not None and field_.kind in ("integer", "number"):
+                column = quote(node.name)
+                if field_.values:
+                    low, high = min(field_.values), max(field_.values)
+                else:
+                    low, high = field_.minimum, field_.maximum
+                return _Num(
+                    column if low is None else f"COALESCE({column}, {literal(low)})",
+                    column if high is None else f"COALESCE({column}, {literal(high)})",
+                    low is None or high is None,
+                )
+        raise _NoRange
+
+    @staticmethod
+    def _numeric(a: _Num, b: _Num, op: str) -> str:
+        """`_numeric_comparison`: which truths the two intervals allow."""
+        opened = a.open or b.open
+
+        def holds(x: str, compare: str, y: str) -> str:
+            # a NULL end is infinite in the direction that makes the comparison true
+            return f"COALESCE({x} {compare} {y}, TRUE)" if opened else f"({x} {compare} {y})"
+
+        if op == "<":
+            can_true, can_false = holds(a.low, "<", b.high), holds(a.high, ">=", b.low)
+        elif op == "<=":
+            can_true, can_false = holds(a.low, "<=", b.high), holds(a.high, ">", b.low)
+        elif op == ">":
+            can_true, can_false = holds(a.high, ">", b.low), holds(a.low, "<=", b.high)
+        elif op == ">=":
+            can_true, can_false = holds(a.high, ">=", b.low), holds(a.low, "<", b.high)
+        else:
+            overlap = f"({holds(a.low, '<=', b.high)} AND {holds(b.low, '<=', a.high)})"
+            single = f"({a.low} = {a.high} AND {a.high} = {b.low} AND {b.low} = {b.high})"
+            if opened:
+                single = f"COALESCE({single}, FALSE)"
+            if op == "==":
+                can_true, can_false = overlap, f"(NOT {single})"
+            else:
+                can_true, can_false = f"(NOT {single})", overlap
+        return _three(can_true, can_false)
+
+    def _membership(self, node: Node, values: Sequence[object], inside: bool) -> str:
+
+        if not isinstance(node, Name):
+            raise _NoRange
+        chosen = set(values)
+        if node.name in self.bands:
+            bands = self.bands[node.name]
+            names = bands.table.names
+            can_in = _any(bands.meets(n) for n in names if n in chosen)
+            can_out = _any(bands.meets(n) for n in names if n not in chosen)
+            if not inside:
+                can_in, can_out = can_out, can_in
+            return _three(can_in, can_out)
+        field_ = self.fields.get(node.name)
+        if field_ is None or field_.kind not in ("enum", "string"):
+            raise _NoRange
+        column = quote(node.name)
+        items = ", ".join(literal(v) for v in values) if values else None
+        known = (
+            f"({column} {'IN' if inside else 'NOT IN'} ({items}))" if items else literal(not inside)
+        )
+        if field_.kind == "enum":
+            outcomes = {(v in chosen) is inside for v in field_.values}
+            missing = literal(outcomes.pop()) if len(outcomes) == 1 else "NULL"
+        else:
+            missing = "NULL"
+        return f"(CASE WHEN {column} IS NULL THEN {missing} ELSE {known} END)"
+
+
+# --- proofs that a rule is undecided -----------------------------------------------------------
+
+
+def _point_set(instrument: CompiledInstrument, key: str) -> list[int]:
+    field_ = next(f for f in instrument.fields if f.name == key)
+    points = dict(instrument.points)[key]
+    return sorted({points(value) for value in _allowed(field_)})
+
+
+def _allowed(field_: InputField) -> tuple[object, ...]:
+    if field_.kind == "boolean":
+        return (False, True)
+    if field_.values:
+        return tuple(field_.values)
+    low, high = int(field_.minimum or 0), int(field_.maximum or 0)
+    return tuple(range(low, high + 1))
+
+
+def _contiguous(instrument: CompiledInstrument, keys: Sequence[str]) -> bool:
+    """Whether every sum of the items' points between the lowest and highest is reachable
+    (each item's points are a run of whole numbers)."""
+    for key in keys:
+        found = _point_set(instrument, key)
+        if found != list(range(found[0], found[-1] + 1)):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Variable:
+    """What a name reads, for the proofs: one answer, or a fact of one instrument (its total,
+    a subscore, its band, a flag: functions of its items); `source` is what two independent
+    parts must not share (the answer, or the instrument's alias)."""
+
+    key: str
+    source: str
+    field: InputField | None = None
+    instrument: CompiledInstrument | None = None
+    items: tuple[str, ...] = ()
+    """For a total or a sum subscore: its items (a whole number over them)."""
+
+
+class UndecidedProof:
+    """When the range evaluation leaves a rule undecided, whether the completions disagree on
+    it, so that every look the scalar engine takes at it leaves it undecided: SQL true only
+    then (the rule's condition is read-once over independent parts, and each part the ranges
+    leave undecided has two reachable completions that give it different truths)."""
+
+    def __init__(
+        self,
+        compiled: CompiledRuleset,
+        ranges: RangeWriter,
+        extremes: tuple[Mapping[str, str], Mapping[str, str]],
+    ) -> None:
+        self.compiled = compiled
+        self.ranges = ranges
+        self.extremes = extremes
+        """The names of the two completions with every missing item at its lowest points, or
+        highest (`ExactLayers.probes`)."""
+        self.variables: dict[str, _Variable] = {}
+        self.flags: dict[str, Node] = {}
+        for f in compiled.inputs.fields:
+            self.variables[f.name] = _Variable(f.name, f.name, field=f)
+        for instrument in compiled.instruments:
+            alias = instrument.alias
+            items = tuple(key for key, _ in instrument.points)
+            for key in items:
+                self.variables[key] = _Variable(
+                    key, alias, field=self._field(key), instrument=instrument
+                )
+            self.variables[instrument.total_key] = _Variable(
+                instrument.total_key, alias, instrument=instrument, items=items
+            )
+            if instrument.bands is not None:
+                self.variables[instrument.band_key] = _Variable(
+                    instrument.band_key, alias, instrument=instrument
+                )
+            for subscore in instrument.subscores:
+                self.variables[subscore.key] = _Variable(
+                    subscore.key, alias, instrument=instrument,
+                    items=() if subscore.mean else subscore.item_keys,
+                )  # fmt: skip
+            for flag in instrument.flags:
+                assert flag.expression is not None
+                self.flags[flag.key] = flag.expression
+                self.variables[flag.key] = _Variable(flag.key, alias, instrument=instrument)
+
+    def _field(self, key: str) -> InputField:
+        return next(f for f in self.compiled.inputs.fields if f.name == key)
+
+    def proof(self, node: Node) -> str | None:
+        """SQL true where the rule, left undecided by the ranges, is undecided in fact; None
+        when no such proof is written for its condition."""
+
+        parts: list[tuple[list[_Variable], Node]] = []
+        if not self._split(node, parts):
+            return None
+        sources = [variables[0].source for variables, _ in parts if variables]
+        if len(sources) != len(set(sources)):
+            return None  # two parts read the same answers: they are not independent
+        terms = []
+        for variables, part in parts:
+            if not variables:
+                continue
+            if len(variables) == 1 and variables[0].instrument is None:
+                field_ = variables[0].field
+                assert field_ is not None
+                if not _takes_both_values(field_, part):
+                    return None
+                continue  # a missing answer gives it both truths; an answer given decides it
+            written = self._either_way(variables, part)
+            if written is None:
+                return None
+            terms.append(written)
+        return _all(terms)
+
+    def every_answer_counts(self, node: Node) -> tuple[str, set[str]] | None:
+        """(SQL true where each missing answer the rule reads can change its truth on its own
+        in some completion, and the rule is undecided; the sources it reads), or None when no
+        such proof is written for its condition (see `ExactLayers._every_answer_changes_it`)."""
+        if _tests_missing(node):
+            return None  # the answer is_missing reads is among those the rule reads, unneeded
+        parts: list[tuple[list[_Variable], Node, list[tuple[str, list[Node]]]]] = []
+        if not self._paths(node, [], parts):
+            return None
+        sources = [variables[0].source for variables, _, _ in parts if variables]
+        if len(sources) != len(set(sources)):
+            return None
+        terms = []
+        for variables, part, path in parts:
+            if not variables:
+                continue
+            if len(variables) != 1:
+                return None
+            term = self._counts(variables[0], part, path)
+            if term is None:
+                return None
+            terms.append(term)
+        return _all(terms), set(sources)
+
+    def _counts(
+        self, variable: _Variable, part: Node, path: list[tuple[str, list[Node]]]
+    ) -> str | None:
+        """SQL true where each missing answer the part reads changes the rule's truth on its
+        own in some completion: the part goes both ways, depends on each such answer, and the
+        other operands of every junction above it can leave it in charge."""
+        try:
+            relevant = _all(
+                f"COALESCE({self._sibling(other)}, TRUE)"
+                if junction == "and"
+                else f"NOT COALESCE({self._sibling(other)}, FALSE)"
+                for junction, others in path
+                for other in others
+            )
+        except _NoRange:
+            return None
+        if variable.instrument is None:
+            assert variable.field is not None
+            if not _takes_both_values(variable.field, part):
+                return None
+            return f"({quote(variable.key)} IS NOT NULL OR {relevant})"
+        instrument = variable.instrument
+        if not variable.items or not _contiguous(instrument, variable.items):
+            return None
+        if any(len(_point_set(instrument, key)) < 2 for key in variable.items):
+            return None  # an item whose answer never changes its points
+        both = self._either_way([variable], part, decided=False)
+        if both is None:
+            return None
+        answered = _all(f"({quote(key)} IS NOT NULL)" for key in variable.items)
+        return f"({answered} OR ({both} AND {relevant}))"
+
+    def _sibling(self, node: Node) -> str:
+        written = self.ranges.write(node)
+        if written is None:
+            raise _NoRange
+        return written
+
+    def _paths(
+        self,
+        node: Node,
+        path: list[tuple[str, list[Node]]],
+        parts: list[tuple[list[_Variable], Node, list[tuple[str, list[Node]]]]],
+    ) -> bool:
+        """`_split`, keeping for each part the junctions above it and their other operands."""
+        reads = self._reads(node)
+        if reads is None:
+            return False
+        if len({variable.source for variable in reads}) <= 1 and not (
+            reads and _tests_missing(node)
+        ):
+            parts.append((reads, node, list(path)))
+            return True
+        operands: tuple[Node, ...]
+        if isinstance(node, Logical):
+            junction, operands = node.operator, node.operands
+        elif isinstance(node, Call) and node.function in ("all_of", "any_of"):
+            junction, operands = ("and" if node.function == "all_of" else "or"), node.arguments
+        elif isinstance(node, Not):
+            return self._paths(node.operand, path, parts)
+        else:
+            return False
+        for index, operand in enumerate(operands):
+            others = [o for i, o in enumerate(operands) if i != index]
+            if not self._paths(operand, [*path, (junction, others)], parts):
+                return False
+        return True
+
+    def _split(self, node: Node, parts: list[tuple[list[_Variable], Node]]) -> bool:
+        """The condition as and / or / not over parts that each read one source."""
+        reads = self._reads(node)
+        if reads is None:
+            return False
+        if len({variable.source for variable in reads}) <= 1 and not (
+            reads and _tests_missing(node)  # is_missing is not a function of the answer
+        ):
+            parts.append((reads, node))
+            return True
+        if isinstance(node, Logical):
+            return all(self._split(operand, parts) for operand in node.operands)
+        if isinstance(node, Not):
+            return self._split(node.operand, parts)
+        if isinstance(node, Call) and node.function in ("all_of", "any_of"):
+            return all(self._split(argument, parts) for argument in node.arguments)
+        return False
+
+    def _reads(self, node: Node) -> list[_Variable] | None:
+        """The variables `node` reads (None: a name no proof covers)."""
+        if isinstance(node, Call) and node.function in ("is_missing", "is_known"):
+            return []
+        if isinstance(node, Name):
+            variable = self.variables.get(node.name)
+            return None if variable is None else [variable]
+        found: dict[str, _Variable] = {}
+        for child in node.children():
+            inner = self._reads(child)
+            if inner is None:
+                return None
+            found.update((variable.key, variable) for variable in inner)
+        return list(found.values())
+
+    def _either_way(
+        self, variables: Sequence[_Variable], part: Node, *, decided: bool = True
+    ) -> str | None:
+        """A part over one instrument: SQL true where the ranges decide it, or two reachable
+        completions give it different truths. Reachable: every missing item at its lowest
+        points, or at its highest (where each total and subscore is at its lowest, or highest);
+        and, for a part over one total (or sum subscore) whose items' points are runs of whole
+        numbers, every value between."""
+
+        instrument = variables[0].instrument
+        assert instrument is not None
+        ranged = self.ranges.write(part)
+        if ranged is None:
+            return None
+        can_true = [f"COALESCE({self._at_extreme(part, end)}, FALSE)" for end in (0, -1)]
+        can_false = [f"NOT COALESCE({self._at_extreme(part, end)}, TRUE)" for end in (0, -1)]
+        (only,) = variables if len(variables) == 1 else (None,)
+        if only is not None and only.items and _contiguous(instrument, only.items):
+            interval = self.ranges.numbers[only.key]
+            lowest = sum(_point_set(instrument, key)[0] for key in only.items)
+            highest = sum(_point_set(instrument, key)[-1] for key in only.items)
+            evaluate = build_evaluator(part)
+            for value in _critical_values(part, instrument.bands):
+                if not lowest < value < highest:
+                    continue  # the ends are the extremes' own
+                facts: dict[str, object] = {only.key: value}
+                if instrument.bands is not None and only.key == instrument.total_key:
+                    facts[instrument.band_key] = instrument.bands.band_of(value)
+                truth = evaluate(facts)
+                if truth is not None:
+                    reach = f"({interval.low} <= {value} AND {value} <= {interval.high})"
+                    (can_true if truth else can_false).append(reach)
+        either = f"{_any(can_true)} AND {_any(can_false)}"
+        if not decided:
+            return f"({ranged} IS NULL AND {either})"
+        return f"({ranged} IS NOT NULL OR ({either}))"
+
+    def _at_extreme(self, part: Node, end: int) -> str:
+        """The part's v1 truth on the completion with every missing item at its lowest points
+        (`end` 0) or highest (-1)."""
+        names = self.extremes[-end]
+        return ExpressionWriter(names, self.ranges.bounds, self.ranges.v1_names).write(part)
+
+
+def _critical_values(part: Node, bands: BandTable | None) -> list[int]:
+    """Whole numbers around every literal and band edge the part compares with: a part over
+    one whole number changes its truth only there."""
+    found: set[int] = set()
+    for value in _literal_values(part):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            for whole in (math.floor(value), math.ceil(value)):
+                found.update((whole - 1, whole, whole + 1))
+    if bands is not None:
+        for band in bands.bands:
+            found.update((band.minimum - 1, band.minimum, band.maximum, band.maximum + 1))
+    return sorted(found)
+
+
+def _literal_values(node: Node) -> list[object]:
+    if isinstance(node, Literal):
+        return [node.value]
+    return [value for child in node.children() for value in _literal_values(child)]
+
+
+def _tests_missing(node: Node) -> bool:
+    if isinstance(node, Call) and node.function in ("is_missing", "is_known"):
+        return True
+    return any(_tests_missing(child) for child in node.children())
+
+
+def _takes_both_values(field_: InputField, node: Node) -> bool:
+    """Whether some two allowed answers to `field_` give `node` different truths."""
+    evaluate = build_evaluator(node)
+    seen: set[object] = set()
+    for answer in _witnesses(field_, node):
+        try:
+            answer = field_.convert(answer)
+        except FieldViolation:  # a candidate that is not an allowed answer
+            continue
+        seen.add(evaluate({field_.name: answer}))
+    return True in seen and False in seen
+
+
+def _witnesses(field_: InputField, node: Node) -> list[object]:
+    if field_.kind == "boolean":
+        return [False, True]
+    if field_.values:
+        return list(field_.values)
+    literals = _literal_values(node)
+    if field_.kind in ("integer", "number"):
+        found: list[float] = [float(b) for b in (field_.minimum, field_.maximum) if b is not None]
+        for value in literals:
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                found += [value, value - 1, value + 1, math.floor(value), math.ceil(value)]
+        if field_.kind == "integer":
+            return [int(v) for v in found if float(v).is_integer()]
+        return list(found)
+    if field_.kind == "date":
+        return [
+            (value + datetime.timedelta(days=days)).isoformat()
+            for value in literals
+            if isinstance(value, datetime.date)
+            for days in (-1, 0, 1)
+        ]
+    return ["", *[v for v in literals if isinstance(v, str)]]
+
+
+# --- the layers ----------------------------------------------------------------------------------
+
+
+def _one_answer(field_: InputField, end: int) -> object:
+    """An allowed answer: the first (`end` 0) or last (-1) of those the search enumerates,
+    else one allowed value (`exact._answer_domain`)."""
+    if field_.kind == "boolean":
+        return (False, True)[end]
+    if field_.values:
+        if field_.kind in ("integer", "number"):
+            return sorted(field_.values)[end]
+        return field_.values[end]
+    if field_.kind in ("integer", "number"):
+        low, high = field_.minimum, field_.maximum
+        if field_.kind == "integer":
+            low = None if low is None else math.ceil(low)
+            high = None if high is None else math.floor(high)
+        if (
+            low is not None
+            and high is not None
+            and field_.kind == "integer"
+            and high - low < MAX_ENUMERATED
+        ):
+            return (low, high)[end]
+        one = low if low is not None else high if high is not None else 0
+        return float(one) if field_.kind == "number" else one
+    if field_.kind == "date":
+        return datetime.date(2000, 1, 1)
+    return ""
+
+
+def _answers_count(field_: InputField) -> int:
+    """How many values the scalar search enumerates for a missing answer (`exact._answer_domain`;
+    more than MAX_COMPLETIONS where it enumerates none)."""
+    if field_.kind == "boolean":
+        return 2
+    if field_.values:
+        return len(field_.values)
+    if field_.kind == "integer" and field_.minimum is not None and field_.maximum is not None:
+        low, high = math.ceil(field_.minimum), math.floor(field_.maximum)
+        if field_.maximum - field_.minimum < MAX_ENUMERATED:
+            return high - low + 1
+    return MAX_COMPLETIONS + 1
+
+
+class ExactLayers:
+    """The v2 columns `x:...` over the v1 columns of `query` (`rule:<id>`, `lo:`/`hi:`)."""
+
+    def __init__(self, query: _Query) -> None:
+        self.query = query
+        self.compiled = query.compiled
+        self.fields = {f.name: f for f in self.compiled.inputs.fields}
+        self.numbers: dict[str, _Num] = {}
+        self.bands: dict[str, _Bands] = {}
+        self.truths: dict[str, str] = {}
+        self.unsure: list[str] = []
+        """Conditions under which the row is the scalar engine's."""
+        self.domain_of: dict[str, Domain] = {}
+        self._probes: tuple[dict[str, str], dict[str, str]] | None = None
+        derived = {
+            key for domain in self.compiled.domains for key in (domain.score_key, domain.band_key)
+        }
+        for instrument in self.compiled.instruments:
+            derived |= {instrument.total_key, instrument.band_key}
+            derived |= {s.key for s in instrument.subscores} | {f.key for f in instrument.flags}
+        self.untracked = any(
+            n not in self.fields and n not in derived for n in self.compiled.symbols
+        )
+        """A reserved name the scalar search counts among the missing answers, which `reads`
+        does not track: then no proof counts completions."""
+
+    def ranges(self) -> RangeWriter:
+        return RangeWriter(
+            self.compiled, self.query.names, self.numbers, self.bands, self.truths,
+            self.query.bounds,
+        )  # fmt: skip
+
+    # --- instruments ---------------------------------------------------------------------
+
+    def instruments(self) -> None:
+
+        columns: list[tuple[str, str]] = []
+        for instrument in self.compiled.instruments:
+            low_of: dict[str, str] = {}
+            high_of: dict[str, str] = {}
+            for key, _ in instrument.points:
+                points = _point_set(instrument, key)
+                written = _points_sql(instrument, key)
+                low_of[key] = f"COALESCE({written}, {points[0]})"
+                high_of[key] = f"COALESCE({written}, {points[-1]})"
+            keys = [key for key, _ in instrument.points]
+            sums = [(instrument.total_key, keys, False)]
+            sums += [(s.key, list(s.item_keys), s.mean) for s in instrument.subscores]
+            for key, items, mean in sums:
+                low = "(" + " + ".join(low_of[k] for k in items) + ")"
+                high = "(" + " + ".join(high_of[k] for k in items) + ")"
+                if mean:
+                    low = f"(CAST({low} AS DOUBLE) / {len(items)})"
+                    high = f"(CAST({high} AS DOUBLE) / {len(items)})"
+                columns += [(f"x:lo:{key}", low), (f"x:hi:{key}", high)]
+                self.numbers[key] = _Num(quote(f"x:lo:{key}"), quote(f"x:hi:{key}"))
+            if instrument.bands is not None:
+                total = self.numbers[instrument.total_key]
+                self.bands[instrument.band_key] = _Bands(instrument.bands, total.low, total.high)
+                self._covers(instrument.bands, instrument.total_range, total)
+        self.query.layer(columns)
+        flags = []
+        for instrument in self.compiled.instruments:
+            for flag in instrument.flags:
+                assert flag.expression is not None  # the v1 query refused a flag without one
+                ranged = self.ranges().write(flag.expression)
+                v1 = quote(flag.key)
+                if ranged is None:
+                    self.unsure.append(f"({v1} IS NULL)")
+                flags.append((f"x:{flag.key}", f"COALESCE({v1}, {ranged or v1})"))
+                self.truths[flag.key] = quote(f"x:{flag.key}")
+        self.query.layer(flags)
+
+    def _covers(self, bands: BandTable, reachable: tuple[int, int], interval: _Num) -> None:
+        """Where the bands leave a gap, a range can meet no band (an empty mask the query does
+        not write): those rows are the scalar engine's."""
+        low, high = reachable
+        edges = sorted((b.minimum, b.maximum) for b in bands.bands)
+        covered = bool(edges) and edges[0][0] <= low
+        reach = edges[0][1] if edges else low - 1
+        for minimum, maximum in edges[1:]:
+            covered = covered and minimum <= reach + 1
+            reach = max(reach, maximum)
+        if not (covered and reach >= high):
+            meets = _any(
+                f"({interval.low} <= {b.maximum} AND {interval.high} >= {b.minimum})"
+                for b in bands.bands
+            )
+            self.unsure.append(f"(NOT {meets})")
+
+    # --- rules ---------------------------------------------------------------------------
+
+    def stage(self, rules: Sequence[_Rule]) -> None:
+        """`x:rule:<id>`: the v1 truth where v1 decides it, else the range evaluation's."""
+
+        columns = []
+        for rule in rules:
+            v1 = quote(f"rule:{rule.id}")
+            written = self.ranges().write(rule.expression)
+            if written is None:
+                self.unsure.append(f"({v1} IS NULL)")
+                written = v1
+            columns.append((f"x:rule:{rule.id}", f"COALESCE({v1}, {written})"))
+        self.query.layer(columns)
+
+    def domains(self) -> None:
+        for domain in self.compiled.domains:
+            self.stage(domain.rules)
+            truths = [quote(f"x:rule:{rule.id}") for rule in domain.rules]
+            low, high = _domain_range(domain, truths)
+            self.query.layer([(f"x:lo:{domain.name}", low), (f"x:hi:{domain.name}", high)])
+            interval = _Num(quote(f"x:lo:{domain.name}"), quote(f"x:hi:{domain.name}"))
+            self.numbers[domain.score_key] = interval
+            self.bands[domain.band_key] = _Bands(domain.bands, interval.low, interval.high)
+            self._covers(domain.bands, domain.reachable, interval)
+            for key in (domain.score_key, domain.band_key):
+                self.domain_of[key] = domain
+            self._domain_reads(domain)
+
+    # --- the answers a rule reads (exact._Applicant.reads) -------------------------------
+
+    def possible(self, references: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for reference in references:
+            domain = self.domain_of.get(reference)
+            if domain is not None:
+                for rule in domain.rules:
+                    found |= self.possible(rule.references)
+            elif reference in self.fields:
+                found.add(reference)
+            else:
+                found |= {
+                    k for k in self.compiled.dependencies.get(reference, ()) if k in self.fields
+                }
+        return found
+
+    def reads(self, name: str, references: Sequence[str]) -> str:
+        """SQL: the missing answer `name` is among those `references` read (for a domain score
+        or band: those its undecided rules read)."""
+
+        return _any(self._read_terms(name, references))
+
+    def direct_or_reads(self, name: str, references: Sequence[str]) -> str | None:
+        """`reads`, or None where `references` read `name` itself (counted whenever missing)."""
+        terms = self._read_terms(name, references)
+        return None if f"({quote(name)} IS NULL)" in terms else _any(terms)
+
+    def _read_terms(self, name: str, references: Sequence[str]) -> list[str]:
+        terms = []
+        column = quote(name)
+        for reference in references:
+            domain = self.domain_of.get(reference)
+            if domain is not None:
+                if name in self.possible([reference]):
+                    terms.append(quote(f"xr:{domain.name}:{name}"))
+            elif reference == name or (
+                reference not in self.fields
+                and name in self.compiled.dependencies.get(reference, ())
+            ):
+                terms.append(f"({column} IS NULL)")
+        return list(dict.fromkeys(terms))
+
+    def _domain_reads(self, domain: Domain) -> None:
+
+        columns = []
+        for name in sorted(self.possible([domain.score_key])):
+            terms = [
+                f"({quote('x:rule:' + rule.id)} IS NULL AND {self.reads(name, rule.references)})"
+                for rule in domain.rules
+                if name in self.possible(rule.references)
+            ]
+            columns.append((f"xr:{domain.name}:{name}", _any(terms)))
+        self.query.layer(columns)
+
+    def counts(self) -> None:
+        """`xn:<answer>`: how many values the scalar search tries for it when it is missing
+        (1 when answered), and `xn:<total>` the product over an instrument's items."""
+        columns = []
+        for f in self.compiled.inputs.fields:
+            count = _answers_count(f)
+            columns.append(
+                (
+                    f"xn:{f.name}",
+                    f"(CASE WHEN {quote(f.name)} IS NULL THEN CAST({count} AS DOUBLE) "
+                    "ELSE CAST(1 AS DOUBLE) END)",
+                )
+            )
+        self.query.layer(columns)
+        self.query.layer(
+            [
+                (
+                    f"xn:{instrument.total_key}",
+                    "(" + " * ".join(quote(f"xn:{key}") for key, _ in instrument.points) + ")",
+                )
+                for instrument in self.compiled.instruments
+            ]
+        )
+
+    def too_many(self, names: Sequence[str], member: Callable[[str], str | None]) -> str:
+        """SQL: the missing answers among `names` for which `member` holds have more than
+        MAX_COMPLETIONS completions (the scalar search is not started). `member` gives None
+        for an answer counted whenever it is missing."""
+        if not names or self.untracked:
+            return "FALSE"
+        factors = []
+        always = {name for name in names if member(name) is None}
+        for instrument in self.compiled.instruments:
+            items = {key for key, _ in instrument.points}
+            if items <= always:
+                factors.append(quote(f"xn:{instrument.total_key}"))
+                always -= items
+        for name in names:
+            condition = member(name)
+            if condition is None:
+                if name in always:
+                    factors.append(quote(f"xn:{name}"))
+            else:
+                factors.append(f"(CASE WHEN {condition} THEN {quote('xn:' + name)} ELSE 1 END)")
+        return f"(({' * '.join(factors)}) > {MAX_COMPLETIONS})"
+
+    def probes(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The names of two completions as SQL (`p0:` / `p1:` columns for the bands, flags and
+        domain scores): every missing answer at its first allowed value, or its last (an
+        instrument item at its lowest points, or highest, so that totals and subscores are
+        their intervals' ends). Computed once; `probes` returns them."""
+        if self._probes is not None:
+            return self._probes
+        found: list[dict[str, str]] = []
+        for end in (0, -1):
+            label = f"p{-end}:"
+            names = dict(self.query.names)
+            items = set()
+            columns: list[tuple[str, str]] = []
+            for instrument in self.compiled.instruments:
+                items |= self._probe_items(instrument, end, label, names, columns)
+            for f in self.compiled.inputs.fields:
+                if f.name not in items:
+                    names[f.name] = f"COALESCE({quote(f.name)}, {literal(_one_answer(f, end))})"
+            writer = ExpressionWriter(names, self.query.bounds, self.query.names)
+            for instrument in self.compiled.instruments:
+                for flag in instrument.flags:
+                    assert flag.expression is not None
+                    columns.append((label + flag.key, writer.write(flag.expression)))
+            self.query.layer(columns)
+            for key, _ in columns:
+                names[key[len(label) :]] = quote(key)
+            for domain in self.compiled.domains:
+                truths = [f"({writer.write(rule.expression)})" for rule in domain.rules]
+                score, _ = _domain_range(domain, truths)
+                self.query.layer(
+                    [
+                        (label + domain.score_key, score),
+                        (
+                            label + domain.band_key,
+                            _band_case(domain.bands, quote(label + domain.score_key)),
+                        ),
+                    ]
+                )
+                names[domain.score_key] = quote(label + domain.score_key)
+                names[domain.band_key] = quote(label + domain.band_key)
+            found.append(names)
+        self._probes = (found[0], found[1])
+        return self._probes
+
+    def _probe_items(
+        self,
+        instrument: CompiledInstrument,
+        end: int,
+        label: str,
+        names: dict[str, str],
+        columns: list[tuple[str, str]],
+    ) -> set[str]:
+        """An instrument's names at a probe: each missing item at its lowest points (`end` 0)
+        or highest (-1); its band as a column. Returns its items."""
+        for key, points in instrument.points:
+            target = _point_set(instrument, key)[end]
+            value = next(v for v in _allowed(self.fields[key]) if points(v) == target)
+            names[key] = f"COALESCE({quote(key)}, {literal(value)})"
+        for key in (instrument.total_key, *(sub.key for sub in instrument.subscores)):
+            interval = self.numbers[key]
+            names[key] = interval.high if end else interval.low
+        if instrument.bands is not None:
+            band = _band_case(instrument.bands, names[instrument.total_key])
+            columns.append((label + instrument.band_key, band))
+            names[instrument.band_key] = quote(label + instrument.band_key)
+        return {key for key, _ in instrument.points}
+
+    def settled(self, rules: Sequence[_Rule]) -> None:
+        """`x:ok:<id>`: the rule is decided, or provably undecided (see the module docstring):
+        read-once over parts that each go both ways, or the two probe completions disagree
+        (`exact._rule_truth`'s first test), or the search for it could not start."""
+
+        proofs = UndecidedProof(self.compiled, self.ranges(), self.probes())
+        first, last = (
+            ExpressionWriter(names, self.query.bounds, self.query.names) for names in self.probes()
+        )
+        columns = []
+        for rule in rules:
+            truth = quote(f"x:rule:{rule.id}")
+            names = sorted(self.possible(rule.references))
+            at_first, at_last = first.write(rule.expression), last.write(rule.expression)
+            ways = [
+                f"COALESCE({at_first} <> {at_last}, FALSE)",
+                self.too_many(names, _reader(self, rule.references)),
+            ]
+            proof = proofs.proof(rule.expression)
+            if proof is not None:
+                ways.insert(0, proof)
+            columns.append((f"x:ok:{rule.id}", f"({truth} IS NOT NULL OR {' OR '.join(ways)})"))
+        self.query.layer(columns)
+
+    # --- the outcome (exact._outcome_ranks, exact._decided) ------------------------------
+
+    def outcome(self) -> None:
+        """`x:known`: the decided rules fix the outcome (`exact.outcome_over`); `x:bounded`:
+        they do not and the joint search could not start (more than MAX_COMPLETIONS
+        completions): the conservative defer. Then `x:rank`, `x:fail_safe`, `x:deciding:<id>`."""
+
+        compiled = self.compiled
+        rules = compiled.decisions
+        truth = [quote(f"x:rule:{rule.id}") for rule in rules]
+        default = compiled.default.rank
+        rank0 = quote("x:rank0")
+        if compiled.hit_policy == "first":
+            cases = " ".join(
+                f"WHEN {_is_true(t)} THEN {rule.rank}" for t, rule in zip(truth, rules, strict=True)
+            )
+            earlier = [_any(_is_true(t) for t in truth[:i]) for i in range(len(rules))]
+            affecting = [f"({t} IS NULL AND NOT {e})" for t, e in zip(truth, earlier, strict=True)]
+            known_deciding = [
+                f"({_is_true(t)} AND NOT {e})" for t, e in zip(truth, earlier, strict=True)
+            ]
+            bounded_deciding = ["FALSE" for _ in rules]
+        else:
+            pairs = list(zip(truth, rules, strict=True))
+            cases = " ".join(
+                f"WHEN {_any(_is_true(t) for t, r in pairs if r.rank == rank)} THEN {rank}"
+                for rank in (REFER, DEFER, ADMIT)
+                if any(r.rank == rank for r in rules)
+            )
+            affecting = [f"({t} IS NULL AND {rule.rank} > {rank0})" for t, rule in pairs]
+            known_deciding = [f"({_is_true(t)} AND {rule.rank} = {rank0})" for t, rule in pairs]
+            bounded_deciding = [
+                f"{_is_true(t)}" if rule.rank == DEFER else "FALSE" for t, rule in pairs
+            ]
+        self.query.layer(
+            [("x:rank0", f"(CASE {cases} ELSE {default} END)" if cases else str(default))]
+        )
+        self.query.layer(
+            [(f"x:affecting:{rule.id}", a) for rule, a in zip(rules, affecting, strict=True)]
+        )
+        self.query.layer(
+            [("x:known", f"(NOT {_any(quote('x:affecting:' + rule.id) for rule in rules)})")]
+        )
+        self.candidates = sorted(set().union(*(self.possible(r.references) for r in rules)))
+        variables = []
+        for name in self.candidates:
+            terms = [
+                f"({quote('x:affecting:' + rule.id)} AND {self.reads(name, rule.references)})"
+                for rule in rules
+                if name in self.possible(rule.references)
+            ]
+            variables.append((f"x:var:{name}", _any(terms)))
+        self.query.layer(variables)
+        too_many = self.too_many(self.candidates, lambda name: quote(f"x:var:{name}"))
+        must = _any(f"({quote(key)} IS NULL)" for key in compiled.must_answer)
+        known = quote("x:known")
+        self.query.layer(
+            [
+                (
+                    "x:bounded",
+                    f"(NOT {known} AND ({too_many} OR {self._every_answer_changes_it()}))",
+                ),
+                ("x:must", must),
+            ]
+        )
+        admit_unanswered = f"({known} AND {rank0} = {ADMIT} AND {quote('x:must')})"
+        self.query.layer(
+            [
+                (
+                    f"x:candidate:{rule.id}",
+                    f"(CASE WHEN {known} THEN {k} ELSE {b} END)",
+                )
+                for rule, k, b in zip(rules, known_deciding, bounded_deciding, strict=True)
+            ]
+        )
+        any_candidate = _any(quote(f"x:candidate:{rule.id}") for rule in rules)
+        self.query.layer(
+            [
+                (
+                    "x:fail_safe",
+                    f"({admit_unanswered} OR ({quote('x:bounded')} AND NOT {any_candidate}))",
+                ),
+                (
+                    "x:rank",
+                    f"(CASE WHEN {known} AND NOT {admit_unanswered} THEN {rank0} ELSE {DEFER} END)",
+                ),
+            ]
+        )
+        self.query.layer(
+            [
+                (
+                    f"x:deciding:{rule.id}",
+                    f"(NOT {quote('x:fail_safe')} AND {quote('x:candidate:' + rule.id)})",
+                )
+                for rule in rules
+            ]
+        )
+        applied = []
+        for advisory in compiled.advisories:
+            ranks = ", ".join(str(rank) for rank in sorted(advisory.ranks))
+            holds = _is_true(quote("x:rule:" + advisory.id))
+            applied.append(
+                (f"x:applied:{advisory.id}", f"({holds} AND {quote('x:rank')} IN ({ranks}))")
+            )
+        self.query.layer(applied)
+
+    def _every_answer_changes_it(self) -> str:
+        """SQL true where every missing answer the outcome-changing rules read changes the
+        outcome on its own in some completion (then the search's `needs` is all of them, as
+        when it cannot start): each such rule is read-once over independent parts, reads
+        answers no other such rule reads, and each of its parts that reads a missing answer
+        goes both ways, depends on each answer it reads, and can change the rule's truth.
+        With every other such rule false (they are independent), the rule's truth is then the
+        outcome's. Written for the protective hit policy."""
+        compiled = self.compiled
+        if compiled.hit_policy == "first" or self.untracked:
+            return "FALSE"
+        proofs = UndecidedProof(compiled, self.ranges(), self.probes())
+        terms = []
+        sources: list[set[str] | None] = []
+        for rule in compiled.decisions:
+            affecting = quote(f"x:affecting:{rule.id}")
+            found = proofs.every_answer_counts(rule.expression)
+            if found is None:
+                terms.append(f"(NOT {affecting})")
+                sources.append(None)
+                continue
+            proof, read = found
+            terms.append(f"(NOT {affecting} OR {proof})")
+            sources.append(read)
+        rules = compiled.decisions
+        for i, first in enumerate(rules):
+            for j in range(i + 1, len(rules)):
+                a, b = sources[i], sources[j]
+                if a is not None and b is not None and a & b:
+                    terms.append(
+                        f"(NOT ({quote('x:affecting:' + first.id)} AND "
+                        f"{quote('x:affecting:' + rules[j].id)}))"
+                    )
+        return _all(terms)
+
+    def needs(self) -> str:
+        """`needs`: the unanswered must-answer inputs unless the outcome is refer; past the
+        search's bound, every answer the outcome-changing rules read as well."""
+
+        must = set(self.compiled.must_answer)
+        items = []
+        for name in sorted(set(self.candidates) | must):
+            terms = []
+            if name in self.candidates:
+                terms.append(f"({quote('x:bounded')} AND {quote('x:var:' + name)})")
+            if name in must:
+                terms.append(f"({quote(name)} IS NULL AND {quote('x:rank')} <> {REFER})")
+            items.append(f"CASE WHEN {' OR '.join(terms)} THEN {string_literal(name)} END")
+        return _list(items)
+
+    def outputs(self) -> dict[str, str]:
+        """The SQL of each v2 result column that is not the v1 column of that name."""
+
+        compiled = self.compiled
+        found: dict[str, str] = {}
+        for rule in compiled.decisions:
+            found[f"rule:{rule.id}"] = quote(f"x:rule:{rule.id}")
+        for advisory in compiled.advisories:
+            found[f"rule:{advisory.id}"] = quote(f"x:rule:{advisory.id}")
+        for domain in compiled.domains:
+            for scoring in domain.rules:
+                found[f"rule:{scoring.id}"] = quote(f"x:rule:{scoring.id}")
+            lo, hi = quote(f"x:lo:{domain.name}"), quote(f"x:hi:{domain.name}")
+            found[domain.score_key] = f"(CASE WHEN {lo} = {hi} THEN {lo} END)"
+            band_lo, band_hi = _band_case(domain.bands, lo), _band_case(domain.bands, hi)
+            found[domain.band_key] = f"(CASE WHEN {band_lo} = {band_hi} THEN {band_lo} END)"
+            found[f"{domain.name}.score_low"] = lo
+            found[f"{domain.name}.score_high"] = hi
+        for instrument in compiled.instruments:
+            if instrument.bands is not None:
+                bands = self.bands[instrument.band_key]
+                meets = [bands.meets(b.name) for b in instrument.bands.bands]
+                count = " + ".join(f"(CASE WHEN {m} THEN 1 ELSE 0 END)" for m in meets)
+                only = " ".join(
+                    f"WHEN {m} THEN {literal(b.name)}"
+                    for m, b in zip(meets, instrument.bands.bands, strict=True)
+                )
+                found[instrument.band_key] = (
+                    f"(CASE WHEN {quote(instrument.band_key)} IS NOT NULL "
+                    f"THEN {quote(instrument.band_key)} "
+                    f"WHEN ({count}) = 1 THEN (CASE {only} END) END)"
+                )
+            for subscore in instrument.subscores:
+                lo, hi = quote(f"x:lo:{subscore.key}"), quote(f"x:hi:{subscore.key}")
+                found[subscore.key] = (
+                    f"COALESCE({quote(subscore.key)}, CASE WHEN {lo} = {hi} THEN {lo} END)"
+                )
+            for flag in instrument.flags:
+                found[flag.key] = quote(f"x:{flag.key}")
+        return found
+
+    def certain(self, rules: Sequence[_Rule]) -> list[str]:
+        """Terms any one of which makes the row the scalar engine's."""
+
+        terms = [f"NOT {quote('x:ok:' + rule.id)}" for rule in rules]
+        terms.append(f"NOT ({quote('x:known')} OR {quote('x:bounded')})")
+        return terms + self.unsure
+
+
+def _literal(value: object) -> str:
+
+    return literal(value)
+
+
+def _reader(layers: ExactLayers, references: Sequence[str]) -> Callable[[str], str | None]:
+    return lambda name: layers.direct_or_reads(name, references)
+
+
+__all__ = ["ExactLayers", "RangeWriter", "UndecidedProof"]
