@@ -113,9 +113,16 @@ def top_keys(compiled: CompiledRuleset) -> list[str]:
 
 
 def jsonl_loader(
-    compiled: CompiledRuleset, path: str, ignore: frozenset[str] = frozenset()
+    compiled: CompiledRuleset,
+    path: str,
+    ignore: frozenset[str] = frozenset(),
+    *,
+    member: str | None = None,
+    carry: Sequence[str] = (),
 ) -> Loader:
-    """The objects of a JSON Lines file, each checked and converted."""
+    """The objects of a JSON Lines file, each checked and converted. With `member`, each
+    line's applicant is that member of the line's object (a decision record's `input`); the
+    `carry` members of each line's object (a record's `record_hash`) come first, as text."""
     fields = compiled.inputs.fields
     paths = [_json_path(field) for field in fields]
     groups = list(compiled.inputs.groups)
@@ -136,14 +143,24 @@ def jsonl_loader(
             f"AND {_keys_ok(f'json_keys({element})', items)}))"
         )
     checks = " AND ".join(valid)
+    carried = "".join(f"{quote(name)}, " for name in carry)
+    lines = "".join(
+        f", json_extract_string(json, {string_literal('$.' + _json_key(name))}) AS {quote(name)}"
+        for name in carry
+    )
+    raw = (
+        "json"
+        if member is None
+        else f"json_extract(json, {string_literal('$.' + _json_key(member))})"
+    )
     sql = (
-        "SELECT __raw, "
+        f"SELECT {carried}__raw, "
         + ", ".join(columns)
-        + f", COALESCE(__json AND {checks}, FALSE) AS __valid FROM (SELECT __raw, "
+        + f", COALESCE(__json AND {checks}, FALSE) AS __valid FROM (SELECT {carried}__raw, "
         f"(strlen(__raw) + 2 <= {MAX_DOCUMENT_BYTES} AND json_type(__raw) = 'OBJECT' "
         f"AND NOT regexp_matches(__raw, '{_LENIENT}') "
         f"AND {_keys_ok('json_keys(__raw)', [*top_keys(compiled), *sorted(ignore)])}) AS __json, "
-        f"json_extract(__raw, [{listed}]) AS __e FROM (SELECT json AS __raw FROM "
+        f"json_extract(__raw, [{listed}]) AS __e FROM (SELECT {raw} AS __raw{lines} FROM "
         f"read_ndjson_objects({string_literal(path)}, ignore_errors=true)))"
     )
     return Loader(sql, raw=True)
