@@ -12,16 +12,16 @@ import pytest
 pytest.importorskip("pyarrow")
 pytest.importorskip("duckdb")
 
-from recovery_screening import InvalidApplicant, Ruleset  # noqa: E402
-from recovery_screening.columnar import COLUMNAR  # noqa: E402
-from recovery_screening.columnar.batch import (  # noqa: E402
+from recovery_screening import InvalidApplicant, Ruleset
+from recovery_screening.columnar import COLUMNAR
+from recovery_screening.columnar.batch import (
     BatchStream,
     result_columns,
     scalar_columns,
     without,
 )
-from recovery_screening.document.reader import parse_document_bytes  # noqa: E402
-from recovery_screening.errors import DocumentError  # noqa: E402
+from recovery_screening.document.reader import parse_document_bytes
+from recovery_screening.errors import DocumentError
 
 
 def compact(value: Any) -> str:
