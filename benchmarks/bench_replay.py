@@ -8,9 +8,11 @@ Each engine replays the log in a process of its own (so each peak resident memor
 through `replay()`, the library path the CLI uses, without printing. The scalar engine may be
 given the first `--scalar-limit` records only (it is slow; its rate does not depend on the log's
 length); the columnar engine replays the whole log. Prints, per engine, the record count,
-the status counts, the wall time, records per second and the peak resident memory, then the
-ratio of the rates, and whether both engines gave the same reports on the records both replayed
-(a digest of the reports of the first `--scalar-limit` records, or of all).
+the status counts, the wall time, records per second, the CPU time per record (the whole
+process, DuckDB's threads included, and the replaying thread alone: on a shared machine the
+thread's CPU time is the steadier measure) and the peak resident memory, then the ratios, and
+whether both engines gave the same reports on the records both replayed (a digest of the
+reports of the first `--scalar-limit` records, or of all).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def _one(arguments: argparse.Namespace) -> None:
         else None
     )
     start = time.perf_counter()
+    thread_start, process_start = time.thread_time(), time.process_time()
     run = replay(
         arguments.records,
         RulesetRegistry(arguments.rulesets_dir),
@@ -48,6 +51,8 @@ def _one(arguments: argparse.Namespace) -> None:
         if arguments.compare is None or report.line <= arguments.compare:
             reports.update(json.dumps(report.to_dict(), sort_keys=True).encode())
     elapsed = time.perf_counter() - start
+    thread_cpu = time.thread_time() - thread_start
+    process_cpu = time.process_time() - process_start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     peak_mib = peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
     summary = run.summary
@@ -59,6 +64,8 @@ def _one(arguments: argparse.Namespace) -> None:
                 "counts": {status: n for status, n in summary.counts.items() if n},
                 "chain_whole": summary.chain_whole,
                 "seconds": elapsed,
+                "thread_cpu": thread_cpu,
+                "process_cpu": process_cpu,
                 "peak_mib": peak_mib,
                 "reports": reports.hexdigest(),
             }
@@ -110,17 +117,23 @@ def main() -> None:
             done = subprocess.run(command, capture_output=True, text=True, check=True)
             results.append(json.loads(done.stdout.splitlines()[-1]))
     print(
-        f"{'engine':<10} {'records':>9} {'seconds':>8} {'records/s':>10} {'peak MiB':>9}  statuses"
+        f"{'engine':<10} {'records':>9} {'wall s':>8} {'records/s':>10} {'CPU us/rec':>11} "
+        f"{'thread us/rec':>14} {'peak MiB':>9}  statuses"
     )
     for result in results:
         rate = result["records"] / result["seconds"]
+        per = 1e6 / result["records"]
         print(
             f"{result['engine']:<10} {result['records']:>9} {result['seconds']:>8.1f} "
-            f"{rate:>10,.0f} {result['peak_mib']:>9.0f}  {result['counts']}"
+            f"{rate:>10,.0f} {result['process_cpu'] * per:>11,.0f} "
+            f"{result['thread_cpu'] * per:>14,.0f} {result['peak_mib']:>9.0f}  {result['counts']}"
         )
     if len(results) == 2:
+        names = f"{results[1]['engine']}/{results[0]['engine']}"
         first, second = (r["records"] / r["seconds"] for r in results)
-        print(f"ratio {results[1]['engine']}/{results[0]['engine']}: {second / first:.1f}x")
+        print(f"ratio {names}, records/s: {second / first:.1f}x")
+        first, second = (r["thread_cpu"] / r["records"] for r in results)
+        print(f"ratio {names}, the replaying thread's CPU per record: {first / second:.1f}x")
         same = results[0]["reports"] == results[1]["reports"]
         print(f"reports identical on the records both replayed: {same}")
 

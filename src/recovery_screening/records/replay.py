@@ -458,6 +458,7 @@ class ReplayRun(Iterator[RecordReport]):
         self._log_rows: LogRows | None = None
         self._input_rows: LogRows | None = None
         self._taken: Any = _UNTAKEN
+        self._numbers = _Numbers()
         self._taken_row: Mapping[str, Any] | None = None
         self._registry = registry
         self._inputs = inputs
@@ -477,28 +478,30 @@ class ReplayRun(Iterator[RecordReport]):
         from recovery_screening.columnar.replay_rows import LogRows
 
         self.engine = "columnar"
-        ruleset = self._first_ruleset(log)
-        if ruleset is None:
+        first = next((_parse(raw, log) for _, raw in read_lines(log)), None)
+        ruleset = self._named_ruleset(first)
+        if ruleset is None or not isinstance(first, dict):
             return
+        # the inputs are read where the log's first record has its own: in the log, or in
+        # the inputs file (a record of the other kind is decided by the scalar engine)
         self._rows_ruleset = ruleset
-        self._log_rows = LogRows(ruleset, log)
-        if inputs is not None and Path(inputs).is_file():
+        if "input" in first:
+            self._log_rows = LogRows(ruleset, log)
+        elif inputs is not None and Path(inputs).is_file():
             self._input_rows = LogRows(ruleset, inputs, key="record_id")
 
-    def _first_ruleset(self, log: str) -> Ruleset | None:
-        for _, raw in read_lines(log):
-            body = _parse(raw, log)
-            reference = body.get("ruleset") if isinstance(body, dict) else None
-            if not isinstance(reference, dict):
-                return None
-            ruleset_id, version = reference.get("id"), reference.get("version")
-            if not isinstance(ruleset_id, str) or not isinstance(version, str):
-                return None
-            found = self._rulesets.get((ruleset_id, version))
-            if found is None:
-                found = self._rulesets[(ruleset_id, version)] = self._load(ruleset_id, version)
-            return found if isinstance(found, Ruleset) else None
-        return None
+    def _named_ruleset(self, body: Any) -> Ruleset | None:
+        """The ruleset a record names, if it loads."""
+        reference = body.get("ruleset") if isinstance(body, dict) else None
+        if not isinstance(reference, dict):
+            return None
+        ruleset_id, version = reference.get("id"), reference.get("version")
+        if not isinstance(ruleset_id, str) or not isinstance(version, str):
+            return None
+        found = self._rulesets.get((ruleset_id, version))
+        if found is None:
+            found = self._rulesets[(ruleset_id, version)] = self._load(ruleset_id, version)
+        return found if isinstance(found, Ruleset) else None
 
     def close(self) -> None:
         """Stop the columnar engine's readers (a run left before its end)."""
@@ -545,7 +548,7 @@ class ReplayRun(Iterator[RecordReport]):
         bytes are the canonical bytes, the record's hash is over the line without its
         `record_hash` and `signature` members, and the recorded decision is identical exactly
         when the line begins with the replayed decision's bytes (its `engine` block aside)."""
-        parsed = _plain_record(raw)
+        parsed = _plain_record(raw, self._numbers)
         if parsed is None:
             return None
         line, body = parsed
@@ -611,8 +614,9 @@ class ReplayRun(Iterator[RecordReport]):
         """The replayed decision: built from the columnar row where it holds the whole trace,
         else decided by the scalar engine (None for an invalid input: the scalar path says)."""
         decision = None
-        if row is not None and ruleset is self._rows_ruleset and self._log_rows is not None:
-            decision = self._log_rows.built(answers, row)
+        rows = self._log_rows or self._input_rows
+        if row is not None and ruleset is self._rows_ruleset and rows is not None:
+            decision = rows.built(answers, row)
         if decision is None:
             try:
                 decision = ruleset.evaluate(answers)
@@ -986,13 +990,13 @@ class _Numbers:
 _LONG_INTEGER = re.compile(r"[:,\[]-?[0-9]{16}")
 
 
-def _plain_record(raw: bytes) -> tuple[str, dict[str, Any]] | None:
+def _plain_record(raw: bytes, numbers: _Numbers) -> tuple[str, dict[str, Any]] | None:
     """(line, record) of a line holding a JSON object with no number or key that RFC 8785
     writes otherwise, else None. Whether the line is the standard codec's text of that object
     is checked once the decision is known (`_canonical_line`)."""
     if len(raw) > MAX_DOCUMENT_BYTES:
         return None
-    numbers = _Numbers()
+    numbers.unusual = False
     try:
         text = raw.decode("utf-8")
         body = numbers.decoder.decode(text)
@@ -1025,13 +1029,14 @@ def _plain_canonical(text: str) -> bool:
     """Whether `text`, the standard codec's output for a parsed JSON value, is also its RFC 8785
     form: no unusual number and only ASCII keys — exactly when `canonical_json`'s fast path
     writes it. Cheap tests of the text rule most values out before the regular expression."""
+    digits = text.translate(_DIGITS)
     suspect = (
         ".0," in text
         or ".0]" in text
         or ".0}" in text
-        or "e+" in text
-        or "e-" in text
-        or _SIXTEEN_DIGITS in text.translate(_DIGITS)
+        or "0e-" in digits
+        or "0e+" in digits
+        or _SIXTEEN_DIGITS in digits
     )
     if suspect and _UNUSUAL_NUMBER.search(text):
         return False
