@@ -53,12 +53,14 @@ class Ruleset:
         source: str | None,
         backend: str = NATIVE,
         judge: Judge | None = None,
+        instruments: Mapping[str, tuple[Mapping[str, Any], str]] | None = None,
     ) -> None:
         self._compiled = compiled
         self._document = document
         self._source = source
         self._backend = backend
         self._judge = judge
+        self._instruments = dict(instruments or {})
 
     @property
     def id(self) -> str:
@@ -203,6 +205,7 @@ class _InstrumentResolver:
     def __init__(self, directories: list[Path]) -> None:
         self.directories = directories
         self.drafts: list[str] = []
+        self.resolved: dict[str, tuple[Mapping[str, Any], str]] = {}
 
     def __call__(self, reference: str) -> tuple[Mapping[str, Any], str]:
         _, version = split_reference(reference)
@@ -221,6 +224,7 @@ class _InstrumentResolver:
                 break
             if _pinned(path, document, digest, self.directories) is None:
                 self.drafts.append(reference)
+            self.resolved[reference] = (document, digest)
             return document, digest
         searched = ", ".join(str(d) for d in self.directories)
         raise LookupError(f"instrument '{reference}' was not found in {searched}")
@@ -310,7 +314,49 @@ def _build(
     compiled, document = compile_document(document, source, resolver)
     if not pinned or resolver.drafts:
         compiled = dataclasses.replace(compiled, published=False)
-    return Ruleset(compiled, document, source, backend, prepare(compiled))
+    return Ruleset(compiled, document, source, backend, prepare(compiled), resolver.resolved)
+
+
+def ruleset_data(ruleset: Ruleset) -> dict[str, Any]:
+    """The ruleset as plain data for another process: its document, the documents of the
+    instruments it uses (with their hashes), its backend, whether it is published, and its
+    content hash. `ruleset_from_data` compiles it again there; the compiled closures are never
+    pickled."""
+    return {
+        "document": ruleset.document,
+        "instruments": {
+            reference: (copy.deepcopy(dict(document)), digest)
+            for reference, (document, digest) in ruleset._instruments.items()
+        },
+        "source": ruleset.source,
+        "backend": ruleset.backend,
+        "published": ruleset.published,
+        "content_hash": ruleset.content_hash,
+    }
+
+
+def ruleset_from_data(data: Mapping[str, Any]) -> Ruleset:
+    """The ruleset `ruleset_data` described, compiled from its documents (its instruments
+    are taken from the data, not looked up); raises RulesetAltered if the result does not have
+    the content hash the data names."""
+    instruments: Mapping[str, tuple[Mapping[str, Any], str]] = data["instruments"]
+
+    def resolve(reference: str) -> tuple[Mapping[str, Any], str]:
+        if reference not in instruments:
+            raise LookupError(f"instrument '{reference}' was not shipped with the ruleset")
+        return instruments[reference]
+
+    source = data["source"] or "<shipped ruleset>"
+    compiled, document = compile_document(data["document"], source, resolve)
+    if compiled.content_hash != data["content_hash"]:
+        raise RulesetAltered(
+            compiled.id, compiled.version, data["content_hash"], compiled.content_hash
+        )
+    compiled = dataclasses.replace(compiled, published=bool(data["published"]))
+    prepare = select_backend(data["backend"])
+    return Ruleset(
+        compiled, document, data["source"], data["backend"], prepare(compiled), instruments
+    )
 
 
 __all__ = [
@@ -319,5 +365,7 @@ __all__ = [
     "Ruleset",
     "load_document",
     "load_ruleset",
+    "ruleset_data",
+    "ruleset_from_data",
     "shipped_rulesets_directory",
 ]

@@ -207,3 +207,38 @@ def test_sql_verb_prints_the_spark_query_that_spark_runs(
     finally:
         spark.catalog.dropTempView("typed_mini")
     assert (row["certain"], row["outcome"], row["deciding"]) == (True, "admit", ["default"])
+
+
+# --- what the executors receive ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [str(FIXTURE_RULESETS / "mini" / "1.0.0.yaml"), "peer-support-intake@1.2.0"],
+)
+def test_the_executors_get_the_ruleset_as_data_and_compile_it_once(reference: str) -> None:
+    import pickle
+
+    from recovery_screening.columnar.spark import _ScalarRows, compiled_once
+
+    ruleset = load_ruleset(reference)
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        pickle.dumps(ruleset)  # compiled closures: never what Spark ships
+    shipped = pickle.loads(pickle.dumps(_ScalarRows(ruleset, ("id",), None)))
+    first = compiled_once(shipped.ruleset_data)
+    assert compiled_once(pickle.loads(pickle.dumps(shipped)).ruleset_data) is first
+    assert first is not ruleset
+    assert (first.content_hash, first.published) == (ruleset.content_hash, ruleset.published)
+    cases = [case["applicant"] for case in ruleset.tests] or [{}]
+    for applicant in cases:
+        assert first.evaluate(applicant).to_json() == ruleset.evaluate(applicant).to_json()
+
+
+def test_a_shipped_document_that_does_not_hash_as_named_is_refused(mini: Ruleset) -> None:
+    from recovery_screening.errors import RulesetAltered
+    from recovery_screening.ruleset import ruleset_data, ruleset_from_data
+
+    data = ruleset_data(mini)
+    data["document"]["title"] = "Changed on the way"
+    with pytest.raises(RulesetAltered):
+        ruleset_from_data(data)

@@ -19,8 +19,9 @@ pyarrow on the executors when `scalar` is true. DuckDB is not needed.
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from recovery_screening.columnar.sql import OutputColumn, compile_query, output_columns
@@ -163,12 +164,42 @@ def _result_schema(keep_schema: Any, columns: Sequence[OutputColumn]) -> Any:
     return schema
 
 
+_COMPILED: dict[tuple[object, ...], Ruleset] = {}
+"""The rulesets an executor compiled, by content hash (and backend, instruments, publication)."""
+_COMPILED_LOCK = threading.Lock()
+
+
+def compiled_once(data: Mapping[str, Any]) -> Ruleset:
+    """The ruleset `ruleset_data` describes, compiled once per process (an executor's Python
+    worker) and kept by its content hash."""
+    from recovery_screening.ruleset import ruleset_from_data
+
+    key = (
+        data["content_hash"],
+        data["backend"],
+        bool(data["published"]),
+        tuple(
+            sorted((reference, digest) for reference, (_, digest) in data["instruments"].items())
+        ),
+    )
+    with _COMPILED_LOCK:
+        ruleset = _COMPILED.get(key)
+        if ruleset is None:
+            ruleset = _COMPILED[key] = ruleset_from_data(data)
+    return ruleset
+
+
 class _ScalarRows:
     """`mapInArrow`'s function: each row's applicant (its non-null original cells) decided by
-    the scalar engine, as `evaluate_batch` decides the rows its SQL cannot prove."""
+    the scalar engine, as `evaluate_batch` decides the rows its SQL cannot prove.
+
+    Spark ships it to the executors; it holds the ruleset as plain data (`ruleset_data`: its
+    documents and hash), never the compiled ruleset, and each executor compiles it once."""
 
     def __init__(self, ruleset: Ruleset, keep: tuple[str, ...], schema: Any) -> None:
-        self.ruleset = ruleset  # shipped to the executors by Spark (cloudpickle)
+        from recovery_screening.ruleset import ruleset_data
+
+        self.ruleset_data = ruleset_data(ruleset)
         self.keep = keep
         self.schema = schema
 
@@ -178,7 +209,7 @@ class _ScalarRows:
 
         from recovery_screening.columnar.batch import _scalar_rows, result_columns, table_applicant
 
-        ruleset = self.ruleset
+        ruleset = compiled_once(self.ruleset_data)
         columns = result_columns(ruleset)
         arrow_schema = to_arrow_schema(self.schema)
         for batch in batches:
