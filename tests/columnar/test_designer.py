@@ -49,6 +49,31 @@ def test_simulate_columnar_counts_invalid_lines_by_line(intake: Ruleset, tmp_pat
     }
 
 
+def test_simulate_columnar_with_a_line_duckdb_splits_differently(
+    intake: Ruleset, tmp_path: Path
+) -> None:
+    # Python's strip() finds a line of a vertical tab blank, DuckDB does not: its counts over
+    # the file's rows would be misaligned with the lines, so the scalar reader counts the file
+    good = (REPO / "examples" / "cohort-1000.jsonl").read_text().splitlines()[:3]
+    path = tmp_path / "split.jsonl"
+    path.write_text("\n".join([good[0], "\x0b", "{not json", *good[1:]]) + "\n", encoding="utf-8")
+    columnar = simulate(intake, path, engine="columnar").to_dict()
+    assert columnar == simulate(intake, path, engine="scalar", workers=1).to_dict()
+    assert (columnar["applicants"], columnar["invalid"]) == (4, 1)
+
+
+def test_the_sql_counts_are_checked_complete(intake: Ruleset) -> None:
+    from recovery_screening.designer._batches import TallyMismatch, _Tallies
+    from recovery_screening.designer.simulate import Tally
+
+    tallies = _Tallies(intake.compiled)
+    checked = tallies.sql.index("sum(len(needs))")
+    values = [0] * len(tallies.sql)
+    values[checked] = 1  # a need none of the inputs' counts took
+    with pytest.raises(TallyMismatch, match="needs"):
+        tallies.add(Tally(), tuple(values), 1)
+
+
 def test_the_engine_choice(tmp_path: Path) -> None:
     small, large = tmp_path / "small.jsonl", tmp_path / "large.jsonl"
     small.write_text("{}\n")

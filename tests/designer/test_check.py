@@ -95,8 +95,8 @@ def test_missing_hypothesis_is_a_clear_error(
 ) -> None:
     monkeypatch.setitem(sys.modules, "hypothesis", None)
     with pytest.raises(MissingExtra, match=r'pip install "\.\[designer\]"'):
-        check_properties(load_ruleset("peer-support-intake"))
-    assert main(["check", "peer-support-intake"]) == 2
+        check_properties(load_ruleset("peer-support-intake"), engine="scalar")
+    assert main(["check", "peer-support-intake", "--engine", "scalar"]) == 2
     assert "pip install" in capsys.readouterr().err
 
 

@@ -119,6 +119,14 @@ def register(subparsers: Any) -> None:
         "--seed", type=int_in_range(0, MAX_SEED), default=DEFAULT_SEED, metavar="S",
         help=f"random seed; the same seed gives the same result (default {DEFAULT_SEED})",
     )  # fmt: skip
+    check.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="columnar (generated applicants evaluated in batches on DuckDB, the 'columnar' "
+        "extra), scalar (hypothesis, one applicant at a time), or auto (default): columnar "
+        "where it is installed and the search is large enough to pay",
+    )
     add_rulesets_dir_option(check)
     add_format_option(check)
     quiet_option(check)
@@ -280,10 +288,11 @@ def run_diff(arguments: argparse.Namespace) -> int:
 
 
 def run_check(arguments: argparse.Namespace) -> int:
-    from recovery_screening.designer.check import check_properties
+    from recovery_screening.designer.check import check_engine, check_properties
     from recovery_screening.ruleset import load_ruleset
 
     ruleset = load_ruleset(arguments.ruleset, rulesets_dir=arguments.rulesets_dir)
+    engine = check_engine(arguments.engine, ruleset, arguments.examples)
     with Progress("checking", None, "properties", quiet=arguments.quiet, scale=False) as progress:
 
         def advance(done: int, total: int) -> None:
@@ -291,12 +300,13 @@ def run_check(arguments: argparse.Namespace) -> int:
             progress.update(1)
 
         results = check_properties(
-            ruleset, examples=arguments.examples, seed=arguments.seed, progress=advance
-        )
+            ruleset, examples=arguments.examples, seed=arguments.seed, progress=advance,
+            engine=engine,
+        )  # fmt: skip
     if arguments.format == "json":
         _dump(
             {"ruleset": {"id": ruleset.id, "version": ruleset.version},
-             "examples": arguments.examples, "seed": arguments.seed,
+             "examples": arguments.examples, "seed": arguments.seed, "engine": engine,
              "properties": [result.to_dict() for result in results]}
         )  # fmt: skip
     else:

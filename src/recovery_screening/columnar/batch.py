@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import abc
 import datetime
+import functools
 import threading
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -452,43 +453,48 @@ class BatchStream:
         try:
             yield from self._columnar()
         except _Misaligned:
-            self.notes = (
-                *self.notes,
-                "the file's lines were read by the scalar reader (DuckDB split them differently)",
-            )
+            self.notes = (*self.notes, _MISALIGNED)
             yield _all_scalar(self.ruleset, self.source, self.columns, self.as_of)
+
+    def _open(self) -> tuple[Any, str]:
+        """A connection with the source registered, and the result query over it (with `__raw`
+        and `__valid` first, then `certain` and the result columns)."""
+        duckdb, _ = _modules()
+        assert self.query is not None
+        connection = duckdb.connect()
+        try:
+            connection.execute("SET enable_progress_bar = false")  # a library prints nothing
+            self.source.register(connection)
+            loader = self.source.loader(self.ruleset)
+            connection.execute(f"CREATE TEMP VIEW __typed AS {loader.sql}")
+        except BaseException:
+            connection.close()
+            raise
+        return connection, self.query.sql("__typed", ("__raw", "__valid"))
 
     def _columnar(self) -> Iterator[pa.Table]:
         import pyarrow as pa
 
-        duckdb, _ = _modules()
-        assert self.query is not None
-        connection = duckdb.connect()
-        connection.execute("SET enable_progress_bar = false")  # a library prints nothing
+        connection, sql = self._open()
         offset = 0
         reread = False
         try:
-            self.source.register(connection)
-            loader = self.source.loader(self.ruleset)
-            connection.execute(f"CREATE TEMP VIEW __typed AS {loader.sql}")
-            sql = self.query.sql("__typed", ("__raw", "__valid"))
             # a line's text is needed only where the scalar engine takes the row: not carried
             # (about a kilobyte a row) where the SQL decided it
             sql = (
                 "SELECT * REPLACE (CASE WHEN COALESCE(__valid AND certain, FALSE) THEN NULL "
                 f"ELSE __raw END AS __raw) FROM ({sql})"
             )
-            relation = connection.sql(sql)
-            fetch = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
-            reader = fetch(self.batch_rows)
             pending: list[pa.Table] = []
-            for batch in reader:
+            for batches in _grouped(
+                _batches(connection.sql(sql), self.batch_rows), self.batch_rows
+            ):
                 chunk, needs_file = _complete(
-                    self.ruleset, self.source, pa.Table.from_batches([batch]), self.columns,
+                    self.ruleset, self.source, pa.Table.from_batches(batches), self.columns,
                     self.as_of, offset,
                 )  # fmt: skip
                 reread = reread or needs_file
-                offset += batch.num_rows
+                offset += chunk.num_rows
                 if reread:
                     pending.append(chunk)  # held until the file's rows are known to align
                 else:
@@ -498,6 +504,111 @@ class BatchStream:
                 yield from pending
         finally:
             connection.close()
+
+    def aggregate(self, aggregates: Sequence[str]) -> Aggregated:
+        """`aggregates` (SQL aggregate expressions over the result columns, `histogram(outcome)`
+        say) over the rows the SQL decides, computed by DuckDB without bringing those rows into
+        Python; `Aggregated.others` yields the result tables of every other row (decided by the
+        scalar engine), in row order. A ruleset without a query has every row in `others`."""
+        if self.query is None:
+            return Aggregated(None, 0, None, iter(self))
+        connection, sql = self._open()
+        try:
+            # the tallies need no row order; the scalar engine's rows are found by a second,
+            # ordered pass, taken only when there are any
+            connection.execute("SET preserve_insertion_order = false")
+            listed = "".join(f", {expression}" for expression in aggregates)
+            found = connection.sql(
+                f"SELECT __decided, count(*), count_if(__raw IS NULL OR contains(__raw, chr(1)))"
+                f"{listed} FROM (SELECT COALESCE(__valid AND certain, FALSE) AS __decided, * "
+                f"FROM ({sql})) GROUP BY __decided"
+            ).fetchall()
+        except BaseException:
+            connection.close()
+            raise
+        groups = {row[0]: row for row in found}
+        decided = groups.get(True)
+        others = groups.get(False)
+        rows = sum(int(row[1]) for row in found)
+        if others is not None and others[2]:
+            try:  # a line DuckDB could not read whole is read again from the file: aligned?
+                self.source.check_rows(rows)
+            except _Misaligned:
+                connection.close()
+                self.notes = (*self.notes, _MISALIGNED)
+                scalar = _all_scalar(self.ruleset, self.source, self.columns, self.as_of)
+                return Aggregated(None, 0, scalar.num_rows, iter([scalar]))
+        values = None if decided is None else tuple(decided[3:])
+        count = 0 if decided is None else int(decided[1])
+        if others is None:
+            connection.close()
+            return Aggregated(values, count, rows, iter(()))
+        return Aggregated(values, count, rows, self._others(connection, sql))
+
+    def _others(self, connection: Any, sql: str) -> Iterator[pa.Table]:
+        """The result tables of the rows the SQL does not decide, from an ordered pass that
+        carries only whether each row was decided (and the text of those that were not)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            connection.execute("SET preserve_insertion_order = true")
+            relation = connection.sql(
+                "SELECT CASE WHEN __decided THEN NULL ELSE __raw END AS __raw, __decided FROM "
+                f"(SELECT COALESCE(__valid AND certain, FALSE) AS __decided, __raw FROM ({sql}))"
+            )
+            offset = 0
+            for batches in _grouped(_batches(relation, self.batch_rows), self.batch_rows):
+                batch = pa.Table.from_batches(batches)
+                local = pc.indices_nonzero(pc.invert(batch["__decided"]))
+                if len(local):
+                    rows = [offset + index for index in local.to_pylist()]
+                    raws = batch["__raw"].take(local).to_pylist()
+                    applicants = _fallback_applicants(self.source, rows, raws)
+                    yield _scalar_rows(
+                        self.ruleset, applicants, rows, self.columns, self.as_of, self.source.ignore
+                    )
+                offset += batch.num_rows
+        finally:
+            connection.close()
+
+
+_MISALIGNED = "the file's lines were read by the scalar reader (DuckDB split them differently)"
+
+
+@dataclass(frozen=True)
+class Aggregated:
+    """`BatchStream.aggregate`'s answer."""
+
+    values: tuple[Any, ...] | None
+    """The aggregates over the rows the SQL decided, in order; None when it decided none."""
+    decided: int
+    """How many rows the SQL decided."""
+    rows: int | None
+    """How many rows there are (None when the ruleset has no query: then all are in `others`)."""
+    others: Iterator[pa.Table]
+    """The result tables (`BatchResult.table`'s columns) of every other row, in row order."""
+
+
+def _batches(relation: Any, rows: int) -> Any:
+    """A relation's record batches of about `rows` rows."""
+    fetch = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
+    return fetch(rows)
+
+
+def _grouped(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[list[pa.RecordBatch]]:
+    """Record batches in groups of at least `rows` rows (the last group may be smaller): a
+    table scan gives the table's own, often small, batches, and each group costs Python work."""
+    group: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        group.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
 
 
 def evaluate_batch(
@@ -509,7 +620,7 @@ def evaluate_batch(
     chunks = list(stream)
     if not chunks:
         chunks = [_scalar_rows(ruleset, [], [], stream.columns, as_of)]
-    table = pa.concat_tables([chunk.cast(chunks[0].schema) for chunk in chunks])
+    table = pa.concat_tables(chunks)  # each has the schema of `_result_schema`
     return BatchResult(ruleset, table, stream.notes, stream.source, as_of)
 
 
@@ -530,24 +641,44 @@ def _complete(
     certain = pc.and_kleene(result["__valid"], result["certain"]).fill_null(False)
     local = pc.indices_nonzero(pc.invert(certain))
     raws = result["__raw"].take(local).to_pylist() if len(local) else []
-    rows = pa.array(range(offset, offset + n), pa.int64())
-    base = {
-        "row": rows,
-        "engine": pa.array([COLUMNAR] * n, pa.string()),
-        "valid": pa.array([True] * n, pa.bool_()),
-        "readable": pa.array([True] * n, pa.bool_()),
-        "problems": pa.nulls(n, _problem_type()),
-    }
-    typed = {c.name: result[c.name].cast(_arrow_type(c.kind)) for c in columns}
-    table = pa.table({**base, **typed})
+    schema = _result_schema(tuple(columns))
+    typed = result.select([column.name for column in columns])
+    base = [
+        pa.array(range(offset, offset + n), pa.int64()),
+        pa.repeat(pa.scalar(COLUMNAR), n),
+        pa.repeat(True, n),
+        pa.repeat(True, n),
+        pa.nulls(n, _problem_type()),
+    ]
+    names = ["row", "engine", "valid", "readable", "problems"]
+    table = pa.Table.from_arrays([*base, *typed.columns], names=[*names, *typed.column_names])
+    if table.schema != schema:  # DuckDB gives its own types (int32 for a small integer, say)
+        table = table.cast(schema)
     if not len(local):
         return table, False
     fallback = [offset + index for index in local.to_pylist()]
     applicants = _fallback_applicants(source, fallback, raws)
     scalar = _scalar_rows(ruleset, applicants, fallback, columns, as_of, source.ignore)
     kept = table.filter(certain)
-    merged = pa.concat_tables([kept, scalar.cast(kept.schema)])
+    merged = pa.concat_tables([kept, scalar])
     return merged.take(pc.sort_indices(merged["row"])), None in raws
+
+
+@functools.lru_cache(maxsize=64)
+def _result_schema(columns: tuple[OutputColumn, ...]) -> Any:
+    """The Arrow schema of `BatchResult.table` for these result columns."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("row", pa.int64()),
+            ("engine", pa.string()),
+            ("valid", pa.bool_()),
+            ("readable", pa.bool_()),
+            ("problems", _problem_type()),
+            *((c.name, _arrow_type(c.kind)) for c in columns),
+        ]
+    )
 
 
 def _problem_type() -> Any:
@@ -609,17 +740,7 @@ def _scalar_rows(
             ]
             record.update(dict.fromkeys(c.name for c in columns))
         records.append(record)
-    schema = pa.schema(
-        [
-            ("row", pa.int64()),
-            ("engine", pa.string()),
-            ("valid", pa.bool_()),
-            ("readable", pa.bool_()),
-            ("problems", _problem_type()),
-            *((c.name, _arrow_type(c.kind)) for c in columns),
-        ]
-    )
-    return pa.Table.from_pylist(records, schema=schema)
+    return pa.Table.from_pylist(records, schema=_result_schema(tuple(columns)))
 
 
 def _arrow_type(kind: str) -> Any:
@@ -647,6 +768,7 @@ __all__ = [
     "BATCH_ROWS",
     "COLUMNAR",
     "SCALAR",
+    "Aggregated",
     "BatchResult",
     "BatchStream",
     "ColumnarEngine",

@@ -10,12 +10,25 @@ exactly (a string that starts or ends with white space, a number beyond 2**53, a
 
 A JSON Lines file is read by DuckDB's JSON reader, a row per non-blank line (a line it cannot
 parse is a NULL row in its place; `__raw` keeps each line's text for the rows the scalar engine
-takes); an Arrow table (or a Parquet file) by its typed columns, with
+takes). One `json_extract` parses each line and gives every answer as the JSON text DuckDB
+writes for it (`true`, `3`, `"mild"`, `null`), and the checks compare those texts: no answer is
+converted before its JSON type is known, so nothing is coerced. A line with a key the ruleset
+does not declare (which a typed reader would drop silently), a key given twice or a trailing
+comma is seen without a second parse where the line is written compactly (no white space or
+escapes, as `json.dumps(..., separators=(",", ":"))`, DuckDB and most exporters write it):
+its length is then exactly the length of its known members as DuckDB writes them, and any other
+member, repeated key, comma or space would make it longer. (DuckDB writes a number no longer
+than it was given except a non-integral one, `1E2` as `100.0`: with such a number in the line
+the proof is not taken.) Any other line has its keys listed by `json_keys`, as before.
+
+An Arrow table (or a Parquet file) is read by its typed columns, with
 instrument items as struct columns (`audit` with fields `q1`...) or flat columns (`audit.q1`).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,14 +42,6 @@ EXACT = 2**53
 _LENIENT = r",[ \t\r\n]*[\]}]"
 """A comma before a closing bracket: DuckDB's JSON reader accepts it, Python's does not (the
 check is on the text, so a string holding ",}" sends its row to the scalar engine too)."""
-_JSON_TYPES = {
-    "boolean": ("BOOLEAN",),
-    "integer": ("UBIGINT", "BIGINT"),
-    "number": ("UBIGINT", "BIGINT", "DOUBLE"),
-    "enum": ("VARCHAR",),
-    "string": ("VARCHAR",),
-    "date": ("VARCHAR",),
-}
 _SAFE_END = "[!-~]"
 """A string the SQL accepts starts and ends with printable ASCII (Python's strip is Unicode's)."""
 
@@ -75,31 +80,6 @@ def _value_checks(field: InputField, value: str) -> list[str]:
     return checks
 
 
-def _json_field(field: InputField, element: str) -> tuple[str, str]:
-    """(typed value, proven valid) of one answer given as a JSON value (NULL when absent)."""
-    kind = json_type = f"json_type({element})"
-    types = ", ".join(string_literal(t) for t in _JSON_TYPES[field.kind])
-    if field.kind == "boolean":
-        value = f"CASE WHEN {kind} = 'BOOLEAN' THEN CAST({element} AS BOOLEAN) END"
-    elif field.kind == "integer":
-        value = f"CASE WHEN {kind} IN ({types}) THEN TRY_CAST({element} AS BIGINT) END"
-    elif field.kind == "number":
-        value = f"CASE WHEN {kind} IN ({types}) THEN TRY_CAST({element} AS DOUBLE) END"
-    elif field.kind == "date":
-        text = f"json_extract_string({element}, '$')"
-        value = (
-            f"CASE WHEN {kind} = 'VARCHAR' AND regexp_full_match({text}, "
-            f"'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]') AND {text} >= '0001' "
-            f"THEN TRY_CAST({text} AS DATE) END"
-        )
-    else:
-        value = f"CASE WHEN {kind} = 'VARCHAR' THEN json_extract_string({element}, '$') END"
-    present = f"{value} IS NOT NULL"
-    checks = " AND ".join([present, *_value_checks(field, f"({value})")])
-    valid = f"({json_type} IS NULL OR {json_type} = 'NULL' OR ({checks}))"
-    return value, valid
-
-
 def _keys_ok(keys: str, allowed: Sequence[str]) -> str:
     listed = ", ".join(string_literal(key) for key in allowed)
     return (
@@ -112,51 +92,181 @@ def top_keys(compiled: CompiledRuleset) -> list[str]:
     return list(compiled.inputs.top) + list(compiled.inputs.groups)
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9 _.,:;+\-()']*")
+"""Text yyjson writes between quotes unchanged (no escape, no multi-byte character)."""
+
+
+def _json_text(text: str) -> str:
+    """The JSON text of a plain string, as DuckDB's JSON functions write it."""
+    return '"' + text + '"'
+
+
+def _plain(text: str) -> bool:
+    return _PLAIN.fullmatch(text) is not None
+
+
+def _json_answer(field: InputField, text: str) -> tuple[str, str, str]:
+    """(typed value, proven valid, whether its text is as short as any writing of it) of one
+    answer given as the JSON text DuckDB wrote for it (NULL when absent, `null` for null)."""
+    absent = f"({text} IS NULL OR {text} = 'null')"
+    exact = "TRUE"
+    if field.kind == "boolean":
+        value = f"(CASE {text} WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END)"
+        return value, f"({absent} OR {text} IN ('true', 'false'))", exact
+    if field.kind == "enum" and all(_plain(v) for v in field.values):
+        cases = " ".join(
+            f"WHEN {string_literal(_json_text(v))} THEN {string_literal(v)}" for v in field.values
+        )
+        value = f"(CASE {text} {cases} END)"
+        return value, f"({absent} OR {value} IS NOT NULL)", exact
+    if field.kind == "integer":
+        value = f"TRY_CAST({text} AS BIGINT)"
+        allowed = _integer_texts(field)
+        if allowed is not None:
+            listed = ", ".join(string_literal(t) for t in allowed)
+            return value, f"({absent} OR {text} IN ({listed}))", exact
+        checks = [f"regexp_full_match({text}, '-?[0-9]{{1,15}}')", *_value_checks(field, value)]
+        return value, f"({absent} OR ({' AND '.join(checks)}))", exact
+    if field.kind == "number":
+        value = f"TRY_CAST({text} AS DOUBLE)"
+        checks = [f"{value} IS NOT NULL", *_value_checks(field, value)]
+        exact = f"({absent} OR regexp_full_match({text}, '-?[0-9]{{1,15}}'))"
+        return value, f"({absent} OR ({' AND '.join(checks)}))", exact
+    if field.kind == "date":
+        value = (
+            f"(CASE WHEN regexp_full_match({text}, "
+            f"'\"[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]\"') AND {text} >= '\"0001' "
+            f"THEN TRY_CAST({text}[2:-2] AS DATE) END)"
+        )
+        return value, f"({absent} OR {value} IS NOT NULL)", exact
+    # a string, or an enum with a value DuckDB might write escaped
+    value = f"(CASE WHEN starts_with({text}, '\"') THEN json_extract_string({text}, '$') END)"
+    conditions = " AND ".join([f"{value} IS NOT NULL", *_value_checks(field, value)])
+    return value, f"({absent} OR ({conditions}))", exact
+
+
+def _integer_texts(field: InputField) -> list[str] | None:
+    """The texts of every allowed whole number, when there are few."""
+    if field.values:
+        return [str(int(v)) for v in field.values if float(v).is_integer()]
+    if field.minimum is None or field.maximum is None:
+        return None
+    low, high = math.ceil(field.minimum), math.floor(field.maximum)
+    return [str(v) for v in range(low, high + 1)] if high - low < 64 else None
+
+
+def _members_length(members: Sequence[tuple[str, str]]) -> str:
+    """The length of the shortest JSON text of an object with these (key, value text) members
+    where present: braces, `"key":value` for each, commas between."""
+    terms = [
+        f"COALESCE(strlen({text}) + {len(_json_text(key).encode()) + 1}, 0)"
+        for key, text in members
+    ]
+    present = " + ".join(f"({text} IS NOT NULL)::INTEGER" for _, text in members)
+    return f"(1 + {' + '.join(terms)} + GREATEST({present}, 1))" if members else "2"
+
+
+def _group_valid(text: str, items: Sequence[tuple[str, str]]) -> str:
+    """Whether an instrument's answers (JSON text `text`) are absent, null or an object of its
+    items, each at most once: proven by the object's length where its item keys are plain."""
+    keys_known = _keys_ok(f"json_keys({text})", [item for item, _ in items])
+    if all(_plain(item) for item, _ in items):
+        keys_known = (
+            f"CASE WHEN strlen({text}) = {_members_length(items)} THEN TRUE ELSE {keys_known} END"
+        )
+    return f"({text} IS NULL OR {text} = 'null' OR (starts_with({text}, '{{') AND ({keys_known})))"
+
+
 def jsonl_loader(
-    compiled: CompiledRuleset, path: str, ignore: frozenset[str] = frozenset()
+    compiled: CompiledRuleset,
+    path: str,
+    ignore: frozenset[str] = frozenset(),
+    *,
+    member: str | None = None,
+    carry: Sequence[str] = (),
 ) -> Loader:
-    """The objects of a JSON Lines file, each checked and converted."""
-    fields = compiled.inputs.fields
-    paths = [_json_path(field) for field in fields]
-    groups = list(compiled.inputs.groups)
-    group_paths = [f"$.{_json_key(alias)}" for alias in groups]
-    listed = ", ".join(string_literal(p) for p in [*paths, *group_paths])
+    """The objects of a JSON Lines file, each checked and converted (see the module's note).
+    With `member`, a line's applicant is that member of the line's object (a decision record's
+    `input`); the `carry` members of each line's object (a record's `record_hash`) come first,
+    as text."""
+    top = compiled.inputs.top
+    groups = compiled.inputs.groups
+    ignored = sorted(ignore - set(top) - set(groups))
+    paths: list[str] = []
+    texts: dict[str, str] = {}
+    exact: list[str] = []
+    """Conditions under which the line's length proves it has no key but the known ones."""
+
+    def element(key: str, json_path: str) -> str:
+        paths.append(json_path)
+        texts[key] = quote(f"__t{len(paths)}")
+        return texts[key]
+
+    members: list[tuple[str, str]] = []
+    for name in top:
+        members.append((name, element(name, f"$.{_json_key(name)}")))
+    for alias in groups:
+        members.append((alias, element(alias, f"$.{_json_key(alias)}")))
+    for key in ignored:
+        members.append((key, element(key, f"$.{_json_key(key)}")))
+        # an ignored value is not checked: a number in it may be written shorter than DuckDB
+        # writes it (`1E2` is `100.0`), which would leave room for an unknown key
+        exact.append(f"NOT regexp_matches(COALESCE({texts[key]}, ''), '[0-9][.eE]')")
+    for alias, items in groups.items():
+        for item, field in items.items():
+            element(field.name, f"$.{_json_key(alias)}.{_json_key(item)}")
     columns: list[str] = []
     valid: list[str] = []
-    for index, field in enumerate(fields, start=1):
-        value, ok = _json_field(field, f"__e[{index}]")
+    for field in compiled.inputs.fields:
+        value, ok, short = _json_answer(field, texts[field.name])
         columns.append(f"{value} AS {quote(field.name)}")
         valid.append(ok)
-    for offset, alias in enumerate(groups, start=len(fields) + 1):
-        element = f"__e[{offset}]"
-        kind = f"json_type({element})"
-        items = list(compiled.inputs.groups[alias])
+        if short != "TRUE":
+            exact.append(short)
+    for alias, items in groups.items():
         valid.append(
-            f"({kind} IS NULL OR {kind} = 'NULL' OR ({kind} = 'OBJECT' "
-            f"AND {_keys_ok(f'json_keys({element})', items)}))"
+            _group_valid(texts[alias], [(item, texts[f.name]) for item, f in items.items()])
         )
-    checks = " AND ".join(valid)
+    plain_keys = all(_plain(key) for key, _ in members)
+    allowed = [*top_keys(compiled), *sorted(ignore)]
+    exactly = f"strlen(__raw) = {_members_length(members)}"
+    if exact:
+        exactly += " AND " + " AND ".join(exact)
+    thorough = (
+        f"json_type(__raw) = 'OBJECT' AND NOT regexp_matches(__raw, '{_LENIENT}') "
+        f"AND {_keys_ok('json_keys(__raw)', allowed)}"
+    )
+    if plain_keys:
+        # a line written without white space or escapes: its length proves it has no other key
+        keys = f"CASE WHEN starts_with(__raw, '{{') AND {exactly} THEN TRUE ELSE {thorough} END"
+    else:
+        keys = thorough
+    checks = " AND ".join([f"strlen(__raw) + 2 <= {MAX_DOCUMENT_BYTES}", *valid, f"({keys})"])
+    listed = ", ".join(string_literal(p) for p in paths)
+    unpacked = ", ".join(
+        f"__e[{i}]::VARCHAR AS {quote(f'__t{i}')}" for i in range(1, len(paths) + 1)
+    )
+    carried = "".join(f"{quote(name)}, " for name in carry)
+    lines = "".join(
+        f", json_extract_string(json, {string_literal('$.' + _json_key(name))}) AS {quote(name)}"
+        for name in carry
+    )
+    raw = (
+        "json"
+        if member is None
+        else f"json_extract(json, {string_literal('$.' + _json_key(member))})::VARCHAR"
+    )
     sql = (
-        "SELECT __raw, "
-        + ", ".join(columns)
-        + f", COALESCE(__json AND {checks}, FALSE) AS __valid FROM (SELECT __raw, "
-        f"(strlen(__raw) + 2 <= {MAX_DOCUMENT_BYTES} AND json_type(__raw) = 'OBJECT' "
-        f"AND NOT regexp_matches(__raw, '{_LENIENT}') "
-        f"AND {_keys_ok('json_keys(__raw)', [*top_keys(compiled), *sorted(ignore)])}) AS __json, "
-        f"json_extract(__raw, [{listed}]) AS __e FROM (SELECT json AS __raw FROM "
-        f"read_ndjson_objects({string_literal(path)}, ignore_errors=true)))"
+        f"SELECT {carried}__raw, {', '.join(columns)}, COALESCE({checks}, FALSE) AS __valid "
+        f"FROM (SELECT {carried}__raw, {unpacked} FROM (SELECT {carried}__raw, "
+        f"json_extract(__raw, [{listed}]) AS __e FROM (SELECT {raw} AS __raw{lines} "
+        f"FROM read_ndjson_objects({string_literal(path)}, ignore_errors=true))))"
     )
     return Loader(sql, raw=True)
 
 
 def _json_key(key: str) -> str:
     return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _json_path(field: InputField) -> str:
-    if field.instrument is not None:
-        return f"$.{_json_key(field.instrument)}.{_json_key(field.item)}"
-    return f"$.{_json_key(field.name)}"
 
 
 # --- Arrow tables ------------------------------------------------------------------------------

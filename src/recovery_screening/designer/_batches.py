@@ -1,23 +1,26 @@
-"""Designer tools on the columnar engine: the same tallies, counted from Arrow batches of results.
+"""Designer tools on the columnar engine: the same tallies, counted by DuckDB or from Arrow.
 
 `simulate` and `diff` choose the engine: `columnar` (the default where the `columnar` extra is
-installed and the cohort is JSON Lines) evaluates the cohort with `BatchStream` and counts each
-batch with Arrow compute; `scalar` is the process pool over `Ruleset.evaluate`. Both give the
-same tally; tests/designer hold them equal.
+installed and the cohort is JSON Lines) evaluates the cohort with `BatchStream`; `scalar` is the
+process pool over `Ruleset.evaluate`. `simulate` has DuckDB count the rows its SQL decides
+(`_Tallies`: SQL aggregates) and counts the rows the scalar engine decides from their result
+tables; `diff` counts each pair of result batches with Arrow compute. Both engines give the
+same tally; tests/designer and tests/columnar hold them equal.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recovery_screening.columnar.sql import literal, quote
 from recovery_screening.compiler import CompiledRuleset
 from recovery_screening.designer.defaults import ENGINES
-from recovery_screening.errors import DocumentError, MissingExtra, Problem
-from recovery_screening.outcomes import DEFAULT_RULE, INCOMPLETE_RULE
+from recovery_screening.errors import DocumentError, MissingExtra, Problem, ScreeningError
+from recovery_screening.outcomes import DEFAULT_RULE, INCOMPLETE_RULE, OUTCOMES
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -149,16 +152,145 @@ def without(applicant: Any, keys: frozenset[str]) -> Any:
     return strip(applicant, keys)
 
 
+class TallyMismatch(ScreeningError):
+    """DuckDB's counts miss a value the tally lists (a bug: the counts would be incomplete)."""
+
+
+class _Tallies:
+    """A simulation tally's counts as SQL aggregates over the result columns (`count_if` for
+    each value a column can hold, known from the ruleset), and how each is added to a `Tally`:
+    what `tally_batch` counts from Arrow. Each column's counts are checked complete against its
+    number of values, so a value the ruleset does not list cannot be left out silently."""
+
+    def __init__(self, compiled: CompiledRuleset) -> None:
+        self.compiled = compiled
+        self.sql: list[str] = []
+        self._add: list[Callable[[Tally, Any], None]] = []
+        self._checks: list[tuple[str, int, int]] = []
+        codes = {rule.id: rule.code for rule in compiled.decisions}
+        codes[DEFAULT_RULE] = compiled.default.code
+        codes[INCOMPLETE_RULE] = compiled.incomplete.code
+        self.values("outcome", OUTCOMES, lambda t: t.outcomes)
+        self.items("deciding", list(codes), lambda t: t.reasons, codes)
+        self.items("referrals", _targets(compiled), lambda t: t.referrals)
+        names = [field.name for field in compiled.inputs.fields]
+        self.items("needs", names, lambda t: t.needs)
+        alone = "CASE WHEN outcome = 'defer' AND len(needs) = 1 THEN needs[1] END"
+        self.values(alone, names, lambda t: t.needs_alone, total=f"count({alone})")
+        for rule in compiled.decisions:
+            self.fired(rule.id, lambda t: t.decision_fired)
+        for domain in compiled.domains:
+            for scoring in domain.rules:
+                self.fired(scoring.id, lambda t: t.scoring_fired)
+            low, high = domain.reachable
+            scores = _domain_counter("scores", domain.name)
+            self.values(quote(domain.score_key), range(low, high + 1), scores, nulls=True)
+            bands = _domain_counter("bands", domain.name)
+            self.values(quote(domain.band_key), domain.bands.names, bands, nulls=True)
+
+    def _aggregate(self, sql: str, add: Callable[[Tally, Any], None]) -> int:
+        self.sql.append(sql)
+        self._add.append(add)
+        return len(self.sql) - 1
+
+    def values(
+        self,
+        column: str,
+        values: Iterable[Any],
+        counter: Callable[[Tally], Counter[Any]],
+        *,
+        nulls: bool = False,
+        total: str | None = None,
+    ) -> None:
+        """Count each of a column's `values` (and its NULLs with `nulls`)."""
+        listed = list(values)
+        first = len(self.sql)
+        for value in listed:
+            self._aggregate(f"count_if({column} = {literal(value)})", _adder(counter, value))
+        if nulls:
+            self._aggregate(f"count_if({column} IS NULL)", _adder(counter, None))
+        total = total or ("count(*)" if nulls else f"count({column})")
+        checked = self._aggregate(total, _ignored)
+        self._checks.append((column, first, checked))
+
+    def items(
+        self,
+        column: str,
+        items: Sequence[str],
+        counter: Callable[[Tally], Counter[Any]],
+        names: Mapping[str, str] | None = None,
+    ) -> None:
+        """Count each of `items` in a list column (counted through `names`); a list holds an
+        item at most once."""
+        first = len(self.sql)
+        for item in items:
+            named = names[item] if names is not None else item
+            self._aggregate(
+                f"count_if(list_contains({column}, {literal(item)}))", _adder(counter, named)
+            )
+        checked = self._aggregate(f"sum(len({column}))", _ignored)
+        self._checks.append((column, first, checked))
+
+    def fired(self, rule_id: str, counter: Callable[[Tally], Counter[Any]]) -> None:
+        self._aggregate(f"count_if({quote('rule:' + rule_id)})", _adder(counter, rule_id))
+
+    def add(self, tally: Tally, values: tuple[Any, ...], rows: int) -> None:
+        for column, first, checked in self._checks:
+            if sum(int(value or 0) for value in values[first:checked]) != int(values[checked] or 0):
+                raise TallyMismatch(f"the columnar counts of {column} are incomplete")
+        tally.applicants += rows
+        tally.evaluated += rows
+        for add, value in zip(self._add, values, strict=True):
+            add(tally, value)
+
+
+def _adder(counter: Callable[[Tally], Counter[Any]], key: Any) -> Callable[[Tally, Any], None]:
+    def add(tally: Tally, count: Any) -> None:
+        if count:
+            counter(tally)[key] += int(count)
+
+    return add
+
+
+def _ignored(tally: Tally, value: Any) -> None:
+    """A check's aggregate adds nothing."""
+
+
+def _targets(compiled: CompiledRuleset) -> list[str]:
+    """Every referral target a decision can name, once each."""
+    targets = [*compiled.default.referrals, *compiled.incomplete.referrals]
+    targets += [t for rule in compiled.decisions for t in rule.referrals]
+    targets += [t for advisory in compiled.advisories for t in advisory.referrals]
+    return list(dict.fromkeys(targets))
+
+
+def _domain_counter(kind: str, domain: str) -> Callable[[Tally], Counter[Any]]:
+    """The tally's counter of one domain's scores (`kind` "scores") or bands ("bands")."""
+
+    def counter(tally: Tally) -> Counter[Any]:
+        counters: dict[str, Counter[Any]] = getattr(tally, kind)
+        return counters.setdefault(domain, Counter())
+
+    return counter
+
+
 def simulate_columnar(
     ruleset: Ruleset, cohort: str | Path, progress: Callable[[int], None] | None, total: Tally
 ) -> Tally:
-    """Fill `total` (a fresh simulation tally) from the cohort's result stream."""
+    """Fill `total` (a fresh simulation tally): DuckDB counts the rows its SQL decides, and the
+    rows the scalar engine decides are counted from their result tables."""
     compiled = ruleset.compiled
     for domain in compiled.domains:
         total.scores.setdefault(domain.name, Counter())
         total.bands.setdefault(domain.name, Counter())
     batches = stream(ruleset, cohort, ignore=_sidecar((ruleset,)))
-    for table in batches:
+    tallies = _Tallies(compiled)
+    aggregated = batches.aggregate(tallies.sql)
+    if aggregated.values is not None:
+        tallies.add(total, aggregated.values, aggregated.decided)
+        if progress is not None:
+            progress(aggregated.decided)
+    for table in aggregated.others:
         tally_batch(compiled, table, total, batches.line)
         if progress is not None:
             progress(table.num_rows)
