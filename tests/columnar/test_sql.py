@@ -158,3 +158,28 @@ def columnar_literal(value: object) -> str:
     from recovery_screening.columnar.sql import literal
 
     return literal(value)
+
+
+def test_the_compact_v2_query_decides_a_subset_of_the_rows_the_same_way() -> None:
+    # Spark runs the compact query (no range evaluation over missing answers): it leaves more
+    # rows to the scalar engine, and decides the others exactly as the full query does
+    duckdb = pytest.importorskip("duckdb")
+    from pathlib import Path
+
+    from recovery_screening.columnar.sources import jsonl_loader
+
+    ruleset = SHIPPED["peer-support-intake@1.2.0"]
+    cohort = Path(__file__).parent.parent.parent / "examples" / "cohort-1000-v1.1.jsonl"
+    connection = duckdb.connect()
+    loader = jsonl_loader(ruleset.compiled, str(cohort), frozenset())
+    connection.execute(f"CREATE TEMP TABLE typed AS {loader.sql}")
+    full = connection.sql(compile_query(ruleset.compiled).sql("typed")).to_arrow_table()
+    compact_query = compile_query(ruleset.compiled, exact=False)
+    compact = connection.sql(compact_query.sql("typed")).to_arrow_table()
+    assert len(compact_query.sql()) < len(compile_query(ruleset.compiled).sql()) * 0.6
+    full_rows, compact_rows = full.to_pylist(), compact.to_pylist()
+    decided = [i for i, row in enumerate(compact_rows) if row["certain"]]
+    assert 0 < len(decided) < sum(row["certain"] for row in full_rows)
+    for i in decided:
+        assert full_rows[i]["certain"]
+        assert compact_rows[i] == full_rows[i], i

@@ -542,6 +542,26 @@ class UndecidedProof:
         return ExpressionWriter(names, self.ranges.bounds, self.ranges.v1_names).write(part)
 
 
+def provable_with_items_answered(compiled: CompiledRuleset, node: Node) -> bool:
+    """Whether, on a row with every instrument item answered, the condition is undecided
+    exactly when Kleene logic leaves it so: read-once over independent parts, each part over
+    an answer going both ways over its allowed values (a part over an instrument is known)."""
+    proof = UndecidedProof(compiled, RangeWriter(compiled, {}, {}, {}, {}, {}), ({}, {}))
+    parts: list[tuple[list[_Variable], Node]] = []
+    if not proof._split(node, parts):
+        return False
+    sources = [variables[0].source for variables, _ in parts if variables]
+    if len(sources) != len(set(sources)):
+        return False
+    for variables, part in parts:
+        if len(variables) == 1 and variables[0].instrument is None:
+            field_ = variables[0].field
+            assert field_ is not None
+            if not _takes_both_values(field_, part):
+                return False
+    return True
+
+
 def _critical_values(part: Node, bands: BandTable | None) -> list[int]:
     """Whole numbers around every literal and band edge the part compares with: a part over
     one whole number changes its truth only there."""

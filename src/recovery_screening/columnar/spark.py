@@ -60,7 +60,7 @@ def to_spark_sql(duckdb_sql: str) -> str:
 def spark_sql(ruleset: Ruleset, table: str = "applicants") -> str:
     """The ruleset's columnar query over `table` in Spark SQL (see `columnar_sql`); raises
     Uncompilable when the ruleset has none."""
-    return to_spark_sql(compile_query(ruleset.compiled).sql(table))
+    return to_spark_sql(compile_query(ruleset.compiled, exact=False).sql(table))
 
 
 def _backticked(name: str) -> str:
@@ -118,7 +118,8 @@ def evaluate_spark(
             typed = f"__typed_{view}"
             session.sql(to_spark_sql(loader.sql)).createOrReplaceTempView(typed)
             try:
-                query = to_spark_sql(engine.query.sql(typed, (*keep, SOURCE, "__valid")))
+                compact = compile_query(ruleset.compiled, exact=False)
+                query = to_spark_sql(compact.sql(typed, (*keep, SOURCE, "__valid")))
                 decided = session.sql(query)  # analysed now: the views can go
             finally:
                 session.catalog.dropTempView(typed)
