@@ -1,14 +1,15 @@
 """`check` on the columnar engine against the scalar search, side by side in one run.
 
     python benchmarks/bench_check.py [--examples 300] [--seed 0] [--ruleset ID@VERSION ...]
-        [--all-versions] [--skip-scalar ID@VERSION ...]
+        [--all-versions | --first-versions] [--skip-scalar ID@VERSION ... | --columnar-only]
 
 For each ruleset (default: the newest version of every shipped ruleset; `--all-versions`: every
-shipped version), `check_properties` runs once on each engine with the same examples and seed,
-in this one process. Printed per ruleset: the properties, the applicants the search plans to
-evaluate (sweep and random), the seconds on each engine, the ratio scalar / columnar and
-whether the two engines gave the same verdicts. `--skip-scalar` leaves a ruleset's scalar run
-out (the scalar search of a large one takes minutes), so its row has no ratio.
+shipped version; `--first-versions`: every 1.0.0, all format v1), `check_properties` runs once
+on each engine with the same examples and seed, in this one process. Printed per ruleset: the
+properties, the applicants the search plans to evaluate (sweep and random), the seconds on each
+engine, the ratio scalar / columnar and whether the two engines gave the same verdicts.
+`--skip-scalar` leaves a ruleset's scalar run out (the scalar search of a large one takes
+minutes), so its row has no ratio; `--columnar-only` leaves every one out.
 
 The scalar search runs hypothesis (milliseconds an example: drawing, then evaluating one
 applicant); the columnar one evaluates the same sweep and as many random applicants in Arrow
@@ -25,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _shipped(all_versions: bool) -> list[str]:
+def _shipped(all_versions: bool, first_versions: bool) -> list[str]:
     from recovery_screening import shipped_rulesets_directory
 
     found: dict[str, list[str]] = {}
@@ -34,7 +35,7 @@ def _shipped(all_versions: bool) -> list[str]:
     references = []
     for name, versions in sorted(found.items()):
         ordered = sorted(versions, key=lambda v: tuple(int(part) for part in v.split(".")))
-        chosen = ordered if all_versions else ordered[-1:]
+        chosen = ordered if all_versions else ordered[:1] if first_versions else ordered[-1:]
         references += [f"{name}@{version}" for version in chosen]
     return references
 
@@ -55,13 +56,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ruleset", action="append", default=[], metavar="ID@VERSION")
     parser.add_argument("--all-versions", action="store_true")
+    parser.add_argument("--first-versions", action="store_true")
     parser.add_argument("--skip-scalar", action="append", default=[], metavar="ID@VERSION")
+    parser.add_argument("--columnar-only", action="store_true")
     arguments = parser.parse_args()
 
     from recovery_screening import load_ruleset
     from recovery_screening.designer._properties import Properties
 
-    references = arguments.ruleset or _shipped(arguments.all_versions)
+    references = arguments.ruleset or _shipped(arguments.all_versions, arguments.first_versions)
     _timed(references[0], 1, 0, "columnar")  # imports and DuckDB loaded before timing
     print(f"check --examples {arguments.examples} --seed {arguments.seed}, one process")
     print(
@@ -75,7 +78,7 @@ def main() -> None:
         columnar, columnar_verdicts = _timed(
             reference, arguments.examples, arguments.seed, "columnar"
         )
-        if reference in arguments.skip_scalar:
+        if arguments.columnar_only or reference in arguments.skip_scalar:
             print(
                 f"{reference:<34}{len(properties.checks()):>6}{planned:>10}{columnar:>12.2f}"
                 f"{'-':>10}{'-':>8}  {columnar_verdicts.count(False)} broken (scalar skipped)"
