@@ -117,15 +117,17 @@ def _agreement(cohort: str, reference: str) -> tuple[int, int, int]:
 
 
 def _fallback(cohort: str, reference: str) -> tuple[int, int, tuple[str, ...]]:
+    """(rows, rows the SQL leaves to the scalar engine, notes), counted by DuckDB (the scalar
+    engine's rows are not decided here)."""
     from recovery_screening import load_ruleset
     from recovery_screening.columnar.batch import BatchStream
 
     stream = BatchStream(load_ruleset(reference), cohort)
-    rows = scalar = 0
-    for table in stream:
-        rows += table.num_rows
-        scalar += table["engine"].to_pylist().count("scalar")
-    return rows, scalar, stream.notes
+    aggregated = stream.aggregate([])
+    if aggregated.rows is None:  # no query: every row is the scalar engine's
+        rows = sum(table.num_rows for table in aggregated.others)
+        return rows, rows, stream.notes
+    return aggregated.rows, aggregated.rows - aggregated.decided, stream.notes
 
 
 def _in_process(function: Callable[..., Any], *arguments: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import datetime
+import functools
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -619,7 +620,7 @@ def evaluate_batch(
     chunks = list(stream)
     if not chunks:
         chunks = [_scalar_rows(ruleset, [], [], stream.columns, as_of)]
-    table = pa.concat_tables([chunk.cast(chunks[0].schema) for chunk in chunks])
+    table = pa.concat_tables(chunks)  # each has the schema of `_result_schema`
     return BatchResult(ruleset, table, stream.notes, stream.source, as_of)
 
 
@@ -640,24 +641,44 @@ def _complete(
     certain = pc.and_kleene(result["__valid"], result["certain"]).fill_null(False)
     local = pc.indices_nonzero(pc.invert(certain))
     raws = result["__raw"].take(local).to_pylist() if len(local) else []
-    rows = pa.array(range(offset, offset + n), pa.int64())
-    base = {
-        "row": rows,
-        "engine": pa.array([COLUMNAR] * n, pa.string()),
-        "valid": pa.array([True] * n, pa.bool_()),
-        "readable": pa.array([True] * n, pa.bool_()),
-        "problems": pa.nulls(n, _problem_type()),
-    }
-    typed = {c.name: result[c.name].cast(_arrow_type(c.kind)) for c in columns}
-    table = pa.table({**base, **typed})
+    schema = _result_schema(tuple(columns))
+    typed = result.select([column.name for column in columns])
+    base = [
+        pa.array(range(offset, offset + n), pa.int64()),
+        pa.repeat(pa.scalar(COLUMNAR), n),
+        pa.repeat(True, n),
+        pa.repeat(True, n),
+        pa.nulls(n, _problem_type()),
+    ]
+    names = ["row", "engine", "valid", "readable", "problems"]
+    table = pa.Table.from_arrays([*base, *typed.columns], names=[*names, *typed.column_names])
+    if table.schema != schema:  # DuckDB gives its own types (int32 for a small integer, say)
+        table = table.cast(schema)
     if not len(local):
         return table, False
     fallback = [offset + index for index in local.to_pylist()]
     applicants = _fallback_applicants(source, fallback, raws)
     scalar = _scalar_rows(ruleset, applicants, fallback, columns, as_of, source.ignore)
     kept = table.filter(certain)
-    merged = pa.concat_tables([kept, scalar.cast(kept.schema)])
+    merged = pa.concat_tables([kept, scalar])
     return merged.take(pc.sort_indices(merged["row"])), None in raws
+
+
+@functools.lru_cache(maxsize=64)
+def _result_schema(columns: tuple[OutputColumn, ...]) -> Any:
+    """The Arrow schema of `BatchResult.table` for these result columns."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("row", pa.int64()),
+            ("engine", pa.string()),
+            ("valid", pa.bool_()),
+            ("readable", pa.bool_()),
+            ("problems", _problem_type()),
+            *((c.name, _arrow_type(c.kind)) for c in columns),
+        ]
+    )
 
 
 def _problem_type() -> Any:
@@ -719,17 +740,7 @@ def _scalar_rows(
             ]
             record.update(dict.fromkeys(c.name for c in columns))
         records.append(record)
-    schema = pa.schema(
-        [
-            ("row", pa.int64()),
-            ("engine", pa.string()),
-            ("valid", pa.bool_()),
-            ("readable", pa.bool_()),
-            ("problems", _problem_type()),
-            *((c.name, _arrow_type(c.kind)) for c in columns),
-        ]
-    )
-    return pa.Table.from_pylist(records, schema=schema)
+    return pa.Table.from_pylist(records, schema=_result_schema(tuple(columns)))
 
 
 def _arrow_type(kind: str) -> Any:
