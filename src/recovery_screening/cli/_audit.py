@@ -73,6 +73,14 @@ def register(subparsers: Any) -> None:
         help="text for a person (default) or json for a program: one JSON object per record, "
         "then the summary (jsonl is a deprecated name for json)",
     )
+    replay_parser.add_argument(
+        "--engine",
+        choices=("auto", "columnar", "scalar"),
+        default="auto",
+        help="columnar (DuckDB, the 'columnar' extra; a log file): canonical records checked "
+        "fast and inputs decided in batches; scalar: one record at a time; auto (default): "
+        "columnar for a log of 8 MiB or more. Both give the same reports",
+    )
     quiet_option(replay_parser)
     replay_parser.set_defaults(handler=run_replay)
 
@@ -138,6 +146,7 @@ def run_replay(arguments: argparse.Namespace) -> int:
         chain_start=arguments.chain_start,
         expect_head=arguments.expect_head,
         digest_key=digest_key(arguments),
+        engine=arguments.engine,
     )
     as_json = arguments.format == "json"
     total = None if arguments.records == "-" else count_lines(arguments.records)

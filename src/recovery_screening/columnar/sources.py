@@ -178,9 +178,17 @@ def _group_valid(text: str, items: Sequence[tuple[str, str]]) -> str:
 
 
 def jsonl_loader(
-    compiled: CompiledRuleset, path: str, ignore: frozenset[str] = frozenset()
+    compiled: CompiledRuleset,
+    path: str,
+    ignore: frozenset[str] = frozenset(),
+    *,
+    member: str | None = None,
+    carry: Sequence[str] = (),
 ) -> Loader:
-    """The objects of a JSON Lines file, each checked and converted (see the module's note)."""
+    """The objects of a JSON Lines file, each checked and converted (see the module's note).
+    With `member`, a line's applicant is that member of the line's object (a decision record's
+    `input`); the `carry` members of each line's object (a record's `record_hash`) come first,
+    as text."""
     top = compiled.inputs.top
     groups = compiled.inputs.groups
     ignored = sorted(ignore - set(top) - set(groups))
@@ -238,10 +246,20 @@ def jsonl_loader(
     unpacked = ", ".join(
         f"__e[{i}]::VARCHAR AS {quote(f'__t{i}')}" for i in range(1, len(paths) + 1)
     )
+    carried = "".join(f"{quote(name)}, " for name in carry)
+    lines = "".join(
+        f", json_extract_string(json, {string_literal('$.' + _json_key(name))}) AS {quote(name)}"
+        for name in carry
+    )
+    raw = (
+        "json"
+        if member is None
+        else f"json_extract(json, {string_literal('$.' + _json_key(member))})::VARCHAR"
+    )
     sql = (
-        f"SELECT __raw, {', '.join(columns)}, COALESCE({checks}, FALSE) AS __valid "
-        f"FROM (SELECT __raw, {unpacked} FROM (SELECT __raw, json_extract(__raw, [{listed}]) "
-        f"AS __e FROM (SELECT json AS __raw "
+        f"SELECT {carried}__raw, {', '.join(columns)}, COALESCE({checks}, FALSE) AS __valid "
+        f"FROM (SELECT {carried}__raw, {unpacked} FROM (SELECT {carried}__raw, "
+        f"json_extract(__raw, [{listed}]) AS __e FROM (SELECT {raw} AS __raw{lines} "
         f"FROM read_ndjson_objects({string_literal(path)}, ignore_errors=true))))"
     )
     return Loader(sql, raw=True)

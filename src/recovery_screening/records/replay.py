@@ -7,6 +7,9 @@ not grow with the log. Each record gets a `RecordReport`; the run keeps a `Repla
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import importlib.util
 import itertools
 import json
 import re
@@ -14,26 +17,38 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydantic import ValidationError
 
-from recovery_screening.document.canonical import NotCanonical, canonical_hash, canonical_json
+from recovery_screening.document.canonical import (
+    HASH_PREFIX,
+    NotCanonical,
+    canonical_hash,
+    canonical_json,
+)
 from recovery_screening.document.reader import MAX_DOCUMENT_BYTES, parse_document_bytes
 from recovery_screening.errors import (
     DocumentError,
     InvalidApplicant,
+    MissingExtra,
     Problem,
     RulesetAltered,
     RulesetNotFound,
     ScreeningError,
 )
+from recovery_screening.models import EngineRef
 from recovery_screening.publication import RulesetRegistry
 from recovery_screening.records.record import (
+    DECISION_PURPOSE,
+    DIGEST_PREFIX,
+    INPUT_PURPOSE,
     NOT_COMPARED,
     RECORD_ID_PATTERN,
     REDACTED,
+    SIGNATURE_PREFIX,
     SUBJECT_PATTERN,
+    UNHASHED,
     DecisionRecord,
     check_key,
     comparable_decision,
@@ -44,6 +59,9 @@ from recovery_screening.records.record import (
     signature_valid,
 )
 from recovery_screening.ruleset import Ruleset
+
+if TYPE_CHECKING:
+    from recovery_screening.columnar.replay_rows import LogRows
 
 IDENTICAL = "identical"
 DIFFERENT = "different"
@@ -289,19 +307,16 @@ def _input_line(raw: bytes, source: str) -> Any:
 RecordSource = str | Path | BinaryIO | Iterable[DecisionRecord | Mapping[str, Any] | str | bytes]
 
 
-def _record_bodies(records: RecordSource) -> Iterator[tuple[int, Any]]:
-    """(line or position, parsed record or a DocumentError) for each record."""
+def _record_items(records: RecordSource) -> Iterator[tuple[int, Any]]:
+    """(line or position, the line's bytes, or the record as given) for each record."""
     if isinstance(records, (str, Path)) or hasattr(records, "read"):
-        name = str(records) if isinstance(records, (str, Path)) else "<records>"
-        for number, raw in read_lines(records):  # type: ignore[arg-type]
-            yield number, _parse(raw, f"{name}, line {number}")
+        yield from read_lines(records)  # type: ignore[arg-type]
         return
     for number, item in enumerate(records, start=1):
         if isinstance(item, DecisionRecord):
             yield number, item.to_dict()
-        elif isinstance(item, (str, bytes)):
-            raw = item.encode("utf-8") if isinstance(item, str) else item
-            yield number, _parse(raw, f"record {number}")
+        elif isinstance(item, str):
+            yield number, item.encode("utf-8")
         else:
             yield number, item
 
@@ -337,6 +352,38 @@ def _no_constant(name: str) -> Any:
     raise ValueError("NaN and Infinity are not JSON")
 
 
+ENGINES = ("auto", "columnar", "scalar")
+AUTO_MIN_BYTES = 8 * 1024 * 1024
+"""`auto` takes the columnar engine for a log file from this size up (about 900 records that
+keep their decision): below it, DuckDB's planning of the query costs more than it saves."""
+
+
+def columnar_available() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("duckdb", "pyarrow"))
+
+
+def chosen_engine(engine: str, records: object) -> str:
+    """`columnar` or `scalar` for a replay of `records`: `auto` is columnar for a log file of
+    AUTO_MIN_BYTES or more when the `columnar` extra is installed. `columnar` needs the extra
+    (MissingExtra) and a log file (DocumentError otherwise)."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
+    if engine == "scalar":
+        return "scalar"
+    path = Path(records) if isinstance(records, (str, Path)) else None
+    if engine == "columnar":
+        if not columnar_available():
+            raise MissingExtra("columnar", "duckdb")
+        if path is None or not path.is_file():
+            raise DocumentError(
+                str(records) if path is not None else "<records>",
+                [Problem((), "bad-format", "the columnar engine replays a log file")],
+            )
+        return "columnar"
+    large = path is not None and path.is_file() and path.stat().st_size >= AUTO_MIN_BYTES
+    return "columnar" if large and columnar_available() else "scalar"
+
+
 def replay(
     records: RecordSource,
     registry: RulesetRegistry | str | Path | None = None,
@@ -346,6 +393,7 @@ def replay(
     chain_start: str | None = None,
     expect_head: str | None = None,
     digest_key: bytes | None = None,
+    engine: str = "auto",
 ) -> ReplayRun:
     """Re-evaluate every record against its exact ruleset version and report on each, lazily.
 
@@ -359,6 +407,13 @@ def replay(
     it, records removed from the end of a log leave a whole chain. `digest_key`: the deployment's
     secret that v2 records were made with (`to_record(digest_key=...)`); without it a v2 record
     is `input-missing` (it cannot be proved). v1 records need no digest key.
+
+    `engine`: `scalar` checks each record as it is (parse, validate, hash, re-evaluate with
+    `Ruleset.evaluate`, compare); `columnar` (a log file, the `columnar` extra) proves the same
+    verdicts faster: a line written in canonical form is checked with the C-speed JSON codec,
+    and its input is decided by the columnar query streamed over the log (and over an `inputs`
+    file); any record it cannot prove identical is checked by the scalar path, so the reports
+    are the same. `auto` (the default) is columnar for a log file of 8 MiB or more.
     """
     if digest_key is not None:
         check_key(digest_key, "a digest key")
@@ -372,7 +427,11 @@ def replay(
     else:
         malformed: list[int] = []
         source = _Inputs(iter_input_entries(inputs, malformed=malformed), malformed=malformed)
-    run = ReplayRun(_record_bodies(records), registry, source, key, chain_start, digest_key)
+    chosen = chosen_engine(engine, records)
+    run = ReplayRun(_record_items(records), registry, source, key, chain_start, digest_key)
+    if chosen == "columnar":
+        input_file = str(inputs) if isinstance(inputs, (str, Path)) else None
+        run.use_columnar(str(records), input_file)
     run.summary.expected_head = expect_head
     if source is not None:
         run.summary.malformed_inputs = source.malformed
@@ -384,7 +443,7 @@ class ReplayRun(Iterator[RecordReport]):
 
     def __init__(
         self,
-        bodies: Iterator[tuple[int, Any]],
+        items: Iterator[tuple[int, Any]],
         registry: RulesetRegistry,
         inputs: _Inputs | _Lookup | None,
         key: bytes | None,
@@ -392,8 +451,15 @@ class ReplayRun(Iterator[RecordReport]):
         digest_key: bytes | None = None,
     ) -> None:
         self.summary = ReplaySummary(signatures_checked=key is not None)
+        self.engine = "scalar"
         self._digest_key = digest_key
-        self._bodies = bodies
+        self._items = items
+        self._rows_ruleset: Ruleset | None = None
+        self._log_rows: LogRows | None = None
+        self._input_rows: LogRows | None = None
+        self._taken: Any = _UNTAKEN
+        self._numbers = _Numbers()
+        self._taken_row: Mapping[str, Any] | None = None
         self._registry = registry
         self._inputs = inputs
         self._key = key
@@ -405,9 +471,57 @@ class ReplayRun(Iterator[RecordReport]):
     def __iter__(self) -> ReplayRun:
         return self
 
+    def use_columnar(self, log: str, inputs: str | None) -> None:
+        """Prove records on the columnar engine: canonical lines checked with the C-speed JSON
+        codec, and the inputs of the log file `log` (and of the `inputs` file) decided by the
+        columnar query of the ruleset the log's first record names."""
+        from recovery_screening.columnar.replay_rows import LogRows
+
+        self.engine = "columnar"
+        first = next((_parse(raw, log) for _, raw in read_lines(log)), None)
+        ruleset = self._named_ruleset(first)
+        if ruleset is None or not isinstance(first, dict):
+            return
+        # the inputs are read where the log's first record has its own: in the log, or in
+        # the inputs file (a record of the other kind is decided by the scalar engine)
+        self._rows_ruleset = ruleset
+        if "input" in first:
+            self._log_rows = LogRows(ruleset, log)
+        elif inputs is not None and Path(inputs).is_file():
+            self._input_rows = LogRows(ruleset, inputs, key="record_id")
+
+    def _named_ruleset(self, body: Any) -> Ruleset | None:
+        """The ruleset a record names, if it loads."""
+        reference = body.get("ruleset") if isinstance(body, dict) else None
+        if not isinstance(reference, dict):
+            return None
+        ruleset_id, version = reference.get("id"), reference.get("version")
+        if not isinstance(ruleset_id, str) or not isinstance(version, str):
+            return None
+        found = self._rulesets.get((ruleset_id, version))
+        if found is None:
+            found = self._rulesets[(ruleset_id, version)] = self._load(ruleset_id, version)
+        return found if isinstance(found, Ruleset) else None
+
+    def close(self) -> None:
+        """Stop the columnar engine's readers (a run left before its end)."""
+        for rows in (self._log_rows, self._input_rows):
+            if rows is not None:
+                rows.close()
+
     def __next__(self) -> RecordReport:
-        number, body = next(self._bodies)
-        report = self._check(number, body)
+        try:
+            number, item = next(self._items)
+        except StopIteration:
+            self.close()
+            raise
+        self._taken, self._taken_row = _UNTAKEN, None
+        report = None
+        if self.engine == "columnar" and isinstance(item, bytes):
+            report = self._proven(number, item)
+        if report is None:
+            body = _parse(item, f"line {number}") if isinstance(item, bytes) else item
+            report = self._check(number, body)
         summary = self.summary
         summary.records += 1
         summary.counts[report.status] += 1
@@ -422,6 +536,118 @@ class ReplayRun(Iterator[RecordReport]):
         for _ in self:
             continue
         return self.summary
+
+    # --- one record, proven identical fast -------------------------------------------------
+
+    def _proven(self, number: int, raw: bytes) -> RecordReport | None:
+        """The report of a record proven identical without the scalar path's slow steps, or
+        None: then the scalar path checks the record and reports whatever it finds.
+
+        The line must be the record's canonical JSON (the standard codec's output, with no
+        number or key the RFC 8785 writer would write otherwise): then the standard codec's
+        bytes are the canonical bytes, the record's hash is over the line without its
+        `record_hash` and `signature` members, and the recorded decision is identical exactly
+        when the line begins with the replayed decision's bytes (its `engine` block aside)."""
+        parsed = _plain_record(raw, self._numbers)
+        if parsed is None:
+            return None
+        line, body = parsed
+        log_row = self._log_rows.take(body.get("record_hash")) if self._log_rows else None
+        try:
+            record = _Envelope.model_validate(body)
+        except ValueError:  # a ValidationError
+            return None
+        hashed = _unhashed(line, body)
+        if hashed is None:
+            return None
+        digest = HASH_PREFIX + hashlib.sha256(hashed).hexdigest()
+        if (
+            digest != body["record_hash"]
+            or not self._previous_readable
+            or body["previous_hash"] != self._previous
+            or (self._key is not None and not _signed(body, hashed, self._key))
+            or (record.keyed and self._digest_key is None)
+        ):
+            return None
+        scratch: list[RecordFinding] = []
+        ruleset = self._ruleset(record, scratch)
+        if ruleset is None or scratch:
+            return None
+        answers, row = (
+            (body["input"], log_row)
+            if "input" in body
+            else (self._take_input(record.record_id), self._taken_row)
+        )
+        if answers is None or not self._input_proven(record, answers, "input" in body):
+            return None
+        replayed = self._replayed(ruleset, answers, row)
+        if replayed is None:
+            return None
+        proven, decision_text = self._decision_proven(record, line, body, replayed)
+        if not proven or not _canonical_line(line, body, decision_text):
+            return None
+        self._link(number, body, scratch, readable=True, digest=digest)
+        return RecordReport(
+            number,
+            record.record_id,
+            record.subject_ref,
+            IDENTICAL,
+            draft=record.ruleset.published is False,
+        )
+
+    def _input_proven(self, record: DecisionRecord, answers: Any, in_line: bool) -> bool:
+        # the input of a line proven canonical is written as it is; an entry of `inputs` is
+        # checked for what RFC 8785 writes otherwise
+        canonical = _plain_bytes(answers) if in_line else _canonical_bytes(answers)
+        if canonical is None:
+            return False
+        if record.keyed:
+            assert self._digest_key is not None  # checked by the caller
+            message = INPUT_PURPOSE + b"\x00" + canonical
+            digest = hmac.new(self._digest_key, message, hashlib.sha256).hexdigest()
+            return DIGEST_PREFIX + digest == record.input_digest
+        return HASH_PREFIX + hashlib.sha256(canonical).hexdigest() == record.input_hash
+
+    def _replayed(
+        self, ruleset: Ruleset, answers: Any, row: Mapping[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """The replayed decision: built from the columnar row where it holds the whole trace,
+        else decided by the scalar engine (None for an invalid input: the scalar path says)."""
+        decision = None
+        rows = self._log_rows or self._input_rows
+        if row is not None and ruleset is self._rows_ruleset and rows is not None:
+            decision = rows.built(answers, row)
+        if decision is None:
+            try:
+                decision = ruleset.evaluate(answers)
+            except InvalidApplicant:
+                return None
+        return decision.to_dict()
+
+    def _decision_proven(
+        self, record: DecisionRecord, line: str, body: dict[str, Any], replayed: dict[str, Any]
+    ) -> tuple[bool, str | None]:
+        """(whether the replayed decision is the recorded one, the text of the recorded
+        decision in the line where it was compared)."""
+        if not record.keyed:
+            if not record.includes_input:
+                replayed = redact_evidence(replayed)
+            text = _recorded_decision(line, body, replayed)
+            return text is not None, text
+        assert self._digest_key is not None  # checked by the caller
+        text = None
+        if record.includes_input:
+            text = _recorded_decision(line, body, replayed)
+            if text is None:
+                return False, None
+        elif replayed["outcome"] != record.outcome:
+            return False, None
+        canonical = _canonical_bytes(comparable_decision(replayed))
+        if canonical is None:
+            return False, None
+        message = DECISION_PURPOSE + b"\x00" + canonical
+        digest = hmac.new(self._digest_key, message, hashlib.sha256).hexdigest()
+        return DIGEST_PREFIX + digest == record.decision_digest, text
 
     # --- one record -----------------------------------------------------------------------
 
@@ -574,7 +800,7 @@ class ReplayRun(Iterator[RecordReport]):
         if "input" in body:
             answers = body["input"]
         else:
-            answers = self._inputs.take(record.record_id) if self._inputs is not None else None
+            answers = self._take_input(record.record_id)
             if answers is None:
                 findings.append(RecordFinding(INPUT_MISSING, self._no_input()))
                 return None
@@ -605,6 +831,16 @@ class ReplayRun(Iterator[RecordReport]):
                 )
             )
             return None
+        return answers
+
+    def _take_input(self, record_id: str) -> Any:
+        """The record's entry of `inputs` (taken once per record: the fast path may have)."""
+        if self._taken is not _UNTAKEN:
+            return self._taken
+        answers = self._inputs.take(record_id) if self._inputs is not None else None
+        self._taken = answers
+        if answers is not None and self._input_rows is not None:
+            self._taken_row = self._input_rows.take(record_id)
         return answers
 
     def _no_input(self) -> str:
@@ -715,6 +951,166 @@ def _same_decision(recorded: Mapping[str, Any], replayed: Mapping[str, Any]) -> 
         return canonical_json(left) == canonical_json(right)
     except NotCanonical:
         return False
+
+
+_UNTAKEN = object()
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"), check_circular=False
+)
+_UNUSUAL_NUMBER = re.compile(
+    r"(?:^|[:,\[])-?(?:[0-9]+\.0|[0-9.]+[eE][-+]?[0-9]+|[0-9]{16,}(?:\.[0-9]+)?)(?:$|[,\]}])"
+)
+"""A number the standard codec may write otherwise than RFC 8785: an integral float (`4.0`), an
+exponent, or 16 digits or more (beyond 2**53). In compact JSON a number stands between `:`, `,`
+or `[` and `,`, `]` or `}`; text inside a string that looks so only sends the value to the exact
+writer."""
+_KEY = re.compile(r'[{,]"((?:[^"\\]|\\.)*)":')
+
+
+_DIGITS = str.maketrans("123456789", "000000000")
+_SIXTEEN_DIGITS = "0" * 16
+
+
+class _Numbers:
+    """A JSON decoder that notes any float the standard codec may write otherwise than
+    RFC 8785 (an integral float, an exponent, 16 digits or more): it sees each float's text."""
+
+    __slots__ = ("decoder", "unusual")
+
+    def __init__(self) -> None:
+        self.unusual = False
+        self.decoder = json.JSONDecoder(parse_float=self._float)
+
+    def _float(self, text: str) -> float:
+        if "e" in text or "E" in text or text.endswith(".0") or text.find(".") >= 16:
+            self.unusual = True
+        return float(text)
+
+
+_LONG_INTEGER = re.compile(r"[:,\[]-?[0-9]{16}")
+
+
+def _plain_record(raw: bytes, numbers: _Numbers) -> tuple[str, dict[str, Any]] | None:
+    """(line, record) of a line holding a JSON object with no number or key that RFC 8785
+    writes otherwise, else None. Whether the line is the standard codec's text of that object
+    is checked once the decision is known (`_canonical_line`)."""
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        return None
+    numbers.unusual = False
+    try:
+        text = raw.decode("utf-8")
+        body = numbers.decoder.decode(text)
+    except (ValueError, RecursionError):
+        return None
+    line = text.rstrip("\r\n")
+    if type(body) is not dict or numbers.unusual or _long_integer(line) or not _ascii_keys(line):
+        return None
+    return line, body
+
+
+def _long_integer(text: str) -> bool:
+    """Whether compact JSON `text` may hold an integer of 16 digits or more (beyond 2**53 for
+    the writer): a run of 16 digits, then where a number can start (a string may look so)."""
+    return _SIXTEEN_DIGITS in text.translate(_DIGITS) and _LONG_INTEGER.search(text) is not None
+
+
+def _plain_bytes(value: Any) -> bytes:
+    """The standard codec's bytes of a part of a line proven canonical."""
+    return _ENCODER.encode(value).encode("utf-8")
+
+
+def _ascii_keys(text: str) -> bool:
+    """Whether every key of compact JSON `text` is ASCII (Python sorts keys by code point,
+    RFC 8785 by UTF-16 unit: the same for ASCII)."""
+    return text.isascii() or all(key.isascii() for key in _KEY.findall(text))
+
+
+def _plain_canonical(text: str) -> bool:
+    """Whether `text`, the standard codec's output for a parsed JSON value, is also its RFC 8785
+    form: no unusual number and only ASCII keys — exactly when `canonical_json`'s fast path
+    writes it. Cheap tests of the text rule most values out before the regular expression."""
+    digits = text.translate(_DIGITS)
+    suspect = (
+        ".0," in text
+        or ".0]" in text
+        or ".0}" in text
+        or "0e-" in digits
+        or "0e+" in digits
+        or _SIXTEEN_DIGITS in digits
+    )
+    if suspect and _UNUSUAL_NUMBER.search(text):
+        return False
+    return _ascii_keys(text)
+
+
+def _canonical_bytes(value: Any) -> bytes | None:
+    """`canonical_json(value)`, by the standard codec where that is proven the same; None where
+    the value has no canonical form."""
+    try:
+        text = _ENCODER.encode(value)
+        if _plain_canonical(text):
+            return text.encode("utf-8")
+    except (ValueError, TypeError, UnicodeEncodeError, RecursionError):
+        pass
+    try:
+        return canonical_json(value)
+    except NotCanonical:
+        return None
+
+
+def _unhashed(line: str, body: dict[str, Any]) -> bytes | None:
+    """The canonical bytes a record's hash covers, cut from its canonical line: the line without
+    its `record_hash` and `signature` members. Both are the last of their name in the line (what
+    follows them is the record's id, ruleset reference and subject: no such key in them)."""
+    cut = line
+    for name in UNHASHED:
+        if name not in body:
+            continue
+        member = f',"{name}":"{body[name]}"'
+        at = cut.rfind(member)
+        if at < 0:
+            return None
+        cut = cut[:at] + cut[at + len(member) :]
+    return cut.encode("utf-8")
+
+
+def _signed(body: dict[str, Any], hashed: bytes, key: bytes) -> bool:
+    signature = body.get("signature")
+    expected = SIGNATURE_PREFIX + hmac.new(key, hashed, hashlib.sha256).hexdigest()
+    return isinstance(signature, str) and hmac.compare_digest(signature, expected)
+
+
+def _recorded_decision(line: str, body: dict[str, Any], replayed: dict[str, Any]) -> str | None:
+    """The text of the recorded decision if the canonical record `line` holds the replayed
+    decision with the recorded `engine` block, else None. Its first member (`decision` sorts
+    first) is then exactly that decision: a valid decision, identical (the engine is not
+    compared)."""
+    recorded = body.get("decision")
+    if type(recorded) is not dict:
+        return None
+    engine = recorded.get("engine")
+    try:
+        EngineRef.model_validate(engine)
+        expected = _ENCODER.encode({**replayed, "engine": engine})
+    except (ValueError, TypeError):
+        return None
+    return expected if line.startswith('{"decision":' + expected + ",") else None
+
+
+def _canonical_line(line: str, body: dict[str, Any], decision: str | None) -> bool:
+    """Whether the line is the standard codec's text of the record. `decision`, the text the
+    line's decision was found to be, is not encoded again: only the rest of the record is."""
+    if decision is None:
+        return _ENCODER.encode(body) == line
+    rest = _ENCODER.encode({name: value for name, value in body.items() if name != "decision"})
+    return line == '{"decision":' + decision + "," + rest[1:]
+
+
+class _Envelope(DecisionRecord):
+    """A record validated as `DecisionRecord` validates it, its decision only as an object: the
+    fast path proves the decision by its equality with the replayed one."""
+
+    decision: dict[str, Any] | None = None  # type: ignore[assignment]
 
 
 def _validated(body: Any) -> tuple[DecisionRecord | None, str]:
