@@ -414,6 +414,8 @@ def _source(data: Any) -> _Source:
 
 BATCH_ROWS = 131_072
 """Rows per record batch of a stream: memory holds a few batches, not the cohort."""
+SCALAR_ROWS = 8_192
+"""Rows per result table of `Aggregated.others` (each row built as a Python record first)."""
 
 
 class BatchStream:
@@ -567,9 +569,13 @@ class BatchStream:
             for batches in _grouped(_batches(relation, self.batch_rows), self.batch_rows):
                 batch = pa.Table.from_batches(batches)
                 local = pc.indices_nonzero(pc.invert(batch["__decided"]))
-                if len(local):
-                    rows = [offset + index for index in local.to_pylist()]
-                    raws = batch["__raw"].take(local).to_pylist()
+                positions = [offset + index for index in local.to_pylist()]
+                texts = batch["__raw"].take(local).to_pylist() if len(local) else []
+                # the scalar engine's rows as tables of SCALAR_ROWS: their Python records, not
+                # the batch, are what memory holds
+                for start in range(0, len(positions), SCALAR_ROWS):
+                    rows = positions[start : start + SCALAR_ROWS]
+                    raws = texts[start : start + SCALAR_ROWS]
                     applicants = _fallback_applicants(self.source, rows, raws)
                     yield _scalar_rows(
                         self.ruleset, applicants, rows, self.columns, self.as_of, self.source.ignore
