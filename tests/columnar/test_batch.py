@@ -354,6 +354,24 @@ def test_evaluate_batch_prints_nothing(tmp_path: Path) -> None:
     assert (run.stdout, run.stderr) == ("", "")
 
 
+def test_a_stream_of_some_result_columns(intake: Ruleset) -> None:
+    from recovery_screening.columnar.batch import BatchStream
+
+    cohort = REPO / "examples" / "cohort-1000.jsonl"
+    full = pa.concat_tables(list(BatchStream(intake, cohort)))
+    some = pa.concat_tables(list(BatchStream(intake, cohort, columns=["outcome", "needs"])))
+    assert some.column_names == [
+        "row",
+        "engine",
+        "valid",
+        "readable",
+        "problems",
+        "outcome",
+        "needs",
+    ]
+    assert some == full.select(some.column_names)
+
+
 # --- format v2: unanswered instrument items decided by the query's ranges ----------------------
 
 V2_WITH_INSTRUMENTS = [

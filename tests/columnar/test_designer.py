@@ -62,6 +62,18 @@ def test_simulate_columnar_with_a_line_duckdb_splits_differently(
     assert (columnar["applicants"], columnar["invalid"]) == (4, 1)
 
 
+def test_the_scalar_engines_rows_are_counted_in_small_tables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from recovery_screening.columnar import batch
+
+    monkeypatch.setattr(batch, "SCALAR_ROWS", 7)  # 226 of the 1,000 rows: many tables
+    ruleset = load_ruleset("peer-support-intake@1.1.0")
+    path = REPO / "examples" / "cohort-1000-v1.1.jsonl"
+    columnar = simulate(ruleset, path, engine="columnar").to_dict()
+    assert columnar == simulate(ruleset, path, engine="scalar", workers=1).to_dict()
+
+
 def test_the_sql_counts_are_checked_complete(intake: Ruleset) -> None:
     from recovery_screening.designer._batches import TallyMismatch, _Tallies
     from recovery_screening.designer.simulate import Tally

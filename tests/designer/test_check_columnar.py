@@ -248,3 +248,31 @@ def test_chunks_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(_check_batches, "FIRST_CHUNK_ROWS", 5)
     monkeypatch.setattr(_check_batches, "CHUNK_ROWS", 997)
     assert [r.to_dict() for r in check_properties(ruleset, examples=20, engine="columnar")] == whole
+
+
+def test_a_test_case_the_contract_refuses_is_swept_by_the_scalar_engine() -> None:
+    """A sweep's applicants from a test case the contract refuses are decided by the scalar
+    engine in their place in the order: one that the sweep makes valid (its bad answer set to
+    each allowed value) is the counterexample, as in the scalar search."""
+    ruleset = mini_without_tests('withdrawal == "severe"')
+    document = ruleset.document
+    document["tests"] = [
+        {
+            "id": "a-bad-answer",
+            "applicant": {"withdrawal": "sevre", "ready": 9, "attends": True, "violent": False},
+            "expect": {"outcome": "admit"},
+        },
+        {
+            "id": "fine",
+            "applicant": {"withdrawal": "none", "ready": 8, "attends": True, "violent": False},
+            "expect": {"outcome": "admit"},
+        },
+    ]
+    ruleset = load_document(document, rulesets_dir=FIXTURE_RULESETS)
+    only = {"property:no-admit-in-withdrawal"}.__contains__
+    (columnar,) = check_properties(ruleset, examples=5, only=only, engine="columnar")
+    (scalar,) = check_properties(ruleset, examples=5, only=only, engine="scalar")
+    assert columnar.to_dict() == scalar.to_dict()
+    assert columnar.counterexample is not None
+    assert columnar.counterexample.applicant["ready"] == 9  # the refused test case's sweep
+    assert columnar.counterexample.applicant["withdrawal"] == "moderate"

@@ -26,6 +26,7 @@ from recovery_screening.columnar.sql import (
     Uncompilable,
     compile_query,
     output_columns,
+    quote,
 )
 from recovery_screening.decision import Decision
 from recovery_screening.errors import (
@@ -413,6 +414,8 @@ def _source(data: Any) -> _Source:
 
 BATCH_ROWS = 131_072
 """Rows per record batch of a stream: memory holds a few batches, not the cohort."""
+SCALAR_ROWS = 8_192
+"""Rows per result table of `Aggregated.others` (each row built as a Python record first)."""
 
 
 class BatchStream:
@@ -428,6 +431,7 @@ class BatchStream:
         as_of: datetime.date | None = None,
         batch_rows: int = BATCH_ROWS,
         ignore: frozenset[str] = frozenset(),
+        columns: Sequence[str] | None = None,
     ) -> None:
         _modules()
         self.ruleset = ruleset
@@ -441,7 +445,10 @@ class BatchStream:
         if engine.query is not None and as_of is not None and ruleset.compiled.format_version >= 2:
             self.query = None
             self.notes = (*self.notes, "as_of: every row is decided by the scalar engine")
-        self.columns = result_columns(ruleset)
+        every = result_columns(ruleset)
+        self.columns = every if columns is None else tuple(c for c in every if c.name in columns)
+        """The result columns the tables have (`columns`, when given, names a subset: the SQL
+        then computes only what those need)."""
 
     def line(self, row: int) -> int | None:
         return self.source.line(row)
@@ -481,9 +488,10 @@ class BatchStream:
         try:
             # a line's text is needed only where the scalar engine takes the row: not carried
             # (about a kilobyte a row) where the SQL decided it
+            selected = ", ".join(quote(column.name) for column in self.columns)
             sql = (
-                "SELECT * REPLACE (CASE WHEN COALESCE(__valid AND certain, FALSE) THEN NULL "
-                f"ELSE __raw END AS __raw) FROM ({sql})"
+                "SELECT CASE WHEN COALESCE(__valid AND certain, FALSE) THEN NULL ELSE __raw END "
+                f"AS __raw, __valid, certain, {selected} FROM ({sql})"
             )
             pending: list[pa.Table] = []
             for batches in _grouped(
@@ -561,9 +569,13 @@ class BatchStream:
             for batches in _grouped(_batches(relation, self.batch_rows), self.batch_rows):
                 batch = pa.Table.from_batches(batches)
                 local = pc.indices_nonzero(pc.invert(batch["__decided"]))
-                if len(local):
-                    rows = [offset + index for index in local.to_pylist()]
-                    raws = batch["__raw"].take(local).to_pylist()
+                positions = [offset + index for index in local.to_pylist()]
+                texts = batch["__raw"].take(local).to_pylist() if len(local) else []
+                # the scalar engine's rows as tables of SCALAR_ROWS: their Python records, not
+                # the batch, are what memory holds
+                for start in range(0, len(positions), SCALAR_ROWS):
+                    rows = positions[start : start + SCALAR_ROWS]
+                    raws = texts[start : start + SCALAR_ROWS]
                     applicants = _fallback_applicants(self.source, rows, raws)
                     yield _scalar_rows(
                         self.ruleset, applicants, rows, self.columns, self.as_of, self.source.ignore

@@ -12,10 +12,9 @@ fail-safe); elsewhere it returns None and the caller decides with the scalar eng
 
 from __future__ import annotations
 
-import functools
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +44,8 @@ class RowPlan:
     index: Mapping[str, int]
     decision_columns: tuple[str, ...]
     domain_columns: tuple[tuple[tuple[str, ...], str, str], ...]
+    columns: tuple[str, ...]
+    """Every result column the Decision is built from."""
 
 
 def row_plan(ruleset: Ruleset) -> RowPlan | None:
@@ -76,12 +77,17 @@ def row_plan(ruleset: Ruleset) -> RowPlan | None:
         )
         for domain in compiled.domains
     )
+    decision_columns = tuple(f"rule:{rule}" for rule in decisions)
+    read_columns = {*facts, *decision_columns, *_RESULT_FLAGS}
+    for rules, low, high in domains:
+        read_columns.update((*rules, low, high))
     return RowPlan(
         tuple(facts),
         decisions,
         {rule: i for i, rule in enumerate(decisions)},
-        tuple(f"rule:{rule}" for rule in decisions),
+        decision_columns,
         domains,
+        tuple(sorted(read_columns)),
     )
 
 
@@ -92,11 +98,12 @@ def decision_from_row(
     its row of results; None where the row does not hold the whole trace (or the applicant
     breaks the contract: the scalar engine then reports it)."""
     compiled = ruleset.compiled
-    cell: Callable[[str], Any] = (
-        functools.partial(_cell, row.columns, row.index)
-        if isinstance(row, Row)
-        else row.__getitem__
-    )
+    if isinstance(row, Row):
+        columns, at = row.columns, row.index
+        cells = {name: columns[name][at] for name in plan.columns}
+    else:
+        cells = {name: row[name] for name in plan.columns}
+    cell = cells.__getitem__
     truths = tuple(cell(name) for name in plan.decision_columns)
     if cell("fail_safe") is not False or None in truths:
         return None
@@ -240,10 +247,6 @@ class LogRows:
                 self._queue.get(timeout=0.1)
             except queue.Empty:
                 continue
-
-
-def _cell(columns: Mapping[str, list[Any]], index: int, name: str) -> Any:
-    return columns[name][index]
 
 
 class Row(Mapping[str, Any]):

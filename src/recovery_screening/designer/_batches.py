@@ -70,12 +70,18 @@ def _sidecar(rulesets: tuple[Ruleset, ...]) -> frozenset[str]:
     return frozenset({SIDECAR}) if Grouping.for_rulesets(rulesets, ()).strip else frozenset()
 
 
-def stream(ruleset: Ruleset, cohort: str | Path, *, ignore: frozenset[str] = frozenset()) -> Any:
+def stream(
+    ruleset: Ruleset,
+    cohort: str | Path,
+    *,
+    ignore: frozenset[str] = frozenset(),
+    columns: list[str] | None = None,
+) -> Any:
     from recovery_screening.columnar.batch import BatchStream
 
     if not Path(cohort).is_file():
         raise DocumentError(str(cohort), [Problem((), "unreadable", "cannot open file")])
-    return BatchStream(ruleset, cohort, ignore=ignore)
+    return BatchStream(ruleset, cohort, ignore=ignore, columns=columns)
 
 
 def _counts(array: Any) -> Counter[Any]:
@@ -357,10 +363,16 @@ def diff_columnar(
     import pyarrow.compute as pc
 
     sidecar = _sidecar((old, new))
-    before_stream = stream(old, cohort, ignore=only_new | sidecar)
-    after_stream = stream(new, cohort, ignore=only_old | sidecar)
     old_domains = {d.name: d for d in old.compiled.domains}
     shared = [(old_domains[d.name], d) for d in new.compiled.domains if d.name in old_domains]
+    # only what the tally reads: the SQL then computes nothing else (needs, referrals, ...)
+    read = ["outcome", "deciding"]
+    before_stream = stream(
+        old, cohort, ignore=only_new | sidecar, columns=[*read, *(a.band_key for a, _ in shared)]
+    )
+    after_stream = stream(
+        new, cohort, ignore=only_old | sidecar, columns=[*read, *(b.band_key for _, b in shared)]
+    )
     line_of = before_stream.line
     for before, after in _aligned(iter(before_stream), iter(after_stream)):
         tally.applicants += before.num_rows

@@ -34,7 +34,6 @@ from recovery_screening.designer._properties import (
     one_step_worse,
     with_answer,
 )
-from recovery_screening.errors import InvalidApplicant
 from recovery_screening.fields import InputField
 from recovery_screening.outcomes import RANK
 
@@ -43,10 +42,10 @@ CHUNK_ROWS = 65_536
 """Rows per evaluated table. The first has FIRST_CHUNK_ROWS: a search stops at its first
 counterexample, which the sweep often finds among the first rows. Each next one has four times
 as many, up to CHUNK_ROWS, while the SQL decides most rows itself (DuckDB plans the query once a
-table, about a second for the intake); where the scalar engine decides many (format v2 rows
-with undecided rules, milliseconds each), the size stays."""
-_GROW_BELOW = 0.1
-"""The share of rows decided by the scalar engine under which the chunks grow."""
+table, about a second for the intake); twice as many where the scalar engine decides many
+(format v2 rows with undecided rules, milliseconds each)."""
+_FAST_BELOW = 0.1
+"""The share of rows decided by the scalar engine under which the chunks grow fourfold."""
 MAX_SHRINK_ROUNDS = 20
 _EARLIEST = datetime.date(1990, 1, 1)
 _DAYS = (datetime.date(2040, 12, 31) - _EARLIEST).days
@@ -226,9 +225,7 @@ class BatchSearch:
     def _flat_seed(self, applicant: dict[str, Any]) -> tuple[Any, ...] | None:
         """A test case's answers, or None when the scalar engine refuses it (its sweep is then
         decided by the scalar engine: a tuple of answers cannot hold what is wrong with it)."""
-        try:
-            self.ruleset.evaluate(applicant)
-        except InvalidApplicant:
+        if self.ruleset.applicant_problems(applicant):
             return None
         return tuple(answer_of(applicant, field) for field in self.fields)
 
@@ -303,9 +300,9 @@ class BatchSearch:
         size = FIRST_CHUNK_ROWS
         while len(results) < len(checks):
             chunk = self.fill(pending, exhausted, decided, size)
-            grows = (chunk.rows or chunk.candidates) and self.evaluate(chunk, decided) < _GROW_BELOW
-            if grows:
-                size = min(size * 4, CHUNK_ROWS)
+            if chunk.rows or chunk.candidates:
+                fast = self.evaluate(chunk, decided) < _FAST_BELOW
+                size = min(size * (4 if fast else 2), CHUNK_ROWS)
             while len(results) < len(checks):
                 position = len(results)
                 if position in decided:

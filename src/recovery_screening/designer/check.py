@@ -1,7 +1,8 @@
 """Property checks: search for applicants that break a safety property, and shrink them.
 
-Applicants are generated from the ruleset's input contract (needs the `designer` extra:
-`pip install ".[designer]"` from a checkout). The properties:
+Applicants are generated from the ruleset's input contract (the scalar search needs the
+`designer` extra, `pip install ".[designer]"` from a checkout; the columnar one the `columnar`
+extra). The properties:
 
 - `fail-safe`: no `admit` while a required or safety-critical answer is missing;
 - `monotonic`: making one answer with a declared `direction` one step worse (the next value of
