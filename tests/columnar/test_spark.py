@@ -93,7 +93,11 @@ def test_spark_decides_the_example_cohort_as_duckdb_and_the_scalar_engine(
     for expected in by_duckdb:
         row = expected.pop("row")
         expected.pop("readable")
+        # Spark runs the compact v2 query: it leaves more rows to the scalar engine, never fewer
+        engine, expected_engine = by_spark[row].pop("engine"), expected.pop("engine")
+        assert engine == expected_engine or (engine, expected_engine) == ("scalar", "columnar")
         assert by_spark[row] == expected, f"row {row}"
+        by_spark[row]["engine"] = engine
     for row, applicant in enumerate(applicants):
         decision = ruleset.evaluate(applicant)
         got = by_spark[row]
