@@ -4,13 +4,19 @@ the one `Ruleset.evaluate` gives, and each row goes to the line it was read from
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.columnar.test_batch import SHIPPED, arrow_table
 from tests.records.conftest import chain, cohort
 
 from recovery_screening import Ruleset, load_ruleset
-from recovery_screening.columnar.replay_rows import LogRows, row_plan
+from recovery_screening.columnar.replay_rows import LogRows, decision_from_row, row_plan
+from recovery_screening.designer.strategies import answered_paths, applicants
+from recovery_screening.designer.strategies import without as without_answers
 
 pytest.importorskip("duckdb")
 pytest.importorskip("pyarrow")
@@ -54,3 +60,63 @@ def test_rows_go_only_to_their_own_line(intake: Ruleset, cohort_log: Path, tmp_p
 def test_rulesets_whose_trace_the_columns_do_not_hold_have_no_plan() -> None:
     assert row_plan(load_ruleset("peer-support-intake@1.0.0")) is not None
     assert row_plan(load_ruleset("peer-support-intake@1.1.0")) is None  # format v2: exact
+
+
+PLANNED = [
+    pytest.param(ruleset, id=name)
+    for name, ruleset in sorted(SHIPPED.items())
+    if row_plan(ruleset) is not None
+]
+
+
+def test_every_v1_screening_and_instrument_has_a_plan() -> None:
+    # the property below must cover more than the intake, or it would prove little
+    assert len(PLANNED) >= 8
+
+
+@pytest.mark.parametrize("ruleset", PLANNED)
+@settings(max_examples=1, deadline=None)
+@given(bases=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_a_decision_built_from_any_row_of_any_planned_ruleset_is_the_scalar_decision(
+    ruleset: Ruleset, bases: st.DataObject, seed: int
+) -> None:
+    # rows with heavy missingness, as the columnar differential test draws them: every row
+    # the query decides, and that has a plan, builds the scalar engine's decision exactly
+    drawn = bases.draw(st.lists(applicants(ruleset, missing=0.1), min_size=1, max_size=4))
+    chance = random.Random(seed)
+    rows = []
+    for _ in range(120):
+        base = chance.choice(drawn)
+        gone = {path for path in answered_paths(base) if chance.random() < 0.3}
+        rows.append(without_answers(base, gone))
+    result = ruleset.evaluate_batch(arrow_table(rows))
+    assert len(result) == len(rows)
+    plan = row_plan(ruleset)
+    assert plan is not None
+    table = result.table.to_pylist()
+    for index, row in enumerate(table):
+        if row["engine"] != "columnar":
+            continue
+        applicant = result.applicant(index)
+        built = decision_from_row(ruleset, plan, applicant, row)
+        if built is not None:
+            assert built.to_json() == ruleset.evaluate(applicant).to_json(), index
+
+
+@pytest.mark.parametrize("ruleset", PLANNED)
+def test_the_embedded_cases_build_their_scalar_decisions(ruleset: Ruleset) -> None:
+    # the complete applicants of each ruleset's own cases: most rows hold the whole trace
+    given_applicants = [case["applicant"] for case in ruleset.tests]
+    result = ruleset.evaluate_batch(arrow_table(given_applicants))
+    plan = row_plan(ruleset)
+    assert plan is not None
+    built = 0
+    for index, row in enumerate(result.table.to_pylist()):
+        if row["engine"] != "columnar":
+            continue
+        applicant = result.applicant(index)
+        decision = decision_from_row(ruleset, plan, applicant, row)
+        if decision is not None:
+            assert decision.to_json() == ruleset.evaluate(applicant).to_json(), index
+            built += 1
+    assert built > 0
