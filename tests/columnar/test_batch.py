@@ -176,15 +176,10 @@ def test_the_conformance_suite(suite: dict[str, Any], tmp_path: Path) -> None:
 # --- generated applicants with heavy missingness ------------------------------------------
 
 
-@pytest.mark.parametrize("ruleset", RULESETS)
-@settings(max_examples=2, deadline=None)
-@given(bases=st.data(), seed=st.integers(0, 2**32 - 1))
-def test_generated_applicants_with_heavy_missingness(
-    ruleset: Ruleset, bases: st.DataObject, seed: int
-) -> None:
-    # one table per example (DuckDB plans the query once a table): a few drawn applicants (the
-    # whole of an intake applicant is most of Hypothesis's data budget), and 120 rows made from
-    # them, each missing each answer with probability 0.1, 0.3 or 0.6
+def heavily_missing(ruleset: Ruleset, bases: st.DataObject, seed: int) -> list[dict[str, Any]]:
+    """A few drawn applicants (the whole of an intake applicant is most of Hypothesis's data
+    budget), and 120 rows made from them, each missing each answer with probability 0.1, 0.3
+    or 0.6."""
     drawn = bases.draw(st.lists(applicants(ruleset, missing=0.1), min_size=1, max_size=4))
     chance = random.Random(seed)
     rows = []
@@ -193,6 +188,17 @@ def test_generated_applicants_with_heavy_missingness(
         missing = chance.choice([0.1, 0.3, 0.6])
         gone = {path for path in answered_paths(base) if chance.random() < missing}
         rows.append(without_answers(base, gone))
+    return rows
+
+
+@pytest.mark.parametrize("ruleset", RULESETS)
+@settings(max_examples=2, deadline=None)
+@given(bases=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_generated_applicants_with_heavy_missingness(
+    ruleset: Ruleset, bases: st.DataObject, seed: int
+) -> None:
+    # one table per example (DuckDB plans the query once a table)
+    rows = heavily_missing(ruleset, bases, seed)
     result = ruleset.evaluate_batch(arrow_table(rows))
     assert len(result) == len(rows)
     assert_identical(ruleset, result, [result.applicant(i) for i in range(len(result))])

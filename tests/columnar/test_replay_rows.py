@@ -4,19 +4,16 @@ the one `Ruleset.evaluate` gives, and each row goes to the line it was read from
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.columnar.test_batch import SHIPPED, arrow_table
+from tests.columnar.test_batch import SHIPPED, arrow_table, heavily_missing
 from tests.records.conftest import chain, cohort
 
 from recovery_screening import Ruleset, load_ruleset
 from recovery_screening.columnar.replay_rows import LogRows, decision_from_row, row_plan
-from recovery_screening.designer.strategies import answered_paths, applicants
-from recovery_screening.designer.strategies import without as without_answers
 
 pytest.importorskip("duckdb")
 pytest.importorskip("pyarrow")
@@ -82,13 +79,7 @@ def test_a_decision_built_from_any_row_of_any_planned_ruleset_is_the_scalar_deci
 ) -> None:
     # rows with heavy missingness, as the columnar differential test draws them: every row
     # the query decides, and that has a plan, builds the scalar engine's decision exactly
-    drawn = bases.draw(st.lists(applicants(ruleset, missing=0.1), min_size=1, max_size=4))
-    chance = random.Random(seed)
-    rows = []
-    for _ in range(120):
-        base = chance.choice(drawn)
-        gone = {path for path in answered_paths(base) if chance.random() < 0.3}
-        rows.append(without_answers(base, gone))
+    rows = heavily_missing(ruleset, bases, seed)
     result = ruleset.evaluate_batch(arrow_table(rows))
     assert len(result) == len(rows)
     plan = row_plan(ruleset)
