@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from recovery_screening.columnar.sql import (
+from recovery_screening.columnar.sql_text import (
     ExpressionWriter,
     _all,
     _any,
