@@ -209,9 +209,8 @@ class LogRows:
                 if self._stop.is_set():
                     break
                 self._queue.put(batch)
-        except (
-            BaseException
-        ) as error:  # handed to the reader, who then decides by the scalar engine
+        except BaseException as error:
+            # handed to the reader, who then decides by the scalar engine
             self._queue.put(error)
             return
         self._queue.put(None)
