@@ -93,10 +93,15 @@ def test_the_engine_choice(tmp_path: Path) -> None:
         handle.truncate(AUTO_MIN_BYTES)
     assert chosen_engine("auto", small) == "scalar"  # planning the query costs more
     assert chosen_engine("auto", large) == "columnar"
-    assert chosen_engine("auto", "cohort.csv") == "scalar"
+    assert chosen_engine("auto", "cohort.csv") == "scalar"  # no such file: nothing to gain
+    large_csv = tmp_path / "large.csv"
+    with large_csv.open("wb") as handle:
+        handle.truncate(AUTO_MIN_BYTES)
+    assert chosen_engine("auto", large_csv) == "columnar"
+    assert chosen_engine("columnar", "cohort.csv") == "columnar"
     assert chosen_engine("scalar", "cohort.jsonl") == "scalar"
     with pytest.raises(DocumentError):
-        chosen_engine("columnar", "cohort.csv")
+        chosen_engine("columnar", "cohort.xlsx")
     with pytest.raises(ValueError, match="engine"):
         chosen_engine("fast", "cohort.jsonl")
 

@@ -10,6 +10,7 @@ result says which engine decided each row (`engine`), so nothing differs silentl
 from __future__ import annotations
 
 import abc
+import array
 import datetime
 import functools
 import threading
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recovery_screening.columnar.sources import Loader, arrow_loader, jsonl_loader
+from recovery_screening.columnar.sources import Loader, arrow_loader, csv_loader, jsonl_loader
 from recovery_screening.columnar.sql import (
     ColumnarQuery,
     OutputColumn,
@@ -231,6 +232,11 @@ class _Source(abc.ABC):
     ignore: frozenset[str] = frozenset()
     """Top-level keys (or columns) neither checked nor evaluated: a `diff` shows each version
     only the questions it asks."""
+    failure: ScreeningError | None = None
+    """The error reading the source raised inside DuckDB (which reports it as its own)."""
+
+    def bind(self, ruleset: Ruleset) -> None:  # noqa: B027 - most sources need nothing
+        """Take what reading the source needs from the ruleset it is evaluated against."""
 
     @abc.abstractmethod
     def loader(self, ruleset: Ruleset) -> Loader:
@@ -322,6 +328,146 @@ class _JsonLines(_Source):
         return parse_document_bytes(raw, f"row {row}", yaml_syntax=False)
 
 
+class _CsvFile(_Source):
+    """A CSV cohort, read by the one CSV reader (`cohort_csv.CsvRows`) and handed to DuckDB as
+    Arrow batches of text cells, so DuckDB sees exactly the rows, cells and line numbers the
+    scalar engine sees (DuckDB's own CSV reader reads malformed quoting differently, without an
+    error); the SQL converts and checks the cells (`sources.csv_loader`). `fields` are the
+    inputs the cells are converted by (by default the ruleset's)."""
+
+    TABLE = "__cohort_csv"
+
+    def __init__(self, path: Path, fields: Mapping[str, Any] | None = None) -> None:
+        from recovery_screening.cohort_csv import CsvRows
+
+        self.path = path
+        self.fields = fields
+        with path.open("rb") as handle:
+            self.header = CsvRows(handle, str(path)).header or ()
+        self._lines = array.array("q")
+        self._offsets = array.array("q")
+        self._indexed = False
+
+    def bind(self, ruleset: Ruleset) -> None:
+        if self.fields is None:
+            self.fields = {field.name: field for field in ruleset.inputs}
+
+    def loader(self, ruleset: Ruleset) -> Loader:
+        return csv_loader(ruleset.compiled, self.header, self.TABLE, self.ignore, self.fields)
+
+    def register(self, connection: Any) -> None:
+        import pyarrow as pa
+
+        width = len(self.header)
+        schema = pa.schema(
+            [*((f"c{index}", pa.string()) for index in range(width)),
+             ("__cells", pa.int32()), ("__offset", pa.int64())]
+        )  # fmt: skip
+        connection.register(
+            self.TABLE, pa.RecordBatchReader.from_batches(schema, self._batches(schema))
+        )
+
+    def _batches(self, schema: Any) -> Iterator[Any]:
+        """The file's rows as record batches; the first whole pass records each row's line."""
+        import pyarrow as pa
+
+        from recovery_screening.cohort_csv import CsvRows
+
+        width = len(self.header)
+        record = not self._indexed
+        lines, offsets = array.array("q"), array.array("q")
+        if record:
+            self._lines, self._offsets = lines, offsets
+        rows: list[list[Any]] = []
+        counts: list[int] = []
+        starts: list[int] = []
+
+        def batch() -> Any:
+            columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
+            arrays = [pa.array(column, pa.string()) for column in columns]
+            arrays += [pa.array(counts, pa.int32()), pa.array(starts, pa.int64())]
+            return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+        try:
+            with self.path.open("rb") as handle:
+                reader = CsvRows(handle, str(self.path))
+                for line, offset, cells in reader:
+                    if record:
+                        lines.append(line)
+                        offsets.append(offset)
+                    counts.append(len(cells))
+                    starts.append(offset)
+                    padded: list[Any] = cells[:width]
+                    if len(cells) < width:
+                        padded += [None] * (width - len(cells))
+                    rows.append(padded)
+                    if len(rows) >= CSV_ROWS:
+                        yield batch()
+                        rows, counts, starts = [], [], []
+        except DocumentError as error:
+            self.failure = error
+            raise
+        if rows:
+            yield batch()
+        if record:
+            self._indexed = True
+
+    def _index(self) -> tuple[array.array[int], array.array[int]]:
+        if not self._indexed:
+            from recovery_screening.cohort_csv import CsvRows
+
+            lines, offsets = array.array("q"), array.array("q")
+            with self.path.open("rb") as handle:
+                for line, offset, _ in CsvRows(handle, str(self.path)):
+                    lines.append(line)
+                    offsets.append(offset)
+            self._lines, self._offsets, self._indexed = lines, offsets, True
+        return self._lines, self._offsets
+
+    def line(self, row: int) -> int | None:
+        if row < len(self._lines):
+            return self._lines[row]
+        return self._index()[0][row]
+
+    def applicant(self, row: int) -> Any:
+        offsets = self._offsets if row < len(self._offsets) else self._index()[1]
+        return self.applicants([row], [str(offsets[row])])[0]
+
+    def applicants(self, rows: Sequence[int], raws: Sequence[str | None]) -> list[Any]:
+        """The rows' applicants, each read again from the file where it starts (`__raw`)."""
+        from recovery_screening.cohort_csv import CsvRows
+
+        found = []
+        with self.path.open("rb") as handle:
+            for row, raw in zip(rows, raws, strict=True):
+                if raw is None:
+                    found.append(self.applicant(row))
+                    continue
+                handle.seek(int(raw))
+                _, _, cells = next(iter(CsvRows(handle, str(self.path), offset=int(raw))))
+                found.append(self._applicant(cells))
+        return found
+
+    def _applicant(self, cells: Sequence[str]) -> Any:
+        from recovery_screening.cohort_csv import CellError, csv_applicant
+
+        assert self.fields is not None
+        try:
+            return csv_applicant(self.fields, self.header, cells)
+        except CellError as error:
+            return DocumentError(str(self.path), [error.problem()])
+
+    def everything(self) -> tuple[list[int], list[Any]]:
+        from recovery_screening.cohort_csv import CsvRows
+
+        applicants: list[Any] = []
+        with self.path.open("rb") as handle:
+            for _, _, cells in CsvRows(handle, str(self.path)):
+                applicants.append(self._applicant(cells))
+        self._index()
+        return list(range(len(applicants))), applicants
+
+
 class _Arrow(_Source):
     def __init__(self, table: pa.Table) -> None:
         if table.num_columns == 0:  # DuckDB scans no table without columns
@@ -381,8 +527,16 @@ def table_applicant(cells: Mapping[str, Any]) -> dict[str, Any]:
     return applicant
 
 
+def csv_cohort(path: str | Path, fields: Mapping[str, Any]) -> _Source:
+    """A CSV cohort whose cells are converted by `fields` (name -> InputField): a diff reads
+    each row by both versions' inputs, whichever version it is evaluated against."""
+    return _CsvFile(Path(path), fields)
+
+
 def _source(data: Any) -> _Source:
     _, pa = _modules()
+    if isinstance(data, _Source):
+        return data
     if isinstance(data, (str, Path)):
         path = Path(data)
         suffix = path.suffix.lower()
@@ -390,10 +544,13 @@ def _source(data: Any) -> _Source:
             raise DocumentError(str(path), [Problem((), "unreadable", "no such file")])
         if suffix in (".jsonl", ".ndjson", ".json"):
             return _JsonLines(path)
+        if suffix == ".csv":
+            return _CsvFile(path)
         if suffix == ".parquet":
             return _Parquet(path)
         raise DocumentError(
-            str(path), [Problem((), "bad-format", "a cohort file must end in .jsonl or .parquet")]
+            str(path),
+            [Problem((), "bad-format", "a cohort file must end in .jsonl, .csv or .parquet")],
         )
     if isinstance(data, pa.Table):
         return _Arrow(data)
@@ -416,6 +573,8 @@ BATCH_ROWS = 131_072
 """Rows per record batch of a stream: memory holds a few batches, not the cohort."""
 SCALAR_ROWS = 8_192
 """Rows per result table of `Aggregated.others` (each row built as a Python record first)."""
+CSV_ROWS = 16_384
+"""Rows per record batch of a CSV cohort's cells (each row read by Python's csv module first)."""
 
 
 class BatchStream:
@@ -437,6 +596,7 @@ class BatchStream:
         self.ruleset = ruleset
         self.source = _source(data)
         self.source.ignore = ignore
+        self.source.bind(ruleset)
         self.as_of = as_of
         self.batch_rows = batch_rows
         engine = columnar_engine(ruleset)
@@ -458,7 +618,7 @@ class BatchStream:
             yield _all_scalar(self.ruleset, self.source, self.columns, self.as_of)
             return
         try:
-            yield from self._columnar()
+            yield from _reading(self.source, self._columnar())
         except _Misaligned:
             self.notes = (*self.notes, _MISALIGNED)
             yield _all_scalar(self.ruleset, self.source, self.columns, self.as_of)
@@ -531,8 +691,9 @@ class BatchStream:
                 f"{listed} FROM (SELECT COALESCE(__valid AND certain, FALSE) AS __decided, * "
                 f"FROM ({sql})) GROUP BY __decided"
             ).fetchall()
-        except BaseException:
+        except BaseException as error:
             connection.close()
+            _raise_failure(self.source, error)
             raise
         groups = {row[0]: row for row in found}
         decided = groups.get(True)
@@ -551,7 +712,7 @@ class BatchStream:
         if others is None:
             connection.close()
             return Aggregated(values, count, rows, iter(()))
-        return Aggregated(values, count, rows, self._others(connection, sql))
+        return Aggregated(values, count, rows, _reading(self.source, self._others(connection, sql)))
 
     def _others(self, connection: Any, sql: str) -> Iterator[pa.Table]:
         """The result tables of the rows the SQL does not decide, from an ordered pass that
@@ -561,6 +722,7 @@ class BatchStream:
 
         try:
             connection.execute("SET preserve_insertion_order = true")
+            self.source.register(connection)  # a streamed source is read again from its start
             relation = connection.sql(
                 "SELECT CASE WHEN __decided THEN NULL ELSE __raw END AS __raw, __decided FROM "
                 f"(SELECT COALESCE(__valid AND certain, FALSE) AS __decided, __raw FROM ({sql}))"
@@ -583,6 +745,22 @@ class BatchStream:
                 offset += batch.num_rows
         finally:
             connection.close()
+
+
+def _raise_failure(source: _Source, error: BaseException) -> None:
+    """Raise the source's own error when DuckDB failed because reading the source failed."""
+    duckdb, _ = _modules()
+    if isinstance(error, duckdb.Error) and source.failure is not None:
+        raise source.failure from None
+
+
+def _reading(source: _Source, tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """`tables`, with a failure to read the source raised as the source's own error."""
+    try:
+        yield from tables
+    except BaseException as error:
+        _raise_failure(source, error)
+        raise
 
 
 _MISALIGNED = "the file's lines were read by the scalar reader (DuckDB split them differently)"

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -382,3 +382,114 @@ def _sql_type(field: InputField) -> str:
     from recovery_screening.columnar.sql import SQL_TYPES
 
     return SQL_TYPES[field.kind]
+
+
+# --- CSV cohorts ---------------------------------------------------------------------------------
+
+_BLANK = "[ \\t]*"
+_SAFE_CELL = "[ \\t]*[!-~](?s:.*[!-~])?[ \\t]*"
+"""A cell whose text, without the spaces and tabs around it, starts and ends with printable
+ASCII: Python's `strip()` (Unicode's white space) then removes exactly those spaces and tabs."""
+_INTEGER_CELL = "[+-]?[0-9]{1,15}"
+_DECIMAL_CELL = "[+-]?([0-9]{1,30}([.][0-9]{0,30})?|[.][0-9]{1,30})([eE][+-]?[0-9]{1,3})?"
+"""Texts Python's `float()` and DuckDB's cast read as the same double (both round correctly)."""
+
+
+def _csv_cell(field: InputField, text: str, typed: bool) -> tuple[str, str]:
+    """(answer, proven convertible and, with `typed`, valid) of a cell's text without the white
+    space around it, as `cohort_csv.convert_cell` converts it and the applicant check checks it."""
+    from recovery_screening.cohort_csv import FALSE_CELLS, TRUE_CELLS
+
+    if field.kind == "boolean":
+        truths = ", ".join(string_literal(word) for word in sorted(TRUE_CELLS))
+        falsities = ", ".join(string_literal(word) for word in sorted(FALSE_CELLS))
+        value = (
+            f"(CASE WHEN NOT regexp_full_match({text}, '[A-Za-z01]+') THEN NULL "
+            f"WHEN lower({text}) IN ({truths}) THEN TRUE "
+            f"WHEN lower({text}) IN ({falsities}) THEN FALSE END)"
+        )
+        return value, f"({value} IS NOT NULL)"
+    if field.kind == "integer":
+        value = f"TRY_CAST({text} AS BIGINT)"
+        checks = [f"regexp_full_match({text}, '{_INTEGER_CELL}')"]
+    elif field.kind == "number":
+        # a whole number is read by int() in Python: 0, never -0.0
+        value = (
+            f"(CASE WHEN regexp_full_match({text}, '{_INTEGER_CELL}') "
+            f"THEN TRY_CAST({text} AS BIGINT)::DOUBLE "
+            f"WHEN regexp_full_match({text}, '{_DECIMAL_CELL}') "
+            f"THEN TRY_CAST({text} AS DOUBLE) END)"
+        )
+        checks = [f"{value} IS NOT NULL"]
+    elif field.kind == "date":
+        value = (
+            f"(CASE WHEN regexp_full_match({text}, "
+            f"'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]') AND {text} >= '0001' "
+            f"THEN TRY_CAST({text} AS DATE) END)"
+        )
+        checks = [f"{value} IS NOT NULL"] if typed else []
+    else:
+        value = text
+        checks = []
+    if typed:
+        checks += _value_checks(field, value)
+    return value, f"({' AND '.join(checks) or 'TRUE'})"
+
+
+def csv_loader(
+    compiled: CompiledRuleset,
+    header: Sequence[str],
+    table: str,
+    ignore: frozenset[str] = frozenset(),
+    fields: Mapping[str, InputField] | None = None,
+) -> Loader:
+    """The rows of a CSV cohort, registered as `table` with a text column `c<i>` per header
+    column (NULL past the end of a shorter row), `__cells` (the row's number of cells) and
+    `__offset` (where the row starts in the file: `__raw`), each cell converted and checked.
+
+    `fields` are the inputs the cells are converted by (a diff's two versions'; the ruleset's own
+    by default): a cell of another input, or of a top-level key in `ignore`, is only checked to
+    convert. A row is proven valid only where every cell is blank or has printable ASCII at both
+    ends of its text, every answer converts as the scalar reader converts it, and no cell is
+    given to a column that is not an input (or a side-car column, when those are stripped)."""
+    from recovery_screening.cohort_csv import SIDECAR, is_sidecar_column
+
+    by_name = {field.name: field for field in compiled.inputs.fields}
+    parsing = dict(fields) if fields is not None else by_name
+    values: dict[str, str] = {}
+    valid = [f"__cells <= {len(header)}"]
+    if len(set(header)) != len(header):
+        valid.append("FALSE")  # a column named twice: the scalar reader takes the last answer
+    for index, column in enumerate(header):
+        cell = quote(f"c{index}")
+        blank = f"({cell} IS NULL OR regexp_full_match({cell}, '{_BLANK}'))"
+        safe = f"regexp_full_match({cell}, '{_SAFE_CELL}')"
+        text = f"trim({cell}, ' \t')"
+        field = parsing.get(column)
+        if field is None:
+            if is_sidecar_column(column) and SIDECAR in ignore:
+                continue
+            valid.append(blank)
+            continue
+        own = by_name.get(column)
+        typed = own is not None and (own.instrument or own.name) not in ignore
+        if (
+            own is not None
+            and typed
+            and (own.kind, own.instrument, own.item) != (field.kind, field.instrument, field.item)
+        ):
+            valid.append(blank)  # converted by another version's input of that name
+            continue
+        value, ok = _csv_cell(field, text, typed)
+        valid.append(f"({blank} OR ({safe} AND {ok}))")
+        if typed and column not in values:
+            values[column] = f"(CASE WHEN {safe} THEN {value} END)"
+    columns = [
+        f"{values.get(field.name, 'NULL')}::{_sql_type(field)} AS {quote(field.name)}"
+        for field in compiled.inputs.fields
+    ]
+    sql = (
+        f"SELECT __offset::VARCHAR AS __raw, {', '.join(columns)}, "
+        f"COALESCE({' AND '.join(valid)}, FALSE) AS __valid FROM {table}"
+    )
+    return Loader(sql, raw=True)

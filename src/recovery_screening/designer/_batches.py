@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 AUTO_MIN_BYTES = 8 * 1024 * 1024
 """`auto` takes the columnar engine from this file size up (about 6,000 applicants): below it,
 DuckDB's planning of the query (a second or so) costs more than the scalar pool saves."""
-_COLUMNAR_SUFFIXES = (".jsonl", ".ndjson", ".json")
+_COLUMNAR_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv")
 
 
 def columnar_available() -> bool:
@@ -39,9 +39,9 @@ def columnar_available() -> bool:
 
 
 def chosen_engine(engine: str, cohort: str | Path) -> str:
-    """`columnar` or `scalar`: `auto` is columnar for a JSON Lines cohort of AUTO_MIN_BYTES or
-    more when the extra is installed. Asking for `columnar` without the extra raises
-    MissingExtra."""
+    """`columnar` or `scalar`: `auto` is columnar for a JSON Lines or CSV cohort of
+    AUTO_MIN_BYTES or more when the extra is installed. Asking for `columnar` without the extra
+    raises MissingExtra."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
     suffix = Path(cohort).suffix.lower()
@@ -53,7 +53,7 @@ def chosen_engine(engine: str, cohort: str | Path) -> str:
         if suffix not in _COLUMNAR_SUFFIXES:
             raise DocumentError(
                 str(cohort),
-                [Problem((), "bad-format", "the columnar engine reads JSON Lines cohorts")],
+                [Problem((), "bad-format", "the columnar engine reads JSON Lines and CSV cohorts")],
             )
         return "columnar"
     path = Path(cohort)
@@ -65,7 +65,8 @@ def chosen_engine(engine: str, cohort: str | Path) -> str:
 
 def _sidecar(rulesets: tuple[Ruleset, ...]) -> frozenset[str]:
     """The side-car key (`cohort`) every row is stripped of, as `Grouping.split` strips it."""
-    from recovery_screening.designer.equity import SIDECAR, Grouping
+    from recovery_screening.cohort_csv import SIDECAR
+    from recovery_screening.designer.equity import Grouping
 
     return frozenset({SIDECAR}) if Grouping.for_rulesets(rulesets, ()).strip else frozenset()
 
@@ -76,12 +77,18 @@ def stream(
     *,
     ignore: frozenset[str] = frozenset(),
     columns: list[str] | None = None,
+    fields: Mapping[str, Any] | None = None,
 ) -> Any:
-    from recovery_screening.columnar.batch import BatchStream
+    """The results of `cohort` as a BatchStream; `fields` are the inputs a CSV cohort's cells
+    are converted by (the ruleset's by default)."""
+    from recovery_screening.columnar.batch import BatchStream, csv_cohort
 
     if not Path(cohort).is_file():
         raise DocumentError(str(cohort), [Problem((), "unreadable", "cannot open file")])
-    return BatchStream(ruleset, cohort, ignore=ignore, columns=columns)
+    data: Any = cohort
+    if fields is not None and Path(cohort).suffix.lower() == ".csv":
+        data = csv_cohort(cohort, fields)
+    return BatchStream(ruleset, data, ignore=ignore, columns=columns)
 
 
 def _counts(array: Any) -> Counter[Any]:
@@ -367,12 +374,16 @@ def diff_columnar(
     shared = [(old_domains[d.name], d) for d in new.compiled.domains if d.name in old_domains]
     # only what the tally reads: the SQL then computes nothing else (needs, referrals, ...)
     read = ["outcome", "deciding"]
+    # a CSV row is read by both versions' inputs, as `DiffWorker` reads it
+    fields = {f.name: f for f in old.inputs} | {f.name: f for f in new.inputs}
     before_stream = stream(
-        old, cohort, ignore=only_new | sidecar, columns=[*read, *(a.band_key for a, _ in shared)]
-    )
+        old, cohort, ignore=only_new | sidecar, fields=fields,
+        columns=[*read, *(a.band_key for a, _ in shared)],
+    )  # fmt: skip
     after_stream = stream(
-        new, cohort, ignore=only_old | sidecar, columns=[*read, *(b.band_key for _, b in shared)]
-    )
+        new, cohort, ignore=only_old | sidecar, fields=fields,
+        columns=[*read, *(b.band_key for _, b in shared)],
+    )  # fmt: skip
     line_of = before_stream.line
     for before, after in _aligned(iter(before_stream), iter(after_stream)):
         tally.applicants += before.num_rows

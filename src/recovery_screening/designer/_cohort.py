@@ -1,34 +1,27 @@
 """Cohort files read as a stream of chunks, and a pool of worker processes that handle them.
 
-A cohort is JSON Lines (one applicant object a line) or CSV (a header of applicant paths such
-as `phq9.q9`; an empty cell is a missing answer; cells are converted by the input's declared
-type: `true`/`false` (or `1`/`0`) for booleans, whole numbers for integers, decimals for
-numbers, the text itself for enums, strings and dates; a side-car column `cohort.<name>` is
-kept as its text under the row's `cohort` key). The main process only splits the file
-into chunks of raw lines; each worker parses, evaluates and returns a small aggregate, and the
-aggregates are merged in file order, so the result does not depend on the number of workers.
+A cohort is JSON Lines (one applicant object a line) or CSV (recovery_screening.cohort_csv says
+how its cells are read). The main process only splits the file into chunks of raw lines; each
+worker parses, evaluates and returns a small aggregate, and the aggregates are merged in file
+order, so the result does not depend on the number of workers.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
 
-from recovery_screening.designer.equity import SIDECAR, SIDECAR_PREFIX, declares_sidecar_key
+from recovery_screening.cohort_csv import CsvRows, is_sidecar_column
+from recovery_screening.designer.equity import declares_sidecar_key
 from recovery_screening.errors import DocumentError, Problem
-from recovery_screening.fields import InputField
 from recovery_screening.ruleset import Ruleset, load_ruleset
 
 CHUNK_SIZE = 2000
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
 
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
@@ -106,31 +99,16 @@ def _jsonl_chunks(handle: BinaryIO, chunk_size: int) -> Iterator[Chunk]:
 
 
 def _csv_chunks(handle: BinaryIO, name: str, chunk_size: int) -> Iterator[Chunk]:
-    reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8-sig", newline=""))
-    try:
-        header = tuple(next(reader))
-    except StopIteration:
+    reader = CsvRows(handle, name)
+    if reader.header is None:
         return
-    except (csv.Error, UnicodeDecodeError):
-        raise DocumentError(
-            name, [Problem((), "bad-csv", "the header row cannot be read", root="line 1")]
-        ) from None
+    header = reader.header
     rows: list[tuple[int, Any]] = []
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except (csv.Error, UnicodeDecodeError):
-            raise DocumentError(
-                name,
-                [Problem((), "bad-csv", "this row cannot be read", root=f"line {reader.line_num}")],
-            ) from None
-        if any(cell.strip() for cell in cells):
-            rows.append((reader.line_num, tuple(cells)))
-            if len(rows) >= chunk_size:
-                yield Chunk("csv", header, tuple(rows))
-                rows = []
+    for line, _, cells in reader:
+        rows.append((line, tuple(cells)))
+        if len(rows) >= chunk_size:
+            yield Chunk("csv", header, tuple(rows))
+            rows = []
     if rows:
         yield Chunk("csv", header, tuple(rows))
 
@@ -142,77 +120,13 @@ def csv_header_problems(ruleset: Ruleset, header: Sequence[str]) -> list[Problem
     sidecar = not declares_sidecar_key(ruleset)
     problems = []
     for index, column in enumerate(header, start=1):
-        if column not in known and not (sidecar and _is_sidecar_column(column)):
+        if column not in known and not (sidecar and is_sidecar_column(column)):
             problems.append(
                 Problem((), "unknown-field",
                         f"not an input of ruleset {ruleset.id} {ruleset.version}",
                         root=f"column {index} ({column})")
             )  # fmt: skip
     return problems
-
-
-def _is_sidecar_column(column: str) -> bool:
-    return column.startswith(SIDECAR_PREFIX) and len(column) > len(SIDECAR_PREFIX)
-
-
-class CellError(Exception):
-    """A CSV cell cannot be converted to its input's type; names the column, not the value."""
-
-    def __init__(self, column: str, message: str) -> None:
-        super().__init__(message)
-        self.column = column
-        self.message = message
-
-
-def _convert_cell(field: InputField, cell: str) -> Any:
-    text = cell.strip()
-    if field.kind == "boolean":
-        lowered = text.lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise CellError(field.name, "must be true or false")
-    if field.kind == "integer":
-        try:
-            return int(text)
-        except ValueError:
-            raise CellError(field.name, "must be a whole number") from None
-    if field.kind == "number":
-        try:
-            return int(text)
-        except ValueError:
-            pass
-        try:
-            return float(text)
-        except ValueError:
-            raise CellError(field.name, "must be a number") from None
-    return text
-
-
-def csv_applicant(
-    fields: Mapping[str, InputField], header: Sequence[str], cells: Sequence[str]
-) -> dict[str, Any]:
-    """One CSV row as an applicant object; raises CellError for a cell of the wrong type."""
-    applicant: dict[str, Any] = {}
-    if len(cells) > len(header):
-        raise CellError("$", "the row has more cells than the header")
-    for column, cell in zip(header, cells, strict=False):
-        if not cell.strip():
-            continue
-        field = fields.get(column)
-        if field is None:
-            if not _is_sidecar_column(column):
-                raise CellError(column, "not an input of the ruleset")
-            applicant.setdefault(SIDECAR, {})[column[len(SIDECAR_PREFIX) :]] = cell.strip()
-            continue
-        value = _convert_cell(field, cell)
-        if field.instrument:
-            item = field.item
-            applicant.setdefault(field.instrument, {})[item] = value
-        else:
-            applicant[column] = value
-    return applicant
 
 
 class ChunkWorker(Protocol[R_co]):

@@ -21,15 +21,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from recovery_screening.cohort_csv import SIDECAR, SIDECAR_PREFIX
 from recovery_screening.errors import ScreeningError
 from recovery_screening.outcomes import ADMIT as _ADMIT_RANK
 from recovery_screening.outcomes import OUTCOMES
 from recovery_screening.ruleset import Ruleset
 
 ADMIT = OUTCOMES[_ADMIT_RANK]
-SIDECAR = "cohort"
-"""The top-level key of a cohort row that holds its side-car columns."""
-SIDECAR_PREFIX = SIDECAR + "."
 FOUR_FIFTHS = 0.8
 _FOUR_FIFTHS = Fraction(4, 5)
 """A group whose admit rate is under this fraction of the most-admitted group's is flagged."""

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recovery_screening.cohort_csv import CellError, csv_applicant
 from recovery_screening.compiler import CompiledRuleset
 from recovery_screening.decision import Decision
 from recovery_screening.designer._cohort import (
-    CellError,
     Chunk,
     RulesetSpec,
-    csv_applicant,
     csv_header_problems,
     default_workers,
     map_chunks,
@@ -102,7 +101,7 @@ def parse_row(
         try:
             return csv_applicant(fields, chunk.header, raw)
         except CellError as error:
-            tally.count_invalid(_column_path(error.column), "csv-cell", line)
+            tally.count_invalid(error.path, "csv-cell", line)
             return None
     try:
         applicant = parse_document_bytes(raw, f"line {line}", yaml_syntax=False)
@@ -114,10 +113,6 @@ def parse_row(
         tally.count_invalid("$", "type", line)
         return None
     return applicant
-
-
-def _column_path(column: str) -> str:
-    return "$" if column == "$" else "$." + column
 
 
 class SimulationWorker:
@@ -288,6 +283,8 @@ def simulate(
 
     fields = Grouping.for_rulesets((ruleset,), group_by).fields
     if not group_by and chosen_engine(engine, cohort) == "columnar":
+        if Path(cohort).suffix.lower() == ".csv":  # the header is checked as below, first
+            next(_checked(ruleset, read_chunks(cohort, chunk_size=1), str(cohort)), None)
         tally = simulate_columnar(ruleset, cohort, progress, Tally())
         return Simulation(ruleset, str(cohort), tally)
     chunks = read_chunks(cohort)
