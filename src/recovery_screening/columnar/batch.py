@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recovery_screening.columnar.sources import Loader, arrow_loader, csv_loader, jsonl_loader
+from recovery_screening.columnar.sources import (
+    Loader,
+    arrow_loader,
+    csv_loader,
+    jsonl_loader,
+    label_column,
+)
 from recovery_screening.columnar.sql import (
     ColumnarQuery,
     OutputColumn,
@@ -232,6 +238,10 @@ class _Source(abc.ABC):
     ignore: frozenset[str] = frozenset()
     """Top-level keys (or columns) neither checked nor evaluated: a `diff` shows each version
     only the questions it asks."""
+    kind = "table"
+    """`jsonl`, `csv` or `table`: how a row's texts (`__raw`, `__label<i>`) are written."""
+    labels: Sequence[tuple[str, str | None]] = ()
+    """Group fields (top-level key, item) whose text each row carries (`__label<i>`)."""
     failure: ScreeningError | None = None
     """The error reading the source raised inside DuckDB (which reports it as its own)."""
 
@@ -265,12 +275,14 @@ class _Source(abc.ABC):
 
 
 class _JsonLines(_Source):
+    kind = "jsonl"
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._offsets: list[tuple[int, int]] | None = None
 
     def loader(self, ruleset: Ruleset) -> Loader:
-        return jsonl_loader(ruleset.compiled, str(self.path), self.ignore)
+        return jsonl_loader(ruleset.compiled, str(self.path), self.ignore, labels=self.labels)
 
     def _line_offsets(self) -> list[tuple[int, int]]:
         """(byte offset, line number) of each non-blank line: the rows, in order."""
@@ -336,6 +348,7 @@ class _CsvFile(_Source):
     inputs the cells are converted by (by default the ruleset's)."""
 
     TABLE = "__cohort_csv"
+    kind = "csv"
 
     def __init__(self, path: Path, fields: Mapping[str, Any] | None = None) -> None:
         from recovery_screening.cohort_csv import CsvRows
@@ -353,7 +366,9 @@ class _CsvFile(_Source):
             self.fields = {field.name: field for field in ruleset.inputs}
 
     def loader(self, ruleset: Ruleset) -> Loader:
-        return csv_loader(ruleset.compiled, self.header, self.TABLE, self.ignore, self.fields)
+        return csv_loader(
+            ruleset.compiled, self.header, self.TABLE, self.ignore, self.fields, self.labels
+        )
 
     def register(self, connection: Any) -> None:
         import pyarrow as pa
@@ -477,6 +492,8 @@ class _Arrow(_Source):
         self.table = table
 
     def loader(self, ruleset: Ruleset) -> Loader:
+        if self.labels:
+            raise TypeError("group fields are read from a cohort file (JSON Lines or CSV)")
         return arrow_loader(ruleset.compiled, self.table.schema, "__applicants", self.ignore)
 
     def register(self, connection: Any) -> None:
@@ -591,11 +608,13 @@ class BatchStream:
         batch_rows: int = BATCH_ROWS,
         ignore: frozenset[str] = frozenset(),
         columns: Sequence[str] | None = None,
+        labels: Sequence[tuple[str, str | None]] = (),
     ) -> None:
         _modules()
         self.ruleset = ruleset
         self.source = _source(data)
         self.source.ignore = ignore
+        self.source.labels = tuple(labels)
         self.source.bind(ruleset)
         self.as_of = as_of
         self.batch_rows = batch_rows
@@ -637,7 +656,8 @@ class BatchStream:
         except BaseException:
             connection.close()
             raise
-        return connection, self.query.sql("__typed", ("__raw", "__valid"))
+        labels = [label_column(index) for index in range(len(self.source.labels))]
+        return connection, self.query.sql("__typed", ("__raw", "__valid", *labels))
 
     def _columnar(self) -> Iterator[pa.Table]:
         import pyarrow as pa

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,6 +184,7 @@ def jsonl_loader(
     *,
     member: str | None = None,
     carry: Sequence[str] = (),
+    labels: Sequence[tuple[str, str | None]] = (),
 ) -> Loader:
     """The objects of a JSON Lines file, each checked and converted (see the module's note).
     With `member`, a line's applicant is that member of the line's object (a decision record's
@@ -203,6 +204,8 @@ def jsonl_loader(
         return texts[key]
 
     members: list[tuple[str, str]] = []
+    unread: list[str] = []
+    """Conditions that Python's parser accepts an ignored key's value, which nothing reads."""
     for name in top:
         members.append((name, element(name, f"$.{_json_key(name)}")))
     for alias in groups:
@@ -212,9 +215,11 @@ def jsonl_loader(
         # an ignored value is not checked: a number in it may be written shorter than DuckDB
         # writes it (`1E2` is `100.0`), which would leave room for an unknown key
         exact.append(f"NOT regexp_matches(COALESCE({texts[key]}, ''), '[0-9][.eE]')")
+        unread.append(_unread_valid(texts[key]))
     for alias, items in groups.items():
         for item, field in items.items():
             element(field.name, f"$.{_json_key(alias)}.{_json_key(item)}")
+    label_columns = _json_labels(labels, element)
     columns: list[str] = []
     valid: list[str] = []
     for field in compiled.inputs.fields:
@@ -227,6 +232,7 @@ def jsonl_loader(
         valid.append(
             _group_valid(texts[alias], [(item, texts[f.name]) for item, f in items.items()])
         )
+    valid += unread
     plain_keys = all(_plain(key) for key, _ in members)
     allowed = [*top_keys(compiled), *sorted(ignore)]
     exactly = f"strlen(__raw) = {_members_length(members)}"
@@ -257,12 +263,60 @@ def jsonl_loader(
         else f"json_extract(json, {string_literal('$.' + _json_key(member))})::VARCHAR"
     )
     sql = (
-        f"SELECT {carried}__raw, {', '.join(columns)}, COALESCE({checks}, FALSE) AS __valid "
+        f"SELECT {carried}__raw, {', '.join([*columns, *label_columns])}, "
+        f"COALESCE({checks}, FALSE) AS __valid "
         f"FROM (SELECT {carried}__raw, {unpacked} FROM (SELECT {carried}__raw, "
         f"json_extract(__raw, [{listed}]) AS __e FROM (SELECT {raw} AS __raw{lines} "
         f"FROM read_ndjson_objects({string_literal(path)}, ignore_errors=true))))"
     )
     return Loader(sql, raw=True)
+
+
+def label_column(index: int) -> str:
+    """The name of the column holding the text of a row's `index`-th group field."""
+    return f"__label{index}"
+
+
+def _json_labels(
+    labels: Sequence[tuple[str, str | None]], element: Callable[[str, str], str]
+) -> list[str]:
+    """Per group field (top-level key, item within it): the JSON text of its value, prefixed
+    `v` (NULL when absent); or `o` and the whole object at the key when the item's key may be
+    in it twice (Python keeps the last of repeated keys, DuckDB's path the first)."""
+    columns = []
+    for index, (key, item) in enumerate(labels):
+        name = label_column(index)
+        if item is None:
+            value = element(name, f"$.{_json_key(key)}")
+            columns.append(f"'v' || {value} AS {quote(name)}")
+            continue
+        value = element(name, f"$.{_json_key(key)}.{_json_key(item)}")
+        parent = element(f"{name}.parent", f"$.{_json_key(key)}")
+        member = string_literal(_json_key(item) + ":")
+        repeated = f"strlen({parent}) - strlen(replace({parent}, {member}, ''))"
+        once = f"{repeated} <= {len(_json_key(item).encode()) + 1}" if _plain(item) else "FALSE"
+        columns.append(
+            f"CASE WHEN NOT ({once}) THEN 'o' || {parent} "
+            f"ELSE 'v' || {value} END AS {quote(name)}"
+        )
+    return columns
+
+
+def _unread_valid(text: str) -> str:
+    """Whether Python's strict parser (document.reader) surely accepts a value DuckDB read
+    (its JSON text `text`): no integer of more digits than it allows (DuckDB writes a huge one
+    with an exponent), and no repeated key, which DuckDB keeps: proven for a value without
+    objects or arrays in it, or a flat object whose keys are distinct."""
+    flat = f"NOT regexp_matches({text}, '[\\[{{]')"
+    keys = f"json_keys({text})"
+    flat_object = (
+        f"(starts_with({text}, '{{') AND NOT regexp_matches(substr({text}, 2), '[\\[{{]') "
+        f"AND len(list_distinct({keys})) = len({keys}))"
+    )
+    return (
+        f"({text} IS NULL OR (NOT regexp_matches({text}, '[0-9]{{16}}|[0-9][eE]') "
+        f"AND ({flat} OR {flat_object})))"
+    )
 
 
 def _json_key(key: str) -> str:
@@ -442,6 +496,7 @@ def csv_loader(
     table: str,
     ignore: frozenset[str] = frozenset(),
     fields: Mapping[str, InputField] | None = None,
+    labels: Sequence[tuple[str, str | None]] = (),
 ) -> Loader:
     """The rows of a CSV cohort, registered as `table` with a text column `c<i>` per header
     column (NULL past the end of a shorter row), `__cells` (the row's number of cells) and
@@ -488,6 +543,11 @@ def csv_loader(
         f"{values.get(field.name, 'NULL')}::{_sql_type(field)} AS {quote(field.name)}"
         for field in compiled.inputs.fields
     ]
+    # a group field's text is its cell's (NULL for a column the file does not have)
+    for index, (key, item) in enumerate(labels):
+        column = key if item is None else f"{key}.{item}"
+        cell = quote(f"c{header.index(column)}") if column in header else "NULL::VARCHAR"
+        columns.append(f"{cell} AS {quote(label_column(index))}")
     sql = (
         f"SELECT __offset::VARCHAR AS __raw, {', '.join(columns)}, "
         f"COALESCE({' AND '.join(valid)}, FALSE) AS __valid FROM {table}"

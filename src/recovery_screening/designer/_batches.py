@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recovery_screening.columnar.sources import label_column
 from recovery_screening.columnar.sql import literal, quote
 from recovery_screening.compiler import CompiledRuleset
 from recovery_screening.designer.defaults import ENGINES
@@ -25,6 +26,7 @@ from recovery_screening.outcomes import DEFAULT_RULE, INCOMPLETE_RULE, OUTCOMES
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from recovery_screening.designer.equity import EquityTally, GroupField, Grouping
     from recovery_screening.designer.simulate import Tally
     from recovery_screening.ruleset import Ruleset
 
@@ -78,6 +80,7 @@ def stream(
     ignore: frozenset[str] = frozenset(),
     columns: list[str] | None = None,
     fields: Mapping[str, Any] | None = None,
+    labels: Sequence[tuple[str, str | None]] = (),
 ) -> Any:
     """The results of `cohort` as a BatchStream; `fields` are the inputs a CSV cohort's cells
     are converted by (the ruleset's by default)."""
@@ -88,7 +91,7 @@ def stream(
     data: Any = cohort
     if fields is not None and Path(cohort).suffix.lower() == ".csv":
         data = csv_cohort(cohort, fields)
-    return BatchStream(ruleset, data, ignore=ignore, columns=columns)
+    return BatchStream(ruleset, data, ignore=ignore, columns=columns, labels=labels)
 
 
 def _counts(array: Any) -> Counter[Any]:
@@ -288,26 +291,118 @@ def _domain_counter(kind: str, domain: str) -> Callable[[Tally], Counter[Any]]:
 
 
 def simulate_columnar(
-    ruleset: Ruleset, cohort: str | Path, progress: Callable[[int], None] | None, total: Tally
+    ruleset: Ruleset,
+    cohort: str | Path,
+    progress: Callable[[int], None] | None,
+    total: Tally,
+    grouping: Grouping | None = None,
 ) -> Tally:
-    """Fill `total` (a fresh simulation tally): DuckDB counts the rows its SQL decides, and the
-    rows the scalar engine decides are counted from their result tables."""
+    """Fill `total` (a fresh simulation tally, with an `equity` tally for `grouping`'s fields):
+    DuckDB counts the rows its SQL decides, and the rows the scalar engine decides are counted
+    from their result tables (their group labels read from their applicants)."""
     compiled = ruleset.compiled
     for domain in compiled.domains:
         total.scores.setdefault(domain.name, Counter())
         total.bands.setdefault(domain.name, Counter())
-    batches = stream(ruleset, cohort, ignore=_sidecar((ruleset,)))
+    fields = grouping.fields if grouping is not None else ()
+    batches = stream(
+        ruleset, cohort, ignore=_sidecar((ruleset,)), labels=[(f.key, f.item) for f in fields]
+    )
     tallies = _Tallies(compiled)
-    aggregated = batches.aggregate(tallies.sql)
+    sql = list(tallies.sql)
+    if fields:
+        sql.append(_equity_sql(len(fields)))
+    aggregated = batches.aggregate(sql)
     if aggregated.values is not None:
-        tallies.add(total, aggregated.values, aggregated.decided)
+        tallies.add(total, aggregated.values[: len(tallies.sql)], aggregated.decided)
+        if fields and total.equity is not None:
+            _count_groups(total.equity, fields, aggregated.values[-1], _label_reader(batches))
         if progress is not None:
             progress(aggregated.decided)
     for table in aggregated.others:
         tally_batch(compiled, table, total, batches.line)
+        if grouping is not None and fields and total.equity is not None:
+            _count_others(total.equity, grouping, table, batches.source)
         if progress is not None:
             progress(table.num_rows)
     return total
+
+
+def _equity_sql(width: int) -> str:
+    """How many decided rows have each combination of group texts, outcome and (for a
+    non-admit) deciding rules: `EquityTally.add`'s arguments, counted by DuckDB."""
+    from recovery_screening.designer.equity import ADMIT
+
+    keys = "".join(f"k{index} := {quote(label_column(index))}, " for index in range(width))
+    return (
+        f"histogram(struct_pack({keys}o := outcome, "
+        f"d := CASE WHEN outcome <> {literal(ADMIT)} THEN deciding END))"
+    )
+
+
+def _label_reader(batches: Any) -> Callable[[GroupField, str | None], str]:
+    """How a group field's text in a row (`sources.label_column`) becomes its label, exactly as
+    `GroupField.label` labels the applicant the scalar engine reads."""
+    import json
+
+    from recovery_screening.cohort_csv import convert_cell, is_sidecar_column
+
+    source = batches.source
+    if source.kind == "csv":
+        inputs = source.fields or {}
+
+        def csv_label(field: GroupField, cell: str | None) -> str:
+            if cell is None or not cell.strip():
+                return field.label({})
+            name = field.key if field.item is None else f"{field.key}.{field.item}"
+            declared = inputs.get(name)
+            value = cell.strip() if declared is None and is_sidecar_column(name) else None
+            if declared is not None:
+                value = convert_cell(declared, cell)
+            return field.label(_nested(field, value))
+
+        return csv_label
+
+    def json_label(field: GroupField, text: str | None) -> str:
+        if text is None:
+            return field.label({})
+        if text.startswith("o"):  # the whole object at the field's key
+            return field.label({field.key: json.loads(text[1:])})
+        return field.label(_nested(field, json.loads(text[1:])))
+
+    return json_label
+
+
+def _nested(field: GroupField, value: Any) -> dict[str, Any]:
+    return {field.key: value} if field.item is None else {field.key: {field.item: value}}
+
+
+def _count_groups(
+    equity: EquityTally,
+    fields: Sequence[GroupField],
+    histogram: Any,
+    label: Callable[[GroupField, str | None], str],
+) -> None:
+    """Add DuckDB's counts of the decided rows (`_equity_sql`) to the equity tally."""
+    if not histogram:
+        return
+    for key, count in zip(histogram["key"], histogram["value"], strict=True):
+        labels = tuple(label(f, key[f"k{index}"]) for index, f in enumerate(fields))
+        equity.add(labels, key["o"], key["d"] or (), int(count))
+
+
+def _count_others(equity: EquityTally, grouping: Grouping, table: Any, source: Any) -> None:
+    """Add the scalar engine's valid rows to the equity tally, labelled from their applicants."""
+    valid = table.filter(table["valid"])
+    if not valid.num_rows:
+        return
+    rows = valid["row"].to_pylist()
+    applicants = source.applicants(rows, [None] * len(rows))
+    for applicant, outcome, deciding in zip(
+        applicants, valid["outcome"].to_pylist(), valid["deciding"].to_pylist(), strict=True
+    ):
+        _, labels = grouping.split(applicant)
+        equity.add(labels, outcome, deciding)
 
 
 def rows_of(table: pa.Table, names: Mapping[str, str]) -> Iterator[dict[str, Any]]:

@@ -275,18 +275,20 @@ def simulate(
 
     `progress(n)` is called with the number of applicants in each chunk as it is merged.
     `group_by` names inputs or side-car columns (`cohort.<name>`) for the equity report.
-    `engine`: `columnar` (DuckDB, the `columnar` extra; JSON Lines), `scalar` (a process pool
-    over `Ruleset.evaluate`), or `auto`: columnar where it can run; both count the same. The
-    equity report (`group_by`) is counted by the scalar engine.
+    `engine`: `columnar` (DuckDB, the `columnar` extra; JSON Lines or CSV), `scalar` (a process pool
+    over `Ruleset.evaluate`), or `auto`: columnar where it can run; both count the same, the
+    equity report (`group_by`) included.
     """
     from recovery_screening.designer._batches import chosen_engine, simulate_columnar
 
-    fields = Grouping.for_rulesets((ruleset,), group_by).fields
-    if not group_by and chosen_engine(engine, cohort) == "columnar":
+    grouping = Grouping.for_rulesets((ruleset,), group_by)
+    fields = grouping.fields
+    if chosen_engine(engine, cohort) == "columnar":
         if Path(cohort).suffix.lower() == ".csv":  # the header is checked as below, first
             next(_checked(ruleset, read_chunks(cohort, chunk_size=1), str(cohort)), None)
-        tally = simulate_columnar(ruleset, cohort, progress, Tally())
-        return Simulation(ruleset, str(cohort), tally)
+        total = Tally(equity=EquityTally(len(fields)))
+        tally = simulate_columnar(ruleset, cohort, progress, total, grouping)
+        return Simulation(ruleset, str(cohort), tally, fields)
     chunks = read_chunks(cohort)
     chunks = _checked(ruleset, chunks, str(cohort))
     total = Tally(equity=EquityTally(len(fields)))
