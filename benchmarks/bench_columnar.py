@@ -4,14 +4,15 @@
         --out /tmp/cohort-1m.jsonl
     python benchmarks/bench_columnar.py --cohort /tmp/cohort-1m.jsonl \\
         --ruleset peer-support-intake@1.0.0 [--old VERSION] [--sample 20000] [--part 100000] \\
-        [--workers 1 2]
+        [--agreement sample|cohort] [--workers 1 2]
 
 Each measurement runs in a fresh process (so its peak memory is its own). The columnar engine
 runs on the whole cohort; the scalar engine, which takes minutes on a million applicants, on
 the first `--sample` applicants, and its per-applicant rate is what the table compares. Printed:
-the agreement count (every column of every row of the sample, columnar against scalar), how
-many rows of the whole cohort the scalar engine had to decide, and for each target the time,
-rate, peak memory and the ratio columnar / scalar.
+the agreement count (every column of every row, columnar against scalar: of the sample, or with
+`--agreement cohort` of the whole cohort, compared on the largest `--workers` count of
+processes, default 2), how many rows of the whole cohort the scalar engine had to decide, and
+for each target the time, rate, peak memory and the ratio columnar / scalar.
 
 Targets (design.md): simulate of 1,000,000 applicants from JSONL with the HTML report < 5 s and
 < 500 MB, flat in the cohort size; diff in under twice that; evaluate_batch on an in-memory
@@ -104,24 +105,60 @@ def _evaluate_scalar(cohort: str, reference: str) -> tuple[float, float, int]:
     return time.perf_counter() - start, _peak_mb(), len(applicants)
 
 
-def _agreement(cohort: str, reference: str) -> tuple[int, int, int]:
+def _agreement(cohort: str, reference: str) -> tuple[int, int]:
+    """(rows whose every result column is the scalar engine's, rows): the columnar engine's
+    result tables streamed in row order, each row compared with `evaluate()` of the same line
+    (an invalid row agrees when the table says so)."""
     from recovery_screening import load_ruleset
-    from recovery_screening.columnar.batch import result_columns, scalar_columns
+    from recovery_screening.columnar.batch import BatchStream, scalar_columns
     from recovery_screening.errors import ScreeningError
 
     ruleset = load_ruleset(reference)
-    result = ruleset.evaluate_batch(cohort)
-    columns = result_columns(ruleset)
-    agree = 0
-    for index, row in enumerate(result.table.to_pylist()):
-        try:
-            decision = ruleset.evaluate(result.applicant(index))
-        except ScreeningError:  # an invalid row agrees when the table says so
-            agree += row["valid"] is False
-            continue
-        expected = scalar_columns(ruleset, decision, columns)
-        agree += all(row[name] == value for name, value in expected.items())
-    return agree, len(result), result.scalar_rows
+    stream = BatchStream(ruleset, cohort)
+    names = [column.name for column in stream.columns]
+    agree = rows = 0
+    with Path(cohort).open("rb") as handle:
+        lines = (line for line in handle if line.strip())
+        for table in stream:
+            for row in table.to_pylist():
+                rows += 1
+                try:
+                    decision = ruleset.evaluate(json.loads(next(lines)))
+                except (ScreeningError, ValueError, AttributeError):
+                    agree += row["valid"] is False
+                    continue
+                expected = scalar_columns(ruleset, decision, stream.columns)
+                agree += all(row[name] == expected[name] for name in names)
+        if next(lines, None) is not None:
+            raise SystemExit(f"{cohort}: the columnar engine gave fewer rows than it has lines")
+    return agree, rows
+
+
+def _parts(cohort: str, count: int, directory: str) -> list[str]:
+    """The cohort's lines dealt into `count` consecutive part files (for agreement workers)."""
+    with Path(cohort).open("rb") as source:
+        total = sum(1 for _ in source)
+    paths = []
+    with Path(cohort).open("rb") as source:
+        for part in range(count):
+            path = Path(directory) / f"part-{part}.jsonl"
+            size = total // count + (part < total % count)
+            with path.open("wb") as target:
+                target.writelines(itertools.islice(source, size))
+            paths.append(str(path))
+    return paths
+
+
+def _agreement_of(cohort: str, reference: str, workers: int, directory: str) -> tuple[int, int]:
+    """(agreeing rows, rows) over the whole cohort, its parts compared on `workers` processes."""
+    parts = _parts(cohort, workers, directory) if workers > 1 else [cohort]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(len(parts), mp_context=context) as pool:
+        found = list(pool.map(_agreement, parts, [reference] * len(parts)))
+    for part in parts:
+        if part != cohort:
+            Path(part).unlink()
+    return sum(agree for agree, _ in found), sum(rows for _, rows in found)
 
 
 def _fallback(cohort: str, reference: str) -> tuple[int, int, tuple[str, ...]]:
@@ -167,11 +204,19 @@ def main() -> None:
         "--old", help="the version diff compares --ruleset with (default: --ruleset itself)"
     )
     parser.add_argument(
+        "--agreement",
+        choices=("sample", "cohort"),
+        default="sample",
+        help="the rows compared column by column with the scalar engine: the sample, or every "
+        "row of the cohort (minutes per million rows)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         nargs="+",
         help="worker processes for simulate and diff; several values: the columnar runs once "
-        "for each (default: the library's)",
+        "for each (default: the library's); the most of them compare the cohort's rows for "
+        "--agreement cohort (default: 2)",
     )
     arguments = parser.parse_args()
     cohort, reference = arguments.cohort, arguments.ruleset
@@ -180,10 +225,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         sample = _head(cohort, arguments.sample, directory)
         tenth = _head(cohort, arguments.part, directory)
-        agree, compared, _ = _in_process(_agreement, sample, reference)
+        if arguments.agreement == "cohort":
+            agree, compared = _agreement_of(
+                cohort, reference, max(arguments.workers or [2]), directory
+            )
+        else:
+            agree, compared = _in_process(_agreement, sample, reference)
         rows, fallback, notes = _in_process(_fallback, cohort, reference)
         print(f"ruleset {reference}, cohort {cohort}: {rows} applicants")
-        print(f"agreement (sample, every column): {agree} of {compared} rows")
+        print(f"agreement ({arguments.agreement}, every column): {agree} of {compared} rows")
         share = 100 * fallback / rows
         print(f"rows decided by the scalar engine: {fallback} of {rows} ({share:.1f}%)")
         for note in notes:

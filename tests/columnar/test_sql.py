@@ -81,7 +81,9 @@ def test_arithmetic_beyond_exact_doubles_is_not_compiled_and_says_so() -> None:
         ("is_missing(a) or b", True, "columnar"),
         ("kind == 'x' or kind in ['y']", True, "columnar"),
         ("kind in ['x', 'y']", True, "columnar"),
-        ("kind == 'x' or a or kind == 'y' and b", False, "scalar"),  # kind in two parts
+        # kind in two parts: not read-once, but over few answers (every combination tried)
+        ("kind == 'x' or a or kind == 'y' and b", True, "columnar"),
+        ("a == (kind == 'x') and level > 4 and not (kind == 'x')", True, "columnar"),
     ],
 )
 def test_which_undecided_rules_the_query_proves_undecided(

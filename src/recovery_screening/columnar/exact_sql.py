@@ -10,13 +10,17 @@ itself only where that range evaluation and cheap proofs give what the search wo
 - a rule is what the range evaluation says when it decides it; when it does not, the row is the
   query's only if the rule is *provably undecided*, so that every look the scalar engine takes
   at it leaves it undecided: its condition is read-once over independent parts each of which
-  two reachable completions give different truths, or the two probe completions disagree
-  (`exact._rule_truth`'s first test), or the search for it could not start (more than
-  `MAX_COMPLETIONS` completions of the answers it reads);
+  two reachable completions give different truths (a part over one instrument: tried on every
+  combination of its cells' sums, where the row reaches every whole number between their
+  ends), or it reads a few answers only and two combinations of them that agree with the row
+  give it different truths, or the two probe completions disagree (`exact._rule_truth`'s
+  first test), or the search for it could not start (more than `MAX_COMPLETIONS` completions
+  of the answers it reads);
 - the outcome is the one the decided rules fix (`exact.outcome_over`); or the conservative
   defer, `needs` every answer the outcome-changing rules read, where the joint search could not
   start or every such answer provably changes the outcome on its own (which is then what the
-  search finds).
+  search finds): each such rule read-once over independent parts, or on the row a function of
+  one instrument's total whose items are runs, differing at the probes.
 
 Every other v2 row is not `certain` and goes to the scalar engine. What the query cannot write
 as a range (arithmetic, dates, a choice compared with a choice) is left to v1: a rule of that
@@ -26,10 +30,11 @@ kind that v1 leaves undecided makes its row the scalar engine's.
 from __future__ import annotations
 
 import datetime
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from recovery_screening.columnar.sql_text import (
     ExpressionWriter,
@@ -64,6 +69,14 @@ from recovery_screening.outcomes import ADMIT, DEFER, REFER
 
 if TYPE_CHECKING:
     from recovery_screening.columnar.sql import _Query, _Rule
+
+
+_T = TypeVar("_T")
+
+MAX_ANSWER_TRIALS = 64
+"""Combinations of answers `UndecidedProof._enumerated` tries for one condition, at most."""
+MAX_CELL_TRIALS = 4096
+"""Combinations of cell values `UndecidedProof._cells` tries for one part, at most."""
 
 
 class _NoRange(Exception):
@@ -318,6 +331,8 @@ class UndecidedProof:
         highest (`ExactLayers.probes`)."""
         self.variables: dict[str, _Variable] = {}
         self.flags: dict[str, Node] = {}
+        self.columns: dict[str, str] = {}
+        """Columns the proofs written so far read (name: SQL), for the query to add first."""
         for f in compiled.inputs.fields:
             self.variables[f.name] = _Variable(f.name, f.name, field=f)
         for instrument in compiled.instruments:
@@ -350,7 +365,37 @@ class UndecidedProof:
     def proof(self, node: Node) -> str | None:
         """SQL true where the rule, left undecided by the ranges, is undecided in fact; None
         when no such proof is written for its condition."""
+        found = self._read_once(node)
+        return found if found is not None else self._enumerated(node)
 
+    def _enumerated(self, node: Node) -> str | None:
+        """A condition over answers only, each with few allowed values: SQL true where two
+        completions of the row give it different truths, from its truth on every combination
+        of the answers it reads (tried here; a row reaches those that agree with its answers)."""
+        reads = self._reads(node)
+        if not reads or _tests_missing(node):
+            return None
+        fields = []
+        for variable in sorted(reads, key=lambda v: v.key):
+            field_ = variable.field
+            if variable.instrument is not None or field_ is None or field_.reserved:
+                return None
+            fields.append(field_)
+        domains = []
+        for field_ in fields:
+            if _answers_count(field_) > MAX_ANSWER_TRIALS:
+                return None
+            domains.append(_allowed(field_))
+        if math.prod(len(values) for values in domains) > MAX_ANSWER_TRIALS:
+            return None
+        evaluate = build_evaluator(node)
+        reach = {truth: _reaching(fields, domains, evaluate, truth) for truth in (True, False)}
+        if "FALSE" in reach.values():
+            return None
+        return f"({reach[True]} AND {reach[False]})"
+
+    def _read_once(self, node: Node) -> str | None:
+        """The condition read once over independent parts, each of which goes both ways."""
         parts: list[tuple[list[_Variable], Node]] = []
         if not self._split(node, parts):
             return None
@@ -504,8 +549,7 @@ class UndecidedProof:
         """A part over one instrument: SQL true where the ranges decide it, or two reachable
         completions give it different truths. Reachable: every missing item at its lowest
         points, or at its highest (where each total and subscore is at its lowest, or highest);
-        and, for a part over one total (or sum subscore) whose items' points are runs of whole
-        numbers, every value between."""
+        and, where the row's cells have no gaps (`_cells`), every combination of their sums."""
 
         instrument = variables[0].instrument
         assert instrument is not None
@@ -514,26 +558,154 @@ class UndecidedProof:
             return None
         can_true = [f"COALESCE({self._at_extreme(part, end)}, FALSE)" for end in (0, -1)]
         can_false = [f"NOT COALESCE({self._at_extreme(part, end)}, TRUE)" for end in (0, -1)]
-        (only,) = variables if len(variables) == 1 else (None,)
-        if only is not None and only.items and _contiguous(instrument, only.items):
-            interval = self.ranges.numbers[only.key]
-            lowest = sum(_point_set(instrument, key)[0] for key in only.items)
-            highest = sum(_point_set(instrument, key)[-1] for key in only.items)
-            evaluate = build_evaluator(part)
-            for value in _critical_values(part, instrument.bands):
-                if not lowest < value < highest:
-                    continue  # the ends are the extremes' own
-                facts: dict[str, object] = {only.key: value}
-                if instrument.bands is not None and only.key == instrument.total_key:
-                    facts[instrument.band_key] = instrument.bands.band_of(value)
-                truth = evaluate(facts)
-                if truth is not None:
-                    reach = f"({interval.low} <= {value} AND {value} <= {interval.high})"
-                    (can_true if truth else can_false).append(reach)
+        cells = self._cells(instrument, part)
+        if cells is not None:
+            contiguous, true_sql, false_sql = cells
+            for found, sql in ((can_true, true_sql), (can_false, false_sql)):
+                if sql is not None:
+                    found.append(sql if contiguous == "TRUE" else f"({contiguous} AND {sql})")
         either = f"{_any(can_true)} AND {_any(can_false)}"
         if not decided:
             return f"({ranged} IS NULL AND {either})"
         return f"({ranged} IS NOT NULL OR ({either}))"
+
+    def _cells(
+        self, instrument: CompiledInstrument, part: Node
+    ) -> tuple[str, str | None, str | None] | None:
+        """A part over one instrument's sums (total, band, sum subscores, flags over those, items
+        scored as answered): SQL (the row's cells are runs of whole numbers; some reachable
+        completion makes the part true; one makes it false), or None where it reads anything
+        else or has more than two cells.
+
+        A cell is the items the part's sums take alike (for `dependence >= 1 and total < 16`:
+        items 4-6, and the others); the part is a function of the cells' sums. A cell's sum over
+        the completions is every whole number between its ends when its missing items' points
+        leave no gap (`_cell_contiguous`), and cells share no item: so a row reaches every
+        combination of values in its cells' ranges, and the part's truth at each is known in
+        advance (tried here, for every value of the cells' declared ranges)."""
+        sums = self._sums(instrument, part)
+        if sums is None:
+            return None
+        keys = [key for key, _ in instrument.points]
+        signature = {key: tuple(key in items for items in sums.values()) for key in keys}
+        shapes = sorted({s for s in signature.values() if any(s)})
+        cells = [[key for key in keys if signature[key] == shape] for shape in shapes]
+        if not cells or len(cells) > 2:
+            return None
+        spans = []
+        for cell in cells:
+            least = sum(_point_set(instrument, key)[0] for key in cell)
+            most = sum(_point_set(instrument, key)[-1] for key in cell)
+            spans.append(range(least, most + 1))
+        if math.prod(len(span) for span in spans) > MAX_CELL_TRIALS:
+            return None
+        if len(spans) == 2 and len(spans[1]) < len(spans[0]):  # fewer cases outside
+            cells, spans, shapes = cells[::-1], spans[::-1], shapes[::-1]
+        truth = _cell_truth(instrument, part, list(sums), shapes)
+        ends = [self._cell_ends(instrument, cell) for cell in cells]
+        found: dict[object, list[str]] = {True: [], False: []}
+        if len(cells) == 1:
+            ((low, high),) = ends
+            for value, start, stop in _runs([truth((v,)) for v in spans[0]], spans[0].start):
+                found[value].append(f"({low} <= {stop} AND {start} <= {high})")
+        else:
+            (low_a, high_a), (low_b, high_b) = ends
+            rows = [
+                tuple(_runs([truth((a, b)) for b in spans[1]], spans[1].start)) for a in spans[0]
+            ]
+            for runs, first, last in _runs(rows, spans[0].start):
+                for value, start, stop in runs:
+                    found[value].append(
+                        f"({low_a} <= {last} AND {first} <= {high_a} "
+                        f"AND {low_b} <= {stop} AND {start} <= {high_b})"
+                    )
+        contiguous = _all(
+            found
+            for found in (self._cell_contiguous(instrument, c) for c in cells)
+            if found != "TRUE"
+        )
+        return (
+            contiguous,
+            _any(found[True]) if found[True] else None,
+            (_any(found[False]) if found[False] else None),
+        )
+
+    def _sums(self, instrument: CompiledInstrument, part: Node) -> dict[str, frozenset[str]] | None:
+        """The sums of items the part reads, by name (through the band and flags), or None
+        where it reads a mean subscore or an item whose points are not its answer."""
+        subscores = {s.key: s for s in instrument.subscores}
+        flags = {f.key: f.expression for f in instrument.flags}
+        points = dict(instrument.points)
+        sums: dict[str, frozenset[str]] = {}
+        pending = list(_names(part))
+        seen: set[str] = set()
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if name == instrument.total_key or (
+                instrument.bands is not None and name == instrument.band_key
+            ):
+                sums[instrument.total_key] = frozenset(points)
+            elif name in subscores:
+                if subscores[name].mean:
+                    return None
+                sums[name] = frozenset(subscores[name].item_keys)
+            elif name in flags:
+                expression = flags[name]
+                if expression is None or _tests_missing(expression):
+                    return None
+                pending.extend(_names(expression))
+            elif name in points:
+                field_ = self._field(name)
+                if any(points[name](value) != value for value in _allowed(field_)):
+                    return None
+                sums[name] = frozenset((name,))
+            else:
+                return None
+        return dict(sorted(sums.items()))
+
+    def _cell_ends(self, instrument: CompiledInstrument, cell: Sequence[str]) -> tuple[str, str]:
+        """The row's lowest and highest sum of a cell's points over its completions: the
+        interval columns of a total or subscore over exactly those items, else new columns."""
+        sums = [(instrument.total_key, tuple(key for key, _ in instrument.points))]
+        sums += [(s.key, s.item_keys) for s in instrument.subscores if not s.mean]
+        for key, items in sums:
+            if set(items) == set(cell) and key in self.ranges.numbers:
+                interval = self.ranges.numbers[key]
+                return interval.low, interval.high
+        lows, highs = [], []
+        for key in cell:
+            points = _point_set(instrument, key)
+            written = _points_sql(instrument, key)
+            lows.append(f"COALESCE({written}, {points[0]})")
+            highs.append(f"COALESCE({written}, {points[-1]})")
+        label = ",".join(cell)
+        self.columns[f"xc:lo:{label}"] = "(" + " + ".join(lows) + ")"
+        self.columns[f"xc:hi:{label}"] = "(" + " + ".join(highs) + ")"
+        return quote(f"xc:lo:{label}"), quote(f"xc:hi:{label}")
+
+    def _cell_contiguous(self, instrument: CompiledInstrument, cell: Sequence[str]) -> str:
+        """SQL true where the sums of the cell's missing items' points are every whole number
+        between their ends: when the items whose points have gaps are answered, or a missing
+        item's points are a run at least as long as the widest gap (adding a set whose gaps are
+        at most an interval's length to that interval gives an interval, as long)."""
+        gaps: dict[str, int] = {}
+        runs: dict[str, int] = {}
+        for key in cell:
+            found = _point_set(instrument, key)
+            widest = max((b - a for a, b in itertools.pairwise(found)), default=0)
+            if widest > 1:
+                gaps[key] = widest
+            else:
+                runs[key] = len(found)
+        if not gaps:
+            return "TRUE"
+        widest = max(gaps.values())
+        answered = _all(f"({quote(key)} IS NOT NULL)" for key in gaps)
+        spanning = [f"({quote(key)} IS NULL)" for key, length in runs.items() if length >= widest]
+        return _any([answered, *spanning])
 
     def _at_extreme(self, part: Node, end: int) -> str:
         """The part's v1 truth on the completion with every missing item at its lowest points
@@ -562,18 +734,84 @@ def provable_with_items_answered(compiled: CompiledRuleset, node: Node) -> bool:
     return True
 
 
-def _critical_values(part: Node, bands: BandTable | None) -> list[int]:
-    """Whole numbers around every literal and band edge the part compares with: a part over
-    one whole number changes its truth only there."""
-    found: set[int] = set()
-    for value in _literal_values(part):
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            for whole in (math.floor(value), math.ceil(value)):
-                found.update((whole - 1, whole, whole + 1))
-    if bands is not None:
-        for band in bands.bands:
-            found.update((band.minimum - 1, band.minimum, band.maximum, band.maximum + 1))
-    return sorted(found)
+def _reaching(
+    fields: Sequence[InputField],
+    domains: Sequence[Sequence[object]],
+    evaluate: Callable[[Mapping[str, object]], object],
+    truth: bool,
+) -> str:
+    """SQL true where some completion of the row's answers to `fields` gives `evaluate` the
+    truth `truth`: by cases on the first field's answer (the answers with the same cases
+    below taken together), each case reached where the row leaves it missing or gives it."""
+
+    def cases(index: int, facts: dict[str, object]) -> str:
+        if index == len(fields):
+            return "TRUE" if evaluate(facts) is truth else "FALSE"
+        field_ = fields[index]
+        below: dict[str, list[object]] = {}
+        for value in domains[index]:
+            found = cases(index + 1, {**facts, field_.name: field_.convert(value)})
+            below.setdefault(found, []).append(value)
+        if len(below) == 1 and len(next(iter(below.values()))) == len(domains[index]):
+            return next(iter(below))  # the same whatever this answer is
+        column = quote(field_.name)
+        terms = []
+        for found, values in below.items():
+            if found == "FALSE":
+                continue
+            listed = ", ".join(literal(value) for value in values)
+            given = f"({column} IS NULL OR {column} IN ({listed}))"
+            terms.append(given if found == "TRUE" else f"({given} AND {found})")
+        return _any(terms)
+
+    return cases(0, {})
+
+
+def _cell_truth(
+    instrument: CompiledInstrument,
+    part: Node,
+    names: Sequence[str],
+    shapes: Sequence[tuple[bool, ...]],
+) -> Callable[[Sequence[int]], object]:
+    """The part's truth given its cells' sums (`shapes[i][j]`: cell i is in sum `names[j]`),
+    with the band and flags those sums give."""
+    evaluate = build_evaluator(part)
+    flags = [(f.key, build_evaluator(f.expression)) for f in instrument.flags if f.expression]
+
+    def truth(values: Sequence[int]) -> object:
+        facts: dict[str, object] = {}
+        for index, name in enumerate(names):
+            facts[name] = sum(v for v, shape in zip(values, shapes, strict=True) if shape[index])
+        total = facts.get(instrument.total_key)
+        if isinstance(total, int) and instrument.bands is not None:
+            facts[instrument.band_key] = instrument.bands.band_of(total)
+        for key, flag in flags:
+            try:
+                facts[key] = flag(facts)
+            except KeyError:  # a flag over a sum the part does not read
+                continue
+        return evaluate(facts)
+
+    return truth
+
+
+def _runs(truths: Sequence[_T | None], first: int) -> list[tuple[_T, int, int]]:
+    """(value, first index, last index) of each run of equal values, the first at `first`;
+    None values (undefined truths) are left out."""
+    found: list[tuple[_T | None, int, int]] = []
+    for offset, value in enumerate(truths):
+        index = first + offset
+        if found and found[-1][0] == value and found[-1][2] == index - 1:
+            found[-1] = (value, found[-1][1], index)
+        else:
+            found.append((value, index, index))
+    return [(value, start, stop) for value, start, stop in found if value is not None]
+
+
+def _names(node: Node) -> list[str]:
+    if isinstance(node, Name):
+        return [node.name]
+    return [name for child in node.children() for name in _names(child)]
 
 
 def _literal_values(node: Node) -> list[object]:
@@ -684,6 +922,8 @@ class ExactLayers:
         """Conditions under which the row is the scalar engine's."""
         self.domain_of: dict[str, Domain] = {}
         self._probes: tuple[dict[str, str], dict[str, str]] | None = None
+        self._proofs: UndecidedProof | None = None
+        self._layered: set[str] = set()
         derived = {
             key for domain in self.compiled.domains for key in (domain.score_key, domain.band_key)
         }
@@ -957,12 +1197,24 @@ class ExactLayers:
             names[instrument.band_key] = quote(label + instrument.band_key)
         return {key for key, _ in instrument.points}
 
+    def proofs(self) -> UndecidedProof:
+        """The proofs that rules are undecided, made once (see `proof_columns`)."""
+        if self._proofs is None:
+            self._proofs = UndecidedProof(self.compiled, self.ranges(), self.probes())
+        return self._proofs
+
+    def proof_columns(self) -> None:
+        """Add the columns the proofs written since the last call read."""
+        proofs = self.proofs()
+        self.query.layer([(n, sql) for n, sql in proofs.columns.items() if n not in self._layered])
+        self._layered |= set(proofs.columns)
+
     def settled(self, rules: Sequence[_Rule]) -> None:
         """`x:ok:<id>`: the rule is decided, or provably undecided (see the module docstring):
         read-once over parts that each go both ways, or the two probe completions disagree
         (`exact._rule_truth`'s first test), or the search for it could not start."""
 
-        proofs = UndecidedProof(self.compiled, self.ranges(), self.probes())
+        proofs = self.proofs()
         first, last = (
             ExpressionWriter(names, self.query.bounds, self.query.names) for names in self.probes()
         )
@@ -979,6 +1231,7 @@ class ExactLayers:
             if proof is not None:
                 ways.insert(0, proof)
             columns.append((f"x:ok:{rule.id}", f"({truth} IS NOT NULL OR {' OR '.join(ways)})"))
+        self.proof_columns()
         self.query.layer(columns)
 
     # --- the outcome (exact._outcome_ranks, exact._decided) ------------------------------
@@ -1037,11 +1290,13 @@ class ExactLayers:
         too_many = self.too_many(self.candidates, lambda name: quote(f"x:var:{name}"))
         must = _any(f"({quote(key)} IS NULL)" for key in compiled.must_answer)
         known = quote("x:known")
+        changes = self._every_answer_changes_it()
+        self.proof_columns()
         self.query.layer(
             [
                 (
                     "x:bounded",
-                    f"(NOT {known} AND ({too_many} OR {self._every_answer_changes_it()}))",
+                    f"(NOT {known} AND ({too_many} OR {changes}))",
                 ),
                 ("x:must", must),
             ]
@@ -1098,12 +1353,14 @@ class ExactLayers:
         compiled = self.compiled
         if compiled.hit_policy == "first" or self.untracked:
             return "FALSE"
-        proofs = UndecidedProof(compiled, self.ranges(), self.probes())
+        proofs = self.proofs()
         terms = []
         sources: list[set[str] | None] = []
         for rule in compiled.decisions:
             affecting = quote(f"x:affecting:{rule.id}")
             found = proofs.every_answer_counts(rule.expression)
+            if found is None:
+                found = self._one_total_changes_it(rule)
             if found is None:
                 terms.append(f"(NOT {affecting})")
                 sources.append(None)
@@ -1121,6 +1378,73 @@ class ExactLayers:
                         f"{quote('x:affecting:' + rules[j].id)}))"
                     )
         return _all(terms)
+
+    def _one_total_changes_it(self, rule: _Rule) -> tuple[str, set[str]] | None:
+        """(SQL true where every missing answer the rule reads changes its truth on its own in
+        some completion, the sources it reads), or None where no such proof is written.
+
+        The proof: on the row, the rule reads no missing answer but the items of one
+        instrument, and reads that instrument only through its total (and band), directly or
+        through domains: its truth is a function g of the total. Each item's points are a run
+        of whole numbers, so the totals reached are every whole number between the probes'
+        (every missing item at its lowest points, or highest), and each missing item, moved by
+        one point, moves the total by one from any total but the highest. g differs at the two
+        probes, so it differs at two neighbouring totals, and each missing item takes the
+        total from one to the other with everything else fixed."""
+        if _tests_missing(rule.expression):
+            return None
+        references = self._expanded(rule.references)
+        sources: set[str] = set()
+        candidates = []
+        for instrument in self.compiled.instruments:
+            keys = {instrument.total_key, instrument.band_key, *(k for k, _ in instrument.points)}
+            keys |= {s.key for s in instrument.subscores} | {f.key for f in instrument.flags}
+            read = references & keys
+            if not read:
+                continue
+            sources.add(instrument.alias)
+            items = [key for key, _ in instrument.points]
+            through_total = read <= {instrument.total_key, instrument.band_key}
+            if (
+                through_total
+                and _contiguous(instrument, items)
+                and all(len(_point_set(instrument, key)) >= 2 for key in items)
+            ):
+                candidates.append(items)
+        sources |= references & set(self.fields)
+        if not candidates:
+            return None
+        first, last = (
+            ExpressionWriter(names, self.query.bounds, self.query.names) for names in self.probes()
+        )
+        differs = (
+            f"COALESCE({first.write(rule.expression)} <> {last.write(rule.expression)}, FALSE)"
+        )
+        possible = self.possible(rule.references)
+        ways = []
+        for items in candidates:
+            others = sorted(possible - set(items))
+            alone = _all(f"(NOT {self.reads(name, rule.references)})" for name in others)
+            ways.append(alone)
+        return f"({differs} AND {_any(ways)})", sources
+
+    def _expanded(self, references: Sequence[str]) -> set[str]:
+        """The names `references` read, with each domain score or band replaced by what its
+        rules read (recursively)."""
+        found: set[str] = set()
+        pending = list(references)
+        seen: set[str] = set()
+        while pending:
+            reference = pending.pop()
+            if reference in seen:
+                continue
+            seen.add(reference)
+            domain = self.domain_of.get(reference)
+            if domain is None:
+                found.add(reference)
+            else:
+                pending.extend(r for scoring in domain.rules for r in scoring.references)
+        return found
 
     def needs(self) -> str:
         """`needs`: the unanswered must-answer inputs unless the outcome is refer; past the
