@@ -4,7 +4,9 @@ Every row the SQL cannot prove identical to the scalar engine's decision — a r
 break the input contract, a format v2 row with an undecided rule or an unanswered instrument
 item, a row past a compile-time bound — is decided by the scalar engine (`Ruleset.evaluate`)
 on the applicant object it is, and its result columns are filled from that decision. The
-result says which engine decided each row (`engine`), so nothing differs silently.
+result says which engine decided each row (`engine`), so nothing differs silently. Those rows
+are decided in the calling process, or, by a stream given a `ScalarPool` (the designer tools'),
+in pieces on its worker processes, in row order.
 """
 
 from __future__ import annotations
@@ -447,10 +449,9 @@ class Pending(Protocol):
 
 class ScalarPool(Protocol):
     """Worker processes, each running `columnar.workers.ScalarRows` over the `ScalarWork`
-    submitted to it (the
-    designer's process pool, `designer._cohort.WorkerPool`, is one). `window`: how many pieces
-    a stream keeps in flight; `started`: whether a process runs yet (none starts before the
-    first piece is submitted)."""
+    submitted to it (the designer's process pool, `designer._cohort.WorkerPool`, is one).
+    `window`: how many pieces a stream keeps in flight; `started`: whether a process runs yet
+    (none starts before the first piece is submitted)."""
 
     @property
     def window(self) -> int: ...
