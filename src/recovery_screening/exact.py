@@ -24,7 +24,7 @@ from typing import Any
 
 from recovery_screening.compiler import Advisory, CompiledRuleset, DecisionRule, Domain
 from recovery_screening.decision import Trace
-from recovery_screening.expressions import Node
+from recovery_screening.expressions import Name, Node
 from recovery_screening.expressions.closures import MISSING_PREFIX
 from recovery_screening.expressions.ranges import (
     ANY,
@@ -50,9 +50,21 @@ MAX_ENUMERATED = 101
 MAX_COMPLETIONS = 16384
 """A search over more completions than this is not started (it could not finish in its bound)."""
 
+MEMO_SIZE = 4096
+"""Entries a ruleset's memo of a pure function keeps before it starts again."""
+
 _MISSING: Any = object()
 ADVISORY = -1
 """The `stage` of an advisory in `_rule_truth`."""
+
+
+_World = tuple[dict[str, Any], list[tuple[int, ...]], list[int]]
+"""What `_Applicant.world` computes for one prefix: (environment, domain masks, decision masks)."""
+_Plan = tuple[
+    tuple[tuple[int, str, str, tuple[tuple[int, RangeEvaluator, frozenset[str]], ...]], ...],
+    tuple[tuple[int, RangeEvaluator, frozenset[str]], ...],
+]
+"""What a search evaluates again below its root (`_Applicant._plan`)."""
 
 
 class _BoundReached(Exception):
@@ -75,6 +87,8 @@ class _Instrument:
     items: tuple[_Item, ...]
     subscores: tuple[tuple[str, tuple[str, ...], bool], ...]
     flags: tuple[tuple[str, RangeEvaluator | None], ...]
+    derived: tuple[str, ...]
+    """The names `_Applicant._scored` writes."""
 
 
 class _Program:
@@ -121,6 +135,51 @@ class _Program:
         self.advisory_conditions = tuple(
             build_range_evaluator(rule.expression) for rule in compiled.advisories
         )
+        # pure functions of their keys, shared by the evaluations of this ruleset (each dict
+        # operation is atomic, and a value computed twice is the same value)
+        self._outcomes: dict[tuple[int, ...], int | None] = {}
+        self._ranges: dict[tuple[int, tuple[int, ...]], tuple[Any, Any]] = {}
+        self._bands: dict[tuple[int, int, int], frozenset[str | None]] = {}
+        self.domain_reads = tuple(
+            tuple(_names_read(rule.expression) for rule in domain.rules)
+            for domain in compiled.domains
+        )
+        self.decision_reads = tuple(_names_read(rule.expression) for rule in compiled.decisions)
+        self.instrument_keys = tuple(
+            frozenset({i.total_key, i.band_key, *i.derived}) for i in self.instruments
+        )
+
+    def outcome(self, masks: Sequence[int]) -> int | None:
+        """`outcome_over` these decision rule masks, remembered (it is a function of them)."""
+        key = tuple(masks)
+        found = self._outcomes.get(key, _MISSING)
+        if found is _MISSING:
+            if len(self._outcomes) >= MEMO_SIZE:
+                self._outcomes.clear()
+            found = self._outcomes[key] = outcome_over(self.compiled, key)
+        return found  # type: ignore[no-any-return]
+
+    def domain_range(self, index: int, masks: tuple[int, ...]) -> tuple[Any, Any]:
+        """`_domain_range` of domain `index` under these masks, remembered."""
+        key = (index, masks)
+        found = self._ranges.get(key)
+        if found is None:
+            if len(self._ranges) >= MEMO_SIZE:
+                self._ranges.clear()
+            found = self._ranges[key] = _domain_range(self.compiled.domains[index], masks)
+        return found
+
+    def bands_within(self, index: int, low: int, high: int) -> frozenset[str | None]:
+        """The bands of instrument `index` that meet [low, high], remembered."""
+        key = (index, low, high)
+        found = self._bands.get(key)
+        if found is None:
+            bands = self.instruments[index].bands
+            assert bands is not None
+            if len(self._bands) >= MEMO_SIZE:
+                self._bands.clear()
+            found = self._bands[key] = _bands_within(bands, low, high)
+        return found
 
     def domains_read(self, references: Sequence[str]) -> tuple[int, ...]:
         """The domains whose scores `references` read, directly or through other domains, in
@@ -149,6 +208,11 @@ class _Program:
             (flag.key, _evaluator(flag.expression)) for flag in instrument.flags
         )  # fmt: skip
         subscores = tuple((s.key, s.item_keys, s.mean) for s in instrument.subscores)
+        derived = [instrument.total_key]
+        if instrument.bands is not None:
+            derived.append(instrument.band_key)
+        derived.extend(key for key, _, _ in subscores)
+        derived.extend(key for key, _ in flags)
         return _Instrument(
             instrument.total_key,
             instrument.band_key,
@@ -156,7 +220,20 @@ class _Program:
             tuple(items),
             subscores,
             flags,
+            tuple(derived),
         )
+
+
+def _names_read(node: Node) -> frozenset[str]:
+    """Every name `node` reads (its range evaluator reads nothing else that a search changes)."""
+    found: set[str] = set()
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, Name):
+            found.add(current.name)
+        pending.extend(current.children())
+    return frozenset(found)
 
 
 def _evaluator(node: Node | None) -> RangeEvaluator | None:
@@ -247,6 +324,28 @@ class _Applicant:
         self.root: dict[str, Any] = {}
         self.last_env: dict[str, Any] = {}
         self._probes: list[Trace] | None = None
+        self.answered: dict[str, Any] | None = None
+        """The answers and instrument ranges over all completions (what no mask changes)."""
+        self.free_items = tuple(
+            tuple(item for item in instrument.items if answers[item.key] is None)
+            for instrument in program.instruments
+        )
+        self.item_ranges: list[dict[str, tuple[int, int]]] = []
+        self.item_totals: list[tuple[int, int]] = []
+        for instrument in program.instruments:
+            ranges: dict[str, tuple[int, int]] = {}
+            for item in instrument.items:
+                value = answers[item.key]
+                if value is None:
+                    ranges[item.key] = (item.low, item.high)
+                else:
+                    scored = item.points(value)
+                    ranges[item.key] = (scored, scored)
+            self.item_ranges.append(ranges)
+            self.item_totals.append(
+                (sum(low for low, _ in ranges.values()), sum(high for _, high in ranges.values()))
+            )
+        self._scores: dict[tuple[object, ...], list[tuple[str, Any]]] = {}
         self.refresh()
 
     def probes(self) -> list[Trace]:
@@ -275,14 +374,16 @@ class _Applicant:
     def refresh(self) -> None:
         """Evaluate everything over all completions; decided masks are kept as they are."""
         program = self.program
-        env: dict[str, Any] = dict(self.markers)
-        answers = self.answers
-        for name, kind in program.fields.items():
-            value = answers.get(name)
-            env[name] = program.whole[name] if value is None else point(value, kind)
-        for instrument in program.instruments:
-            self._score(instrument, env, {})
-        self.root = env
+        if self.answered is None:
+            env: dict[str, Any] = dict(self.markers)
+            answers = self.answers
+            for name, kind in program.fields.items():
+                value = answers.get(name)
+                env[name] = program.whole[name] if value is None else point(value, kind)
+            for index in range(len(program.instruments)):
+                self._score(index, env, {})
+            self.answered = env
+        self.root = self.answered  # `world` of every domain writes every domain's score and band
         everything = range(len(program.compiled.domains))
         self.domain_masks, self.decision_masks = self.world(
             {}, everything, range(len(program.decision_conditions))
@@ -311,7 +412,7 @@ class _Applicant:
             if index is not None:
                 touched.add(index)
         for index in sorted(touched):
-            self._score(program.instruments[index], env, assignment)
+            self._score(index, env, assignment)
         domain_masks = list(self.domain_masks)
         for index in domains:
             domain = compiled.domains[index]
@@ -322,7 +423,7 @@ class _Applicant:
                 for condition, mask in zip(conditions, current, strict=True)
             )
             domain_masks[index] = masks
-            _domain_range(domain, masks, env)
+            env[domain.score_key], env[domain.band_key] = program.domain_range(index, masks)
         decision_masks = list(self.decision_masks)
         for index in decisions:
             mask = decision_masks[index]
@@ -331,26 +432,44 @@ class _Applicant:
         self.last_env = env
         return domain_masks, decision_masks
 
-    def _score(
-        self, instrument: _Instrument, env: dict[str, Any], assignment: Mapping[str, object]
+    def _score(self, index: int, env: dict[str, Any], assignment: Mapping[str, object]) -> None:
+        """Write instrument `index`'s total, band, subscores and flags over the completions of
+        `assignment` into `env`. They are a function of the values `assignment` gives its
+        unanswered items (the rest of what they read is this applicant's), so they are
+        remembered by those."""
+        key = (index, *[assignment.get(item.key, _MISSING) for item in self.free_items[index]])
+        derived = self._scores.get(key)
+        if derived is None:
+            instrument = self.program.instruments[index]
+            self._scored(index, instrument, env, assignment)
+            derived = self._scores[key] = [(name, env[name]) for name in instrument.derived]
+        else:
+            env.update(derived)
+
+    def _scored(
+        self,
+        index: int,
+        instrument: _Instrument,
+        env: dict[str, Any],
+        assignment: Mapping[str, object],
     ) -> None:
-        answers = self.answers
-        ranges: dict[str, tuple[int, int]] = {}
-        low = high = 0
-        for item in instrument.items:
-            value = answers[item.key]
-            if value is None:
-                value = assignment.get(item.key, _MISSING)
-            if value is _MISSING:
-                ranges[item.key] = (item.low, item.high)
-            else:
+        ranges = self.item_ranges[index]
+        low, high = self.item_totals[index]
+        assigned: dict[str, tuple[int, int]] | None = None
+        for item in self.free_items[index]:
+            value = assignment.get(item.key, _MISSING)
+            if value is not _MISSING:
                 scored = item.points(value)
-                ranges[item.key] = (scored, scored)
-            low += ranges[item.key][0]
-            high += ranges[item.key][1]
+                low += scored - item.low  # whole numbers: the sum of the items' ranges
+                high += scored - item.high
+                if assigned is None:
+                    assigned = dict(ranges)
+                assigned[item.key] = (scored, scored)
+        if assigned is not None:
+            ranges = assigned
         env[instrument.total_key] = (low, high, False)
         if instrument.bands is not None:
-            env[instrument.band_key] = _bands_within(instrument.bands, low, high)
+            env[instrument.band_key] = self.program.bands_within(index, low, high)
         for key, item_keys, mean in instrument.subscores:
             sub_low = sum(ranges[k][0] for k in item_keys)
             sub_high = sum(ranges[k][1] for k in item_keys)
@@ -403,40 +522,132 @@ class _Applicant:
         settled: Callable[[list[tuple[int, ...]], list[int]], int | None],
         at_leaf: Callable[[Trace], int],
         limit: int,
+        *,
+        certain_bound: bool = False,
     ) -> Iterator[tuple[tuple[object, ...], int]]:
         """Depth-first over `variables` (in this order): yield (prefix, value) for every subtree
         where `settled(masks)` is not None, and for every full assignment where it is None
-        (`at_leaf` of its completion). Raises _BoundReached after `limit` subtrees."""
+        (`at_leaf` of its completion). Raises _BoundReached after `limit` subtrees; with
+        `certain_bound`, for a caller that keeps nothing of a search that reaches its bound, as
+        soon as the subtrees visited and those waiting to be visited are more than `limit`."""
         values = self.program.values
+        plan = self._plan(domains, decisions)
         nodes = 0
-        stack: list[tuple[object, ...]] = [()]
+        stack: list[tuple[tuple[object, ...], _World | None]] = [((), None)]
         while stack:
-            prefix = stack.pop()
+            prefix, parent = stack.pop()
             nodes += 1
             if nodes > limit:
                 raise _BoundReached
-            assignment = dict(zip(variables, prefix, strict=False))
-            found = settled(*self.world(assignment, domains, decisions))
+            if parent is None:
+                domain_masks, decision_masks = self.world({}, domains, decisions)
+                state: _World = (self.last_env, domain_masks, decision_masks)
+            else:
+                state = self._extend(parent, variables, prefix, plan)
+                self.last_env = state[0]
+            found = settled(state[1], state[2])
             if found is not None:
                 yield prefix, found
             elif len(prefix) == len(variables):
-                yield prefix, at_leaf(self.completion(assignment))
+                yield prefix, at_leaf(self.completion(dict(zip(variables, prefix, strict=True))))
             else:
                 choices = values[variables[len(prefix)]]
                 assert choices is not None
-                stack.extend((*prefix, value) for value in reversed(choices))
+                stack.extend(((*prefix, value), state) for value in reversed(choices))
+                if certain_bound and nodes + len(stack) > limit:
+                    raise _BoundReached  # every prefix on the stack is a subtree still to visit
+
+    def _plan(self, domains: Sequence[int], decisions: Sequence[int]) -> _Plan:
+        """What `world(_, domains, decisions)` evaluates again: the rules of those domains (in
+        evaluation order) and those decision rules that are undecided over all completions, each
+        with the names it reads."""
+        program = self.program
+        compiled = program.compiled
+        open_domains = []
+        for index in domains:
+            domain = compiled.domains[index]
+            rules = tuple(
+                (rule, program.domain_conditions[index][rule], program.domain_reads[index][rule])
+                for rule, mask in enumerate(self.domain_masks[index])
+                if mask != TRUE and mask != FALSE
+            )
+            if rules:
+                open_domains.append((index, domain.score_key, domain.band_key, rules))
+        open_decisions = tuple(
+            (index, program.decision_conditions[index], program.decision_reads[index])
+            for index in decisions
+            if self.decision_masks[index] != TRUE and self.decision_masks[index] != FALSE
+        )
+        return tuple(open_domains), open_decisions
+
+    def _extend(
+        self,
+        parent: _World,
+        variables: tuple[str, ...],
+        prefix: tuple[object, ...],
+        plan: _Plan,
+    ) -> _World:
+        """`world` of `prefix` from the world of its parent prefix (one answer fewer): only what
+        reads the newly assigned answer, directly or through scores it changes, is evaluated
+        again; everything else keeps the parent's value, which is what `world` computes."""
+        program = self.program
+        name = variables[len(prefix) - 1]
+        env = dict(parent[0])
+        env[name] = point(prefix[-1], program.fields[name])
+        changed = {name}
+        index = program.instrument_of.get(name)
+        if index is not None:
+            self._score(index, env, dict(zip(variables, prefix, strict=False)))
+            changed |= program.instrument_keys[index]
+        open_domains, open_decisions = plan
+        domain_masks = parent[1]
+        copied = False
+        for index, score_key, band_key, rules in open_domains:
+            masks = _reevaluated(rules, env, changed, domain_masks[index])
+            if masks is None:
+                continue
+            if not copied:
+                domain_masks = list(domain_masks)
+                copied = True
+            domain_masks[index] = settled_masks = tuple(masks)
+            score, band = program.domain_range(index, settled_masks)
+            if env[score_key] != score:
+                env[score_key] = score
+                changed.add(score_key)
+            if env[band_key] != band:
+                env[band_key] = band
+                changed.add(band_key)
+        decision_masks = _reevaluated(open_decisions, env, changed, parent[2])
+        return env, domain_masks, parent[2] if decision_masks is None else decision_masks
 
 
-def _domain_range(domain: Domain, masks: tuple[int, ...], env: dict[str, Any]) -> None:
-    """Write the domain's score interval and possible bands into `env`."""
+def _reevaluated(
+    rules: Sequence[tuple[int, RangeEvaluator, frozenset[str]]],
+    env: Mapping[str, Any],
+    changed: set[str],
+    masks: Sequence[int],
+) -> list[int] | None:
+    """`masks` with each of `rules` (index, condition, names read) that reads a changed name
+    evaluated again; None when no mask changes."""
+    updated: list[int] | None = None
+    for index, condition, reads in rules:
+        if reads.isdisjoint(changed):
+            continue
+        found = condition(env)
+        if found != masks[index]:
+            if updated is None:
+                updated = list(masks)
+            updated[index] = found
+    return updated
+
+
+def _domain_range(domain: Domain, masks: tuple[int, ...]) -> tuple[Any, Any]:
+    """The domain's score interval and its possible bands, under these rule masks."""
     if any(mask & UNDEFINED or not mask for mask in masks):
         low, high = domain.reachable
-        env[domain.score_key] = (low, high, True)
-        env[domain.band_key] = frozenset((*domain.bands.names, None))
-        return
+        return (low, high, True), frozenset((*domain.bands.names, None))
     low, high = score_range(domain, tuple(_truth(mask) for mask in masks))
-    env[domain.score_key] = (low, high, False)
-    env[domain.band_key] = _bands_within(domain.bands, low, high)
+    return (low, high, False), _bands_within(domain.bands, low, high)
 
 
 def outcome_over(compiled: CompiledRuleset, masks: Sequence[int]) -> int | None:
@@ -606,9 +817,10 @@ def _outcome_ranks(applicant: _Applicant) -> tuple[set[int], set[str], bool]:
             variables,
             applicant.program.domains_read(references),
             affecting,
-            lambda _, d: outcome_over(compiled, d),
+            lambda _, d: applicant.program.outcome(d),
             lambda t: t.rank,
             MAX_OUTCOME_NODES,
+            certain_bound=True,
         ):
             cubes.append((prefix, found_rank))
     except _BoundReached:
@@ -722,14 +934,14 @@ def _rule_truth(
     search was complete)."""
     if mask == UNDEFINED:
         return UNDEFINED, True
-    variables = applicant.ordered(applicant.reads(references))
-    settled = _settled_reader(applicant, stage, index)
     at_leaf = _leaf_reader(stage, index)
     seen = 0
     for probe in applicant.probes():
         seen |= at_leaf(probe)
     if seen not in (TRUE, FALSE, UNDEFINED):
         return None, True  # two completions disagree: undecided, exactly
+    variables = applicant.ordered(applicant.reads(references))
+    settled = _settled_reader(applicant, stage, index)
     if applicant.completions(variables) > MAX_COMPLETIONS:
         return None, False
     try:

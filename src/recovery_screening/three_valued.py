@@ -123,7 +123,10 @@ def _stage_truths(
     else:
         truths = judge(stage, facts)
     if open_domains and None in truths:
-        truths = settle(rules, truths, facts, open_domains, _stage_judge(compiled, judge, stage))
+        truths = settle(
+            rules, truths, facts, open_domains, _stage_judge(compiled, judge, stage),
+            conditions=conditions if judge is None else None,
+        )  # fmt: skip
     return truths
 
 
@@ -191,12 +194,15 @@ def settle(
     facts: Mapping[str, object],
     open_domains: Sequence[tuple[Domain, int, int]],
     judge: Callable[[Mapping[str, object]], Truths],
+    *,
+    conditions: Sequence[Condition] | None = None,
 ) -> Truths:
     """Decide conditions left unknown only because they read an unsettled domain score or band.
 
     Each score the missing answers still allow is tried (with its band); a condition that comes
     out the same for every one of them is decided. Beyond MAX_SETTLE_COMBINATIONS it stays unknown,
-    which is always the safe side.
+    which is always the safe side. With `conditions` (the stage's compiled closures, which `judge`
+    would call), only the conditions still settling are evaluated.
     """
     ranges = {domain.name: (low, high) for domain, low, high in open_domains}
     keys = {
@@ -221,13 +227,26 @@ def settle(
     seen: dict[int, set[object]] = {index: set() for index in pending}
     trial = dict(facts)
     choices = [range(ranges[d.name][0], ranges[d.name][1] + 1) for d in involved]
+    settling = pending
     for scores in itertools.product(*choices):
         for domain, score in zip(involved, scores, strict=True):
             trial[domain.score_key] = score
             trial[domain.band_key] = domain.bands.band_of(score)
-        results = judge(trial)
-        for index in pending:
-            seen[index].add(results[index])
+        if conditions is None:
+            results = judge(trial)
+            for index in pending:
+                seen[index].add(results[index])
+            continue
+        still = []
+        for index in settling:
+            values = seen[index]
+            value = conditions[index](trial)
+            values.add(value)
+            if value is not None and len(values) == 1:
+                still.append(index)  # the others can no longer settle
+        settling = still
+        if not settling:
+            break
     settled = list(truths)
     for index, values in seen.items():
         if len(values) == 1 and None not in values:

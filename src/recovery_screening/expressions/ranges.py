@@ -117,17 +117,24 @@ def _junction(operands: tuple[RangeEvaluator, ...], decisive: int) -> RangeEvalu
     it, the other if every operand can, and undefined where every operand can be the other or
     undefined and one can be undefined."""
     other = TRUE if decisive == FALSE else FALSE
+    open_ = other | UNDEFINED
 
     def junction(env: Env) -> int:
-        masks = [operand(env) for operand in operands]
-        result = 0
-        if any(mask & decisive for mask in masks):
-            result |= decisive
-        if all(mask & other for mask in masks):
+        seen = 0  # the truths some operand can have
+        common = TRUE | FALSE | UNDEFINED  # the truths every operand can have
+        undefined = True  # every operand can be the other truth or undefined
+        for operand in operands:
+            mask = operand(env)
+            if mask == decisive:
+                return decisive  # no other truth and no undefined is possible any more
+            seen |= mask
+            common &= mask
+            if not mask & open_:
+                undefined = False
+        result = seen & decisive
+        if common & other:
             result |= other
-        if all(mask & (other | UNDEFINED) for mask in masks) and any(
-            mask & UNDEFINED for mask in masks
-        ):
+        if undefined and seen & UNDEFINED:
             result |= UNDEFINED
         return result
 
@@ -169,6 +176,10 @@ def _comparison(node: Comparison) -> RangeEvaluator:
     if left_type.kind == "boolean":
         return _boolean_comparison(left, right, op == "==")
     if left_type.is_numeric:
+        if isinstance(node.right, Literal) and op in _AGAINST_CONSTANT:
+            bound = node.right.value
+            if bound == bound:  # a NaN literal takes the general path
+                return _AGAINST_CONSTANT[op](left, bound)
         return _numeric_comparison(left, right, op)
     if left_type.kind == "enum" and op not in ("==", "!="):
         positions = {value: index for index, value in enumerate(left_type.values)}
@@ -214,6 +225,59 @@ def _numeric_comparison(left: RangeEvaluator, right: RangeEvaluator, op: str) ->
         return result | (TRUE if can_true else 0) | (FALSE if can_false else 0)
 
     return compare
+
+
+def _at_least(left: RangeEvaluator, bound: Any) -> RangeEvaluator:
+    def compare(env: Env) -> int:
+        low, high, undefined = left(env)
+        result = UNDEFINED if undefined else 0
+        if low > high:
+            return result
+        return result | (TRUE if high >= bound else 0) | (FALSE if low < bound else 0)
+
+    return compare
+
+
+def _above(left: RangeEvaluator, bound: Any) -> RangeEvaluator:
+    def compare(env: Env) -> int:
+        low, high, undefined = left(env)
+        result = UNDEFINED if undefined else 0
+        if low > high:
+            return result
+        return result | (TRUE if high > bound else 0) | (FALSE if low <= bound else 0)
+
+    return compare
+
+
+def _at_most(left: RangeEvaluator, bound: Any) -> RangeEvaluator:
+    def compare(env: Env) -> int:
+        low, high, undefined = left(env)
+        result = UNDEFINED if undefined else 0
+        if low > high:
+            return result
+        return result | (TRUE if low <= bound else 0) | (FALSE if high > bound else 0)
+
+    return compare
+
+
+def _below(left: RangeEvaluator, bound: Any) -> RangeEvaluator:
+    def compare(env: Env) -> int:
+        low, high, undefined = left(env)
+        result = UNDEFINED if undefined else 0
+        if low > high:
+            return result
+        return result | (TRUE if low < bound else 0) | (FALSE if high >= bound else 0)
+
+    return compare
+
+
+_AGAINST_CONSTANT: dict[str, Callable[[RangeEvaluator, Any], RangeEvaluator]] = {
+    ">=": _at_least,
+    ">": _above,
+    "<=": _at_most,
+    "<": _below,
+}
+"""`_numeric_comparison` with a literal on the right (`b_low == b_high == bound`, defined)."""
 
 
 def _set_comparison(
