@@ -296,8 +296,7 @@ def _json_labels(
         repeated = f"strlen({parent}) - strlen(replace({parent}, {member}, ''))"
         once = f"{repeated} <= {len(_json_key(item).encode()) + 1}" if _plain(item) else "FALSE"
         columns.append(
-            f"CASE WHEN NOT ({once}) THEN 'o' || {parent} "
-            f"ELSE 'v' || {value} END AS {quote(name)}"
+            f"CASE WHEN NOT ({once}) THEN 'o' || {parent} ELSE 'v' || {value} END AS {quote(name)}"
         )
     return columns
 

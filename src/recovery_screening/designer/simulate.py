@@ -287,7 +287,7 @@ def simulate(
         if Path(cohort).suffix.lower() == ".csv":  # the header is checked as below, first
             next(_checked(ruleset, read_chunks(cohort, chunk_size=1), str(cohort)), None)
         total = Tally(equity=EquityTally(len(fields)))
-        tally = simulate_columnar(ruleset, cohort, progress, total, grouping)
+        tally = simulate_columnar(ruleset, cohort, progress, total, workers, grouping)
         return Simulation(ruleset, str(cohort), tally, fields)
     chunks = read_chunks(cohort)
     chunks = _checked(ruleset, chunks, str(cohort))
