@@ -526,6 +526,9 @@ def csv_loader(
             valid.append(blank)
             continue
         own = by_name.get(column)
+        if own is None and (field.instrument or field.name) not in ignore:
+            valid.append(blank)  # another version's item under a key this one reads: unknown
+            continue
         typed = own is not None and (own.instrument or own.name) not in ignore
         if (
             own is not None
