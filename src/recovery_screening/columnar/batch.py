@@ -396,36 +396,37 @@ class _CsvFile(_Source):
         lines, offsets = array.array("q"), array.array("q")
         if record:
             self._lines, self._offsets = lines, offsets
-        rows: list[list[Any]] = []
+        columns: list[list[Any]] = [[] for _ in range(width)]
         counts: list[int] = []
         starts: list[int] = []
 
         def batch() -> Any:
-            columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
             arrays = [pa.array(column, pa.string()) for column in columns]
             arrays += [pa.array(counts, pa.int32()), pa.array(starts, pa.int64())]
             return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
         try:
             with self.path.open("rb") as handle:
-                reader = CsvRows(handle, str(self.path))
-                for line, offset, cells in reader:
+                for line, offset, cells in CsvRows(handle, str(self.path)):
                     if record:
                         lines.append(line)
                         offsets.append(offset)
                     counts.append(len(cells))
                     starts.append(offset)
-                    padded: list[Any] = cells[:width]
-                    if len(cells) < width:
-                        padded += [None] * (width - len(cells))
-                    rows.append(padded)
-                    if len(rows) >= CSV_ROWS:
+                    if len(cells) == width:
+                        for column, cell in zip(columns, cells, strict=True):
+                            column.append(cell)
+                    else:  # NULL past the end of a short row; a long row's extra cells dropped
+                        for index, column in enumerate(columns):
+                            column.append(cells[index] if index < len(cells) else None)
+                    if len(counts) >= CSV_ROWS:
                         yield batch()
-                        rows, counts, starts = [], [], []
+                        columns = [[] for _ in range(width)]
+                        counts, starts = [], []
         except DocumentError as error:
             self.failure = error
             raise
-        if rows:
+        if counts:
             yield batch()
         if record:
             self._indexed = True
