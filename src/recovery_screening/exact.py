@@ -778,6 +778,7 @@ def _settle_rule_truths(applicant: _Applicant) -> bool:
     program = applicant.program
     compiled = program.compiled
     exact = True
+    settled = False
     for stage, domain in enumerate(compiled.domains):
         for index, rule in enumerate(domain.rules):
             mask = applicant.domain_masks[stage][index]
@@ -793,10 +794,11 @@ def _settle_rule_truths(applicant: _Applicant) -> bool:
                 index,
             )
             exact = exact and complete
-            if found is not None:
+            if found is not None and found != mask:
                 masks = list(applicant.domain_masks[stage])
                 masks[index] = found
                 applicant.domain_masks[stage] = tuple(masks)
+                settled = True
     for index, decision_rule in enumerate(compiled.decisions):
         mask = applicant.decision_masks[index]
         if mask in (TRUE, FALSE):
@@ -811,9 +813,11 @@ def _settle_rule_truths(applicant: _Applicant) -> bool:
             index,
         )
         exact = exact and complete
-        if found is not None:
+        if found is not None and found != mask:
             applicant.decision_masks[index] = found
-    applicant.refresh()
+            settled = True
+    if settled:
+        applicant.refresh()  # (with no mask changed, it would find what it found before)
     for index, advisory in enumerate(compiled.advisories):
         mask = applicant.advisory_masks[index]
         if mask in (TRUE, FALSE):
