@@ -4,22 +4,25 @@
         --out /tmp/cohort-1m.jsonl
     python benchmarks/bench_columnar.py --cohort /tmp/cohort-1m.jsonl \\
         --ruleset peer-support-intake@1.0.0 [--old VERSION] [--sample 20000] [--part 100000] \\
-        [--agreement sample|cohort] [--workers 2]
+        [--agreement sample|cohort] [--workers 1 2]
 
 Each measurement runs in a fresh process (so its peak memory is its own). The columnar engine
 runs on the whole cohort; the scalar engine, which takes minutes on a million applicants, on
 the first `--sample` applicants, and its per-applicant rate is what the table compares. Printed:
 the agreement count (every column of every row, columnar against scalar: of the sample, or with
-`--agreement cohort` of the whole cohort, compared on `--workers` processes), how many rows of
-the whole cohort the scalar engine had to decide, and for each target the time, rate, peak
-memory and the ratio columnar / scalar.
+`--agreement cohort` of the whole cohort, compared on the largest `--workers` count of
+processes, default 2), how many rows of the whole cohort the scalar engine had to decide, and
+for each target the time, rate, peak memory and the ratio columnar / scalar.
 
 Targets (design.md): simulate of 1,000,000 applicants from JSONL with the HTML report < 5 s and
 < 500 MB, flat in the cohort size; diff in under twice that; evaluate_batch on an in-memory
 table >= 1,000,000 rows/s. `diff` compares `--old` (default: the ruleset itself) with the
 ruleset over the cohort. A format v2 ruleset (intake 1.1.0) sends the rows its SQL cannot prove
 exact to the scalar engine's exact search, a few milliseconds each: its figures are dominated
-by that share, which the benchmark prints.
+by that share, which the benchmark prints. `--workers` gives the worker processes simulate and
+diff decide those rows on (the library's default when not given: `default_workers()`); several
+values measure the columnar simulate and diff once for each, side by side. `peak MB` is the
+main process's (worker processes, forked from a fork server, are not counted in it).
 """
 
 from __future__ import annotations
@@ -43,27 +46,31 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _simulate(cohort: str, reference: str, engine: str) -> tuple[float, float, int]:
+def _simulate(
+    cohort: str, reference: str, engine: str, workers: int | None = None
+) -> tuple[float, float, int]:
     from recovery_screening import load_ruleset
     from recovery_screening.designer.report import html_report
     from recovery_screening.designer.simulate import simulate
 
     ruleset = load_ruleset(reference)
     start = time.perf_counter()
-    result = simulate(ruleset, cohort, engine=engine)
+    result = simulate(ruleset, cohort, engine=engine, workers=workers)
     with tempfile.NamedTemporaryFile("w", suffix=".html") as report:
         report.write(html_report(result))
     return time.perf_counter() - start, _peak_mb(), result.tally.applicants
 
 
-def _diff(cohort: str, old: str, new: str, engine: str) -> tuple[float, float, int]:
+def _diff(
+    cohort: str, old: str, new: str, engine: str, workers: int | None = None
+) -> tuple[float, float, int]:
     from recovery_screening import load_ruleset
     from recovery_screening.designer.diff import diff_rulesets
     from recovery_screening.designer.report import diff_html_report
 
     before, after = load_ruleset(old), load_ruleset(new)
     start = time.perf_counter()
-    result = diff_rulesets(before, after, cohort, engine=engine)
+    result = diff_rulesets(before, after, cohort, engine=engine, workers=workers)
     with tempfile.NamedTemporaryFile("w", suffix=".html") as report:
         report.write(diff_html_report(result))
     assert result.behaviour is not None
@@ -204,16 +211,24 @@ def main() -> None:
         "row of the cohort (minutes per million rows)",
     )
     parser.add_argument(
-        "--workers", type=int, default=2, help="processes comparing the cohort's rows"
+        "--workers",
+        type=int,
+        nargs="+",
+        help="worker processes for simulate and diff; several values: the columnar runs once "
+        "for each (default: the library's); the most of them compare the cohort's rows for "
+        "--agreement cohort (default: 2)",
     )
     arguments = parser.parse_args()
     cohort, reference = arguments.cohort, arguments.ruleset
     old = arguments.old or reference
+    counts: list[int | None] = arguments.workers or [None]
     with tempfile.TemporaryDirectory() as directory:
         sample = _head(cohort, arguments.sample, directory)
         tenth = _head(cohort, arguments.part, directory)
         if arguments.agreement == "cohort":
-            agree, compared = _agreement_of(cohort, reference, arguments.workers, directory)
+            agree, compared = _agreement_of(
+                cohort, reference, max(arguments.workers or [2]), directory
+            )
         else:
             agree, compared = _in_process(_agreement, sample, reference)
         rows, fallback, notes = _in_process(_fallback, cohort, reference)
@@ -223,35 +238,43 @@ def main() -> None:
         print(f"rows decided by the scalar engine: {fallback} of {rows} ({share:.1f}%)")
         for note in notes:
             print(f"  note: {note}")
-        jobs: dict[str, tuple[Any, ...]] = {
-            "simulate+HTML columnar (whole cohort)": (_simulate, cohort, reference, "columnar"),
-            "simulate+HTML columnar (part)": (_simulate, tenth, reference, "columnar"),
-            "simulate+HTML scalar (sample)": (_simulate, sample, reference, "scalar"),
-            "diff+HTML columnar (whole cohort)": (
-                _diff,
-                cohort,
-                old,
-                reference,
-                "columnar",
-            ),
-            "diff+HTML scalar (sample)": (_diff, sample, old, reference, "scalar"),
-            "evaluate_batch in memory (whole cohort)": (_evaluate_batch, cohort, reference),
-            "evaluate() per row (sample)": (_evaluate_scalar, sample, reference),
-        }
+        jobs: dict[str, tuple[Any, ...]] = {}
+        for workers in counts:
+            at = _at(workers)
+            jobs[f"simulate+HTML columnar{at} (whole cohort)"] = (
+                _simulate, cohort, reference, "columnar", workers,
+            )  # fmt: skip
+        jobs["simulate+HTML columnar (part)"] = (_simulate, tenth, reference, "columnar", counts[0])
+        jobs["simulate+HTML scalar (sample)"] = (_simulate, sample, reference, "scalar")
+        for workers in counts:
+            jobs[f"diff+HTML columnar{_at(workers)} (whole cohort)"] = (
+                _diff, cohort, old, reference, "columnar", workers,
+            )  # fmt: skip
+        jobs["diff+HTML scalar (sample)"] = (_diff, sample, old, reference, "scalar")
+        jobs["evaluate_batch in memory (whole cohort)"] = (_evaluate_batch, cohort, reference)
+        jobs["evaluate() per row (sample)"] = (_evaluate_scalar, sample, reference)
         print()
-        print(f"{'measurement':<42}{'rows':>10}{'seconds':>10}{'rows/s':>12}{'peak MB':>10}")
+        print(f"{'measurement':<48}{'rows':>10}{'seconds':>10}{'rows/s':>12}{'peak MB':>10}")
         measured = {}
         for name, job in jobs.items():
             seconds, peak, count = measured[name] = _in_process(*job)
             print(
-                f"{name:<42}{count:>10}{seconds:>10.2f}{count / seconds:>12,.0f}{peak:>10.0f}",
+                f"{name:<48}{count:>10}{seconds:>10.2f}{count / seconds:>12,.0f}{peak:>10.0f}",
                 flush=True,
             )
     pairs = [
-        ("simulate", "simulate+HTML columnar (whole cohort)", "simulate+HTML scalar (sample)"),
-        ("diff", "diff+HTML columnar (whole cohort)", "diff+HTML scalar (sample)"),
+        *(
+            (f"simulate{_at(w)}", f"simulate+HTML columnar{_at(w)} (whole cohort)",
+             "simulate+HTML scalar (sample)")
+            for w in counts
+        ),
+        *(
+            (f"diff{_at(w)}", f"diff+HTML columnar{_at(w)} (whole cohort)",
+             "diff+HTML scalar (sample)")
+            for w in counts
+        ),
         ("evaluate", "evaluate_batch in memory (whole cohort)", "evaluate() per row (sample)"),
-    ]
+    ]  # fmt: skip
     print()
     for label, fast, slow in pairs:
         fast_rate = measured[fast][2] / measured[fast][0]
@@ -259,13 +282,23 @@ def main() -> None:
         print(f"{label}: columnar {fast_rate:,.0f} rows/s, scalar {slow_rate:,.0f} rows/s, "
               f"ratio {fast_rate / slow_rate:.1f}x; 1,000,000 rows: columnar "
               f"{1e6 / fast_rate:.1f} s, scalar {1e6 / slow_rate:.0f} s")  # fmt: skip
+    for verb in ("simulate", "diff"):
+        for workers in counts[1:]:
+            first = measured[f"{verb}+HTML columnar{_at(counts[0])} (whole cohort)"][0]
+            then = measured[f"{verb}+HTML columnar{_at(workers)} (whole cohort)"][0]
+            print(f"{verb} columnar: {workers} workers {first / then:.2f}x as fast as {counts[0]}")
     big, small = (
-        measured["simulate+HTML columnar (whole cohort)"],
+        measured[f"simulate+HTML columnar{_at(counts[0])} (whole cohort)"],
         measured["simulate+HTML columnar (part)"],
     )
     print(
         f"simulate peak memory: {small[1]:.0f} MB at {small[2]} rows, {big[1]:.0f} MB at {big[2]}"
     )
+
+
+def _at(workers: int | None) -> str:
+    """How a measurement's name says its worker count (nothing for the library's default)."""
+    return "" if workers is None else f", {workers} worker{'s' if workers != 1 else ''}"
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ messages that never carry a value."""
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from recovery_screening import load_ruleset
@@ -37,6 +39,21 @@ def test_every_error_derives_from_the_root() -> None:
     ):
         assert issubclass(error, ScreeningError)
     assert issubclass(RulesetNotFound, LookupError)
+
+
+def test_errors_are_pickled_whole() -> None:
+    # a worker process's error reaches the main process with its message and attributes
+    problems = [Problem(("inputs", HostKey("housing")), "allowed-values", "not one of them")]
+    for error in (
+        DocumentError("cohort.jsonl", problems),
+        InvalidApplicant("intake 1.0.0", problems),
+        RulesetNotFound("no ruleset mini@9.9.9"),
+        MissingExtra("columnar", "duckdb"),
+        RulesetAltered("mini", "1.0.0", "abc", "def"),
+    ):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error)
+        assert (str(copy), copy.args, vars(copy)) == (str(error), error.args, vars(error))
 
 
 def test_a_problem_reads_path_message_code() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,18 @@ def bounded_problems(
 
 class ScreeningError(Exception):
     """Root of every error this library raises."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled as its message and attributes, not through `__init__` (whose arguments
+        # differ per error): a worker process's error reaches the main process whole
+        return (_rebuilt, (type(self), self.args, self.__dict__))
+
+
+def _rebuilt(kind: type[ScreeningError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = kind.__new__(kind)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class _ProblemsError(ScreeningError):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import random
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +142,113 @@ def test_diff_columnar_counts_invalid_rows_per_version(tmp_path: Path) -> None:
     columnar = diff_rulesets(old, new, path, engine="columnar").to_dict()
     assert columnar == diff_rulesets(old, new, path, engine="scalar", workers=1).to_dict()
     assert columnar["behaviour"]["compared"] == 2
+
+
+def _v2_cohort_with_invalid_rows(tmp_path: Path) -> Path:
+    """200 applicants of mini-v2 with many unanswered questions (about a third of them left by
+    the SQL to the scalar engine's exact search), and four invalid lines among them."""
+    rng = random.Random(7)
+    lines = []
+    for _ in range(200):
+        answers: dict[str, Any] = {
+            "withdrawal": rng.choice(["none", "mild", "moderate", "severe"]),
+            "ready": rng.randint(0, 10),
+            "injects": rng.random() < 0.5,
+            "housing": rng.choice(["stable", "temporary", "none"]),
+            "screening_date": "2026-01-10",
+            "scale": {"q1": rng.randint(0, 3), "q2": rng.random() < 0.5, "q3": rng.choice([0, 4])},
+        }
+        applicant = {key: value for key, value in answers.items() if rng.random() < 0.7}
+        lines.append(json.dumps(applicant))
+    lines[10:10] = ["{not json", '{"withdrawal": "sevre"}', "[1]", '{"ready": 11}']
+    path = tmp_path / "mini-v2.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _mini_v2_pair(tmp_path: Path) -> tuple[Ruleset, Ruleset]:
+    """mini-v2 1.0.0 and a 1.1.0 that takes a lower readiness as motivated."""
+    fixtures = REPO / "tests" / "fixtures" / "rulesets"
+    shutil.copytree(fixtures / "mini-scale-v2", tmp_path / "rulesets" / "mini-scale-v2")
+    text = (fixtures / "mini-v2" / "1.0.0.yaml").read_text(encoding="utf-8")
+    changed = text.replace("version: 1.0.0", "version: 1.1.0", 1).replace(
+        "ready >= 7", "ready >= 5"
+    )
+    assert changed.count("1.1.0") == 1 and "ready >= 5" in changed
+    (tmp_path / "rulesets" / "mini-v2").mkdir()
+    new = tmp_path / "rulesets" / "mini-v2" / "1.1.0.yaml"
+    new.write_text(changed, encoding="utf-8")
+    return load_ruleset(fixtures / "mini-v2" / "1.0.0.yaml"), load_ruleset(new)
+
+
+def _counting_submits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the rows of every piece of work handed to a worker process."""
+    from recovery_screening.designer._cohort import WorkerPool
+
+    handed: list[int] = []
+    submit = WorkerPool.submit
+
+    def counted(pool: WorkerPool, item: Any) -> Any:
+        handed.append(len(item.rows))
+        return submit(pool, item)
+
+    monkeypatch.setattr(WorkerPool, "submit", counted)
+    return handed
+
+
+def test_the_scalar_engines_rows_on_two_workers_count_as_on_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recovery_screening.columnar import batch
+    from recovery_screening.designer.diff import diff_rulesets
+
+    monkeypatch.setattr(batch, "POOL_ROWS", 4)  # many pieces, out of the workers in turn
+    handed = _counting_submits(monkeypatch)
+    path = _v2_cohort_with_invalid_rows(tmp_path)
+    old, new = _mini_v2_pair(tmp_path)
+    one = simulate(old, path, engine="columnar", workers=1).to_dict()
+    assert not handed  # one worker: every row decided in this process
+    assert simulate(old, path, engine="columnar", workers=2).to_dict() == one
+    assert len(handed) > 10 and max(handed) <= 4
+    assert one == simulate(old, path, engine="scalar", workers=1).to_dict()
+    assert one["invalid"] == 4
+    assert {entry["code"] for entry in one["invalid_answers"]} >= {"syntax", "type"}
+    handed.clear()
+    diff_one = diff_rulesets(old, new, path, engine="columnar", workers=1, limit=5).to_dict()
+    assert not handed
+    assert (
+        diff_rulesets(old, new, path, engine="columnar", workers=2, limit=5).to_dict() == diff_one
+    )
+    assert len(handed) > 20  # both versions' rows
+    assert diff_one["behaviour"]["changed_count"] > 0
+
+
+def test_no_worker_process_starts_when_the_sql_decides_every_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import multiprocessing
+
+    from recovery_screening.designer.diff import diff_rulesets
+
+    def no_process(method: str | None = None) -> Any:
+        raise AssertionError("a worker process was started")
+
+    monkeypatch.setattr(multiprocessing, "get_context", no_process)
+    ruleset = load_ruleset("peer-support-intake@1.0.0")
+    path = REPO / "examples" / "cohort-1000.jsonl"
+    simulated = simulate(ruleset, path, engine="columnar", workers=2).to_dict()
+    assert simulated["applicants"] == 1000
+    diffed = diff_rulesets(ruleset, ruleset, path, engine="columnar", workers=2).to_dict()
+    assert diffed["behaviour"]["compared"] == 1000
+
+
+def test_a_few_rows_of_the_scalar_engine_are_decided_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # about 70 rows fit one piece of work (POOL_ROWS): a process would cost more than it saves
+    handed = _counting_submits(monkeypatch)
+    ruleset, _ = _mini_v2_pair(tmp_path)
+    path = _v2_cohort_with_invalid_rows(tmp_path)
+    two = simulate(ruleset, path, engine="columnar", workers=2).to_dict()
+    assert not handed
+    assert two == simulate(ruleset, path, engine="columnar", workers=1).to_dict()

@@ -88,6 +88,16 @@ ROWS = {
     # DAST-10 skipped: the level-of-care rule is a function of its total alone (directly and
     # through the dependence domain), so every item changes the outcome
     "outcome-over-one-total": changed(dast10=None),
+    # the health score reaches 3 and 6 (many concerns) over GAD-7 items 1-4 and physical health
+    # missing, each rule of the domain going both ways on its own answers; the two probes
+    # (poor health and GAD-7 0: 4; very good and GAD-7 12: 5) both leave it manageable
+    "domain-band-over-independent-rules": changed(
+        gad7={"q1": None, "q2": None, "q3": None, "q4": None, "q5": 0, "q6": 0, "q7": 0},
+        phq9={"q1": 2, "q2": 2, "q3": 1, "q4": 2, "q5": 1, "q6": 1, "q7": 2, "q8": 1},
+        physical_health=None,
+        injects_drugs=True,
+        intoxicated_now=True,
+    ),
 }
 
 
@@ -106,6 +116,7 @@ def test_rows_of_each_proof_are_decided_in_sql_as_the_scalar_engine_decides(
     assert engines == dict.fromkeys(ROWS, "columnar")
     outcomes = dict(zip(ROWS, result.table["outcome"].to_pylist(), strict=True))
     assert outcomes["outcome-over-one-total"] == "defer"
+    assert result.table["rule:refer-health-check"].to_pylist()[4] is None
     assert result.table["needs"].to_pylist()[3] == sorted(f"dast10.q{i}" for i in range(1, 11))
 
 

@@ -103,6 +103,35 @@ def test_workers_are_not_forked_from_a_process_with_threads() -> None:
     assert two == simulate(ruleset, COHORT, workers=1).to_dict()
 
 
+def test_a_worker_that_cannot_start_raises_its_error_in_the_main_process() -> None:
+    # a pool whose initializer raised would start new processes for ever: the error comes back
+    from recovery_screening.designer._cohort import Chunk, RulesetSpec, WorkerPool
+    from recovery_screening.designer.simulate import SimulationWorker
+    from recovery_screening.errors import RulesetNotFound
+
+    pool = WorkerPool(SimulationWorker, (RulesetSpec("no-such-ruleset@9.9.9", None),), 2)
+    with pool, pytest.raises(RulesetNotFound, match="no-such-ruleset"):
+        list(pool.map([Chunk("jsonl", (), ((1, b"{}"),))]))
+
+
+def test_a_workers_unexpected_error_is_passed_on_without_its_message() -> None:
+    from recovery_screening.designer import _cohort
+
+    def answers_in_the_message(item: object) -> object:
+        raise ValueError("the applicant answered 'severe'")
+
+    _cohort._WORKER = answers_in_the_message
+    try:
+        with pytest.raises(
+            _cohort.WorkerFailed, match=r"ValueError at test_simulate\.py"
+        ) as caught:
+            _cohort._run_chunk(1)
+    finally:
+        _cohort._WORKER = None
+    assert "severe" not in str(caught.value)
+    assert caught.value.__suppress_context__
+
+
 def test_html_report_numbers_match_the_json(cohort_json: dict[str, object]) -> None:
     html = str(cohort_json["_report"])
     parser = _Cells()

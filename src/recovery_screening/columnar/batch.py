@@ -4,7 +4,9 @@ Every row the SQL cannot prove identical to the scalar engine's decision — a r
 break the input contract, a format v2 row with an undecided rule or an unanswered instrument
 item, a row past a compile-time bound — is decided by the scalar engine (`Ruleset.evaluate`)
 on the applicant object it is, and its result columns are filled from that decision. The
-result says which engine decided each row (`engine`), so nothing differs silently.
+result says which engine decided each row (`engine`), so nothing differs silently. Those rows
+are decided in the calling process, or, by a stream given a `ScalarPool` (the designer tools'),
+in pieces on its worker processes, in row order.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import datetime
 import functools
 import threading
 import weakref
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from recovery_screening.columnar.sources import Loader, arrow_loader, jsonl_loader
 from recovery_screening.columnar.sql import (
@@ -255,7 +258,7 @@ class _Source(abc.ABC):
 
     @abc.abstractmethod
     def everything(self) -> tuple[list[int], list[Any]]:
-        """(rows, applicant or DocumentError of each) of the whole source."""
+        """(rows, applicant or `Unreadable` of each) of the whole source."""
 
 
 class _JsonLines(_Source):
@@ -313,7 +316,7 @@ class _JsonLines(_Source):
                     try:
                         applicants.append(self.parse(raw, len(applicants)))
                     except DocumentError as error:
-                        applicants.append(error)
+                        applicants.append(Unreadable(error.problems))
         return list(range(len(applicants))), applicants
 
     def parse(self, raw: bytes, row: int) -> Any:
@@ -416,6 +419,92 @@ BATCH_ROWS = 131_072
 """Rows per record batch of a stream: memory holds a few batches, not the cohort."""
 SCALAR_ROWS = 8_192
 """Rows per result table of `Aggregated.others` (each row built as a Python record first)."""
+POOL_ROWS = 128
+"""Rows per piece of work a worker process is handed (see `ScalarPool`): small, so that the
+workers share the scalar engine's rows evenly (a format v2 row's exact search can take
+milliseconds)."""
+
+
+@dataclass(frozen=True)
+class ScalarWork:
+    """Rows the SQL leaves to the scalar engine, as a worker process is handed them: the
+    ruleset (its content hash), the rows' positions and applicants (`Unreadable` for a line
+    that is not JSON), the result columns, `as_of`, and the top-level keys to ignore."""
+
+    ruleset: str
+    rows: tuple[int, ...]
+    applicants: tuple[Any, ...]
+    columns: tuple[OutputColumn, ...]
+    as_of: datetime.date | None
+    ignore: frozenset[str]
+
+
+class Pending(Protocol):
+    """A piece of work's result table, once it is decided."""
+
+    def ready(self) -> bool: ...
+
+    def get(self) -> Any: ...
+
+
+class ScalarPool(Protocol):
+    """Worker processes, each running `columnar.workers.ScalarRows` over the `ScalarWork`
+    submitted to it (the designer's process pool, `designer._cohort.WorkerPool`, is one).
+    `window`: how many pieces a stream keeps in flight; `started`: whether a process runs yet
+    (none starts before the first piece is submitted)."""
+
+    @property
+    def window(self) -> int: ...
+
+    @property
+    def started(self) -> bool: ...
+
+    def submit(self, item: Any) -> Pending: ...
+
+
+class _Decided:
+    """A piece of work decided here, in this process."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+
+    def ready(self) -> bool:
+        return True
+
+    def get(self) -> pa.Table:
+        return self.table
+
+
+def _in_order(pending: deque[Pending], window: int) -> Iterator[pa.Table]:
+    """The results at the head of `pending` that are ready, then (waiting for them) the oldest
+    until fewer than `window` are in flight."""
+    while pending and (len(pending) >= window or pending[0].ready()):
+        yield pending.popleft().get()
+
+
+class _Part:
+    """One record batch of results: its columnar rows, and the pieces of work that decide its
+    other rows (here or in a worker), merged in row order when they are decided."""
+
+    def __init__(self, table: pa.Table, certain: Any, pieces: list[Pending], reread: bool) -> None:
+        self._table = table
+        self._certain = certain
+        self.pieces = pieces
+        self.reread = reread
+        """Whether this batch, or one before it, had a line read again from the file."""
+
+    def ready(self) -> bool:
+        return all(piece.ready() for piece in self.pieces)
+
+    def table(self) -> pa.Table:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not self.pieces:
+            return self._table
+        kept = self._table.filter(self._certain)
+        merged = pa.concat_tables([kept, *(piece.get() for piece in self.pieces)])
+        return merged.take(pc.sort_indices(merged["row"]))
 
 
 class BatchStream:
@@ -432,6 +521,7 @@ class BatchStream:
         batch_rows: int = BATCH_ROWS,
         ignore: frozenset[str] = frozenset(),
         columns: Sequence[str] | None = None,
+        pool: ScalarPool | None = None,
     ) -> None:
         _modules()
         self.ruleset = ruleset
@@ -449,19 +539,64 @@ class BatchStream:
         self.columns = every if columns is None else tuple(c for c in every if c.name in columns)
         """The result columns the tables have (`columns`, when given, names a subset: the SQL
         then computes only what those need)."""
+        self.pool = pool
+        """Where the rows the SQL leaves to the scalar engine are decided: None, here (in this
+        process); else by the pool's workers, in pieces of POOL_ROWS, in row order."""
 
     def line(self, row: int) -> int | None:
         return self.source.line(row)
 
     def __iter__(self) -> Iterator[pa.Table]:
         if self.query is None:
-            yield _all_scalar(self.ruleset, self.source, self.columns, self.as_of)
+            yield self._all_scalar()
             return
         try:
             yield from self._columnar()
         except _Misaligned:
             self.notes = (*self.notes, _MISALIGNED)
-            yield _all_scalar(self.ruleset, self.source, self.columns, self.as_of)
+            yield self._all_scalar()
+
+    def _pool_for(self, rows: int) -> ScalarPool | None:
+        """The pool that decides `rows` of the scalar engine's rows, or None to decide them
+        here: without a pool, or when they fit one piece of work and no worker runs yet (a
+        process would cost more than it saves)."""
+        if self.pool is None or (rows <= POOL_ROWS and not self.pool.started):
+            return None
+        return self.pool
+
+    def _decide(
+        self, rows: Sequence[int], applicants: Sequence[Any], pool: ScalarPool | None
+    ) -> Pending:
+        """The result table of some of the scalar engine's rows: decided here (no pool), or
+        handed to a worker."""
+        if pool is None:
+            return _Decided(
+                _scalar_rows(
+                    self.ruleset, applicants, rows, self.columns, self.as_of, self.source.ignore
+                )
+            )
+        work = ScalarWork(
+            self.ruleset.content_hash, tuple(rows), tuple(applicants), tuple(self.columns),
+            self.as_of, self.source.ignore,
+        )  # fmt: skip
+        return pool.submit(work)
+
+    def _all_scalar(self) -> pa.Table:
+        """Every row decided by the scalar engine (a ruleset the SQL cannot compile)."""
+        import pyarrow as pa
+
+        rows, applicants = self.source.everything()
+        pool = self._pool_for(len(rows))
+        if pool is None:
+            return self._decide(rows, applicants, None).get()
+        pending: deque[Pending] = deque()
+        tables: list[pa.Table] = []
+        for start in range(0, len(rows), POOL_ROWS):
+            end = start + POOL_ROWS
+            pending.append(self._decide(rows[start:end], applicants[start:end], pool))
+            tables.extend(_in_order(pending, pool.window))
+        tables.extend(piece.get() for piece in pending)
+        return pa.concat_tables(tables)
 
     def _open(self) -> tuple[Any, str]:
         """A connection with the source registered, and the result query over it (with `__raw`
@@ -493,25 +628,77 @@ class BatchStream:
                 "SELECT CASE WHEN COALESCE(__valid AND certain, FALSE) THEN NULL ELSE __raw END "
                 f"AS __raw, __valid, certain, {selected} FROM ({sql})"
             )
+            held: deque[_Part] = deque()  # split; their scalar rows being decided
+            in_flight: deque[Pending] = deque()
             pending: list[pa.Table] = []
             for batches in _grouped(
                 _batches(connection.sql(sql), self.batch_rows), self.batch_rows
             ):
-                chunk, needs_file = _complete(
-                    self.ruleset, self.source, pa.Table.from_batches(batches), self.columns,
-                    self.as_of, offset,
-                )  # fmt: skip
-                reread = reread or needs_file
-                offset += chunk.num_rows
-                if reread:
-                    pending.append(chunk)  # held until the file's rows are known to align
+                result = pa.Table.from_batches(batches)
+                part, needs_file = self._split(result, offset, in_flight)
+                reread = part.reread = reread or needs_file
+                offset += result.num_rows
+                held.append(part)
+                # a batch is merged once its rows are decided, or once the next is split
+                while held and (len(held) > 1 or held[0].ready()):
+                    done = held.popleft()
+                    if done.reread:
+                        pending.append(done.table())  # held until the file's rows align
+                    else:
+                        yield done.table()
+            for done in held:
+                if done.reread:
+                    pending.append(done.table())
                 else:
-                    yield chunk
+                    yield done.table()
             if reread:
                 self.source.check_rows(offset)
                 yield from pending
         finally:
             connection.close()
+
+    def _split(
+        self, result: pa.Table, offset: int, in_flight: deque[Pending]
+    ) -> tuple[_Part, bool]:
+        """A batch's columnar rows, with every other row handed to the scalar engine (here, or
+        to the pool's workers with at most its `window` pieces of the stream in flight); and
+        whether a row had to be read again from the file."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = result.num_rows
+        certain = pc.and_kleene(result["__valid"], result["certain"]).fill_null(False)
+        local = pc.indices_nonzero(pc.invert(certain))
+        raws = result["__raw"].take(local).to_pylist() if len(local) else []
+        schema = _result_schema(tuple(self.columns))
+        typed = result.select([column.name for column in self.columns])
+        base = [
+            pa.array(range(offset, offset + n), pa.int64()),
+            pa.repeat(pa.scalar(COLUMNAR), n),
+            pa.repeat(True, n),
+            pa.repeat(True, n),
+            pa.nulls(n, _problem_type()),
+        ]
+        names = ["row", "engine", "valid", "readable", "problems"]
+        table = pa.Table.from_arrays([*base, *typed.columns], names=[*names, *typed.column_names])
+        if table.schema != schema:  # DuckDB gives its own types (int32 for a small integer, say)
+            table = table.cast(schema)
+        if not len(local):
+            return _Part(table, certain, [], False), False
+        fallback = [offset + index for index in local.to_pylist()]
+        applicants = _fallback_applicants(self.source, fallback, raws)
+        pool = self._pool_for(len(fallback))
+        if pool is None:
+            pieces = [self._decide(fallback, applicants, None)]
+        else:
+            pieces = []
+            for start in range(0, len(fallback), POOL_ROWS):
+                while in_flight and (len(in_flight) >= pool.window or in_flight[0].ready()):
+                    in_flight.popleft().get()
+                end = start + POOL_ROWS
+                pieces.append(self._decide(fallback[start:end], applicants[start:end], pool))
+                in_flight.append(pieces[-1])
+        return _Part(table, certain, pieces, False), None in raws
 
     def aggregate(self, aggregates: Sequence[str]) -> Aggregated:
         """`aggregates` (SQL aggregate expressions over the result columns, `histogram(outcome)`
@@ -544,21 +731,25 @@ class BatchStream:
             except _Misaligned:
                 connection.close()
                 self.notes = (*self.notes, _MISALIGNED)
-                scalar = _all_scalar(self.ruleset, self.source, self.columns, self.as_of)
+                scalar = self._all_scalar()
                 return Aggregated(None, 0, scalar.num_rows, iter([scalar]))
         values = None if decided is None else tuple(decided[3:])
         count = 0 if decided is None else int(decided[1])
         if others is None:
             connection.close()
             return Aggregated(values, count, rows, iter(()))
-        return Aggregated(values, count, rows, self._others(connection, sql))
+        return Aggregated(values, count, rows, self._others(connection, sql, int(others[1])))
 
-    def _others(self, connection: Any, sql: str) -> Iterator[pa.Table]:
+    def _others(self, connection: Any, sql: str, count: int) -> Iterator[pa.Table]:
         """The result tables of the rows the SQL does not decide, from an ordered pass that
         carries only whether each row was decided (and the text of those that were not)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        pool = self._pool_for(count)
+        size = SCALAR_ROWS if pool is None else POOL_ROWS
+        window = 0 if pool is None else pool.window
+        pending: deque[Pending] = deque()
         try:
             connection.execute("SET preserve_insertion_order = true")
             relation = connection.sql(
@@ -571,16 +762,18 @@ class BatchStream:
                 local = pc.indices_nonzero(pc.invert(batch["__decided"]))
                 positions = [offset + index for index in local.to_pylist()]
                 texts = batch["__raw"].take(local).to_pylist() if len(local) else []
-                # the scalar engine's rows as tables of SCALAR_ROWS: their Python records, not
-                # the batch, are what memory holds
-                for start in range(0, len(positions), SCALAR_ROWS):
-                    rows = positions[start : start + SCALAR_ROWS]
-                    raws = texts[start : start + SCALAR_ROWS]
-                    applicants = _fallback_applicants(self.source, rows, raws)
-                    yield _scalar_rows(
-                        self.ruleset, applicants, rows, self.columns, self.as_of, self.source.ignore
+                # the scalar engine's rows as tables of SCALAR_ROWS (POOL_ROWS for a worker):
+                # their Python records, not the batch, are what memory holds
+                for start in range(0, len(positions), size):
+                    rows = positions[start : start + size]
+                    applicants = _fallback_applicants(
+                        self.source, rows, texts[start : start + size]
                     )
+                    pending.append(self._decide(rows, applicants, pool))
+                    yield from _in_order(pending, window)
                 offset += batch.num_rows
+            while pending:
+                yield pending.popleft().get()
         finally:
             connection.close()
 
@@ -636,46 +829,6 @@ def evaluate_batch(
     return BatchResult(ruleset, table, stream.notes, stream.source, as_of)
 
 
-def _complete(
-    ruleset: Ruleset,
-    source: _Source,
-    result: pa.Table,
-    columns: Sequence[OutputColumn],
-    as_of: datetime.date | None,
-    offset: int,
-) -> tuple[pa.Table, bool]:
-    """The columnar rows as they are, and every other row decided by the scalar engine; and
-    whether a row had to be read again from the file."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    n = result.num_rows
-    certain = pc.and_kleene(result["__valid"], result["certain"]).fill_null(False)
-    local = pc.indices_nonzero(pc.invert(certain))
-    raws = result["__raw"].take(local).to_pylist() if len(local) else []
-    schema = _result_schema(tuple(columns))
-    typed = result.select([column.name for column in columns])
-    base = [
-        pa.array(range(offset, offset + n), pa.int64()),
-        pa.repeat(pa.scalar(COLUMNAR), n),
-        pa.repeat(True, n),
-        pa.repeat(True, n),
-        pa.nulls(n, _problem_type()),
-    ]
-    names = ["row", "engine", "valid", "readable", "problems"]
-    table = pa.Table.from_arrays([*base, *typed.columns], names=[*names, *typed.column_names])
-    if table.schema != schema:  # DuckDB gives its own types (int32 for a small integer, say)
-        table = table.cast(schema)
-    if not len(local):
-        return table, False
-    fallback = [offset + index for index in local.to_pylist()]
-    applicants = _fallback_applicants(source, fallback, raws)
-    scalar = _scalar_rows(ruleset, applicants, fallback, columns, as_of, source.ignore)
-    kept = table.filter(certain)
-    merged = pa.concat_tables([kept, scalar])
-    return merged.take(pc.sort_indices(merged["row"])), None in raws
-
-
 @functools.lru_cache(maxsize=64)
 def _result_schema(columns: tuple[OutputColumn, ...]) -> Any:
     """The Arrow schema of `BatchResult.table` for these result columns."""
@@ -701,14 +854,22 @@ def _problem_type() -> Any:
     )
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A row that is not a JSON document: the problems reading it found (plain data, so a
+    worker process can be handed it)."""
+
+    problems: tuple[Problem, ...]
+
+
 def _fallback_applicants(source: _Source, rows: list[int], raws: list[Any]) -> list[Any]:
-    """Each fallback row's applicant, or the DocumentError that reading it raised."""
+    """Each fallback row's applicant, or `Unreadable` with the problems reading it found."""
     found: list[Any] = []
     for row, raw in zip(rows, raws, strict=True):
         try:
             found.extend(source.applicants([row], [raw]))
         except DocumentError as error:
-            found.append(error)
+            found.append(Unreadable(error.problems))
     return found
 
 
@@ -732,7 +893,7 @@ def _scalar_rows(
             "problems": None,
         }
         problems: list[Problem] | None = None
-        if isinstance(applicant, DocumentError):
+        if isinstance(applicant, Unreadable):
             problems = list(applicant.problems)
             record["readable"] = False
         elif not isinstance(applicant, Mapping):
@@ -768,23 +929,20 @@ def _arrow_type(kind: str) -> Any:
     }[kind]
 
 
-def _all_scalar(
-    ruleset: Ruleset, source: _Source, columns: Sequence[OutputColumn], as_of: datetime.date | None
-) -> pa.Table:
-    """Every row decided by the scalar engine (a ruleset the SQL cannot compile)."""
-    rows, applicants = source.everything()
-    return _scalar_rows(ruleset, applicants, rows, columns, as_of, source.ignore)
-
-
 __all__ = [
     "BATCH_ROWS",
     "COLUMNAR",
+    "POOL_ROWS",
     "SCALAR",
     "Aggregated",
     "BatchResult",
     "BatchStream",
     "ColumnarEngine",
     "ColumnarMismatch",
+    "Pending",
+    "ScalarPool",
+    "ScalarWork",
+    "Unreadable",
     "columnar_engine",
     "columnar_sql",
     "evaluate_batch",

@@ -365,8 +365,51 @@ class UndecidedProof:
     def proof(self, node: Node) -> str | None:
         """SQL true where the rule, left undecided by the ranges, is undecided in fact; None
         when no such proof is written for its condition."""
-        found = self._read_once(node)
-        return found if found is not None else self._enumerated(node)
+        for proof in (self._read_once, self._enumerated, self._over_one_domain):
+            found = proof(node)
+            if found is not None:
+                return found
+        return None
+
+    def _over_one_domain(self, node: Node) -> str | None:
+        """A condition over one sum domain's score or band alone, whose rules read no domain:
+        SQL true where its truths at the domain's lowest and highest scores differ and both
+        scores are reached. They are where each rule of the domain is decided or goes both
+        ways, and no two undecided ones read the same answers: each then takes either truth
+        whatever the others take, and the ends are the sums of the truths that make them."""
+        names = set(_names(node))
+        domain = next(
+            (d for d in self.compiled.domains if names and names <= {d.score_key, d.band_key}),
+            None,
+        )
+        if domain is None or domain.aggregation != "sum" or _tests_missing(node):
+            return None
+        keys = {key for d in self.compiled.domains for key in (d.score_key, d.band_key)}
+        terms = []
+        open_rules: list[tuple[str, set[str]]] = []
+        for rule in domain.rules:
+            if keys & set(rule.references):
+                return None
+            decided = f"({quote('x:rule:' + rule.id)} IS NOT NULL)"
+            reads = self._reads(rule.expression)
+            either = self.proof(rule.expression)
+            if reads is None or either is None:
+                terms.append(decided)
+                continue
+            terms.append(f"({decided} OR {either})")
+            open_rules.append((decided, {variable.source for variable in reads}))
+        for index, (decided, sources) in enumerate(open_rules):
+            for other, other_sources in open_rules[index + 1 :]:
+                if sources & other_sources:
+                    terms.append(f"({decided} OR {other})")
+        interval = self.ranges.numbers[domain.score_key]
+        ends = []
+        for score in (interval.low, interval.high):
+            names_at = {domain.score_key: score, domain.band_key: _band_case(domain.bands, score)}
+            writer = ExpressionWriter(names_at, self.ranges.bounds, self.ranges.v1_names)
+            ends.append(writer.write(node))
+        terms.append(f"COALESCE({ends[0]} <> {ends[1]}, FALSE)")
+        return _all(terms)
 
     def _enumerated(self, node: Node) -> str | None:
         """A condition over answers only, each with few allowed values: SQL true where two

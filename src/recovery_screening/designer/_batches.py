@@ -2,7 +2,9 @@
 
 `simulate` and `diff` choose the engine: `columnar` (the default where the `columnar` extra is
 installed and the cohort is JSON Lines) evaluates the cohort with `BatchStream`; `scalar` is the
-process pool over `Ruleset.evaluate`. `simulate` has DuckDB count the rows its SQL decides
+process pool over `Ruleset.evaluate`. On the columnar engine the rows its SQL leaves to the
+scalar engine are decided by the same kind of pool (`scalar_pool`), started only when there are
+such rows. `simulate` has DuckDB count the rows its SQL decides
 (`_Tallies`: SQL aggregates) and counts the rows the scalar engine decides from their result
 tables; `diff` counts each pair of result batches with Arrow compute. Both engines give the
 same tally; tests/designer and tests/columnar hold them equal.
@@ -13,11 +15,13 @@ from __future__ import annotations
 import importlib.util
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recovery_screening.columnar.sql import literal, quote
 from recovery_screening.compiler import CompiledRuleset
+from recovery_screening.designer._cohort import WorkerPool, default_workers
 from recovery_screening.designer.defaults import ENGINES
 from recovery_screening.errors import DocumentError, MissingExtra, Problem, ScreeningError
 from recovery_screening.outcomes import DEFAULT_RULE, INCOMPLETE_RULE, OUTCOMES
@@ -70,18 +74,37 @@ def _sidecar(rulesets: tuple[Ruleset, ...]) -> frozenset[str]:
     return frozenset({SIDECAR}) if Grouping.for_rulesets(rulesets, ()).strip else frozenset()
 
 
+@contextmanager
+def scalar_pool(rulesets: Sequence[Ruleset], workers: int | None) -> Iterator[WorkerPool | None]:
+    """The `workers` processes (default: `default_workers()`) that decide the rows the SQL
+    leaves to the scalar engine, each compiling `rulesets` from their documents when it starts;
+    None for one worker: those rows are then decided in this process. No process starts before
+    the first such row."""
+    count = workers if workers is not None else default_workers()
+    if count <= 1:
+        yield None
+        return
+    from recovery_screening.columnar.workers import ScalarRows
+    from recovery_screening.ruleset import ruleset_data
+
+    shipped = tuple(ruleset_data(ruleset) for ruleset in rulesets)
+    with WorkerPool(ScalarRows, (shipped,), count) as pool:
+        yield pool
+
+
 def stream(
     ruleset: Ruleset,
     cohort: str | Path,
     *,
     ignore: frozenset[str] = frozenset(),
     columns: list[str] | None = None,
+    pool: WorkerPool | None = None,
 ) -> Any:
     from recovery_screening.columnar.batch import BatchStream
 
     if not Path(cohort).is_file():
         raise DocumentError(str(cohort), [Problem((), "unreadable", "cannot open file")])
-    return BatchStream(ruleset, cohort, ignore=ignore, columns=columns)
+    return BatchStream(ruleset, cohort, ignore=ignore, columns=columns, pool=pool)
 
 
 def _counts(array: Any) -> Counter[Any]:
@@ -281,25 +304,31 @@ def _domain_counter(kind: str, domain: str) -> Callable[[Tally], Counter[Any]]:
 
 
 def simulate_columnar(
-    ruleset: Ruleset, cohort: str | Path, progress: Callable[[int], None] | None, total: Tally
+    ruleset: Ruleset,
+    cohort: str | Path,
+    progress: Callable[[int], None] | None,
+    total: Tally,
+    workers: int | None = None,
 ) -> Tally:
     """Fill `total` (a fresh simulation tally): DuckDB counts the rows its SQL decides, and the
-    rows the scalar engine decides are counted from their result tables."""
+    rows the scalar engine decides (on `workers` processes) are counted from their result
+    tables."""
     compiled = ruleset.compiled
     for domain in compiled.domains:
         total.scores.setdefault(domain.name, Counter())
         total.bands.setdefault(domain.name, Counter())
-    batches = stream(ruleset, cohort, ignore=_sidecar((ruleset,)))
-    tallies = _Tallies(compiled)
-    aggregated = batches.aggregate(tallies.sql)
-    if aggregated.values is not None:
-        tallies.add(total, aggregated.values, aggregated.decided)
-        if progress is not None:
-            progress(aggregated.decided)
-    for table in aggregated.others:
-        tally_batch(compiled, table, total, batches.line)
-        if progress is not None:
-            progress(table.num_rows)
+    with scalar_pool((ruleset,), workers) as pool:
+        batches = stream(ruleset, cohort, ignore=_sidecar((ruleset,)), pool=pool)
+        tallies = _Tallies(compiled)
+        aggregated = batches.aggregate(tallies.sql)
+        if aggregated.values is not None:
+            tallies.add(total, aggregated.values, aggregated.decided)
+            if progress is not None:
+                progress(aggregated.decided)
+        for table in aggregated.others:
+            tally_batch(compiled, table, total, batches.line)
+            if progress is not None:
+                progress(table.num_rows)
     return total
 
 
@@ -358,8 +387,25 @@ def diff_columnar(
     only_new: frozenset[str],
     show_values: bool,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> None:
-    """Fill a `DiffTally` from the two versions' result streams (what `DiffWorker` counts)."""
+    """Fill a `DiffTally` from the two versions' result streams (what `DiffWorker` counts); the
+    rows either version's SQL leaves to the scalar engine are decided on `workers` processes."""
+    with scalar_pool((old, new), workers) as pool:
+        _diff_columnar(old, new, cohort, tally, only_old, only_new, show_values, progress, pool)
+
+
+def _diff_columnar(
+    old: Ruleset,
+    new: Ruleset,
+    cohort: str | Path,
+    tally: Any,
+    only_old: frozenset[str],
+    only_new: frozenset[str],
+    show_values: bool,
+    progress: Callable[[int], None] | None,
+    pool: WorkerPool | None,
+) -> None:
     import pyarrow.compute as pc
 
     sidecar = _sidecar((old, new))
@@ -368,11 +414,13 @@ def diff_columnar(
     # only what the tally reads: the SQL then computes nothing else (needs, referrals, ...)
     read = ["outcome", "deciding"]
     before_stream = stream(
-        old, cohort, ignore=only_new | sidecar, columns=[*read, *(a.band_key for a, _ in shared)]
-    )
+        old, cohort, ignore=only_new | sidecar,
+        columns=[*read, *(a.band_key for a, _ in shared)], pool=pool,
+    )  # fmt: skip
     after_stream = stream(
-        new, cohort, ignore=only_old | sidecar, columns=[*read, *(b.band_key for _, b in shared)]
-    )
+        new, cohort, ignore=only_old | sidecar,
+        columns=[*read, *(b.band_key for _, b in shared)], pool=pool,
+    )  # fmt: skip
     line_of = before_stream.line
     for before, after in _aligned(iter(before_stream), iter(after_stream)):
         tally.applicants += before.num_rows

@@ -15,14 +15,15 @@ import csv
 import io
 import multiprocessing
 import os
+import traceback
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
 
 from recovery_screening.designer.equity import SIDECAR, SIDECAR_PREFIX, declares_sidecar_key
-from recovery_screening.errors import DocumentError, Problem
+from recovery_screening.errors import DocumentError, Problem, ScreeningError
 from recovery_screening.fields import InputField
 from recovery_screening.ruleset import Ruleset, load_ruleset
 
@@ -222,17 +223,111 @@ class ChunkWorker(Protocol[R_co]):
 _WORKER: Any = None
 
 
+class _Failed:
+    """A worker whose factory raised: every item it is given raises that error (a pool whose
+    initializer raised would start new processes for ever instead)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __call__(self, item: Any) -> Any:
+        raise self.error
+
+
 def _initialise(factory: Callable[..., Any], arguments: tuple[Any, ...]) -> None:
     global _WORKER
-    _WORKER = factory(*arguments)
+    try:
+        _WORKER = factory(*arguments)
+    except Exception as error:  # raised again, in the main process, at the first item
+        _WORKER = _Failed(error)
 
 
-def _run_chunk(chunk: Chunk) -> Any:
-    return _WORKER(chunk)
+class WorkerFailed(ScreeningError):
+    """A worker process failed on an item with an error of no library kind (a bug). It names
+    the error's type and where it was raised; its message is not passed on, since it may hold
+    an applicant's answers."""
+
+
+def _run_chunk(item: Any) -> Any:
+    try:
+        return _WORKER(item)
+    except ScreeningError:
+        raise  # its message names places, never values
+    except Exception as error:
+        frames = traceback.extract_tb(error.__traceback__)
+        place = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+        raise WorkerFailed(
+            f"a worker process failed with {type(error).__name__}{place} (its message is not "
+            "passed on: it may hold an applicant's answers)"
+        ) from None
 
 
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 2))
+
+
+class Pending(Protocol[R_co]):
+    """An item's result once a worker has it."""
+
+    def ready(self) -> bool: ...
+
+    def get(self) -> R_co: ...
+
+
+class WorkerPool:
+    """`workers` processes, each of which builds `factory(*arguments)` once and applies it to the
+    items submitted to it. No process starts before the first item: a caller that may have
+    nothing to hand over pays nothing.
+
+    Workers start from a fresh process, never a fork of this one: a host (or a test run) may
+    have threads (DuckDB's, Spark's gateway) whose locks a forked child would inherit held."""
+
+    def __init__(
+        self, factory: Callable[..., Callable[[Any], Any]], arguments: tuple[Any, ...], workers: int
+    ) -> None:
+        self.factory = factory
+        self.arguments = arguments
+        self.workers = max(1, workers)
+        self.window = 2 * self.workers
+        """How many items a caller keeps in flight: enough to keep every worker busy, few
+        enough that memory does not grow with the input."""
+        self._pool: Any = None
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def submit(self, item: Any) -> Pending[Any]:
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn" if os.name == "nt" else "forkserver")
+            self._pool = context.Pool(
+                self.workers, initializer=_initialise, initargs=(self.factory, self.arguments)
+            )
+        result: Pending[Any] = self._pool.apply_async(_run_chunk, (item,))
+        return result
+
+    def map(self, items: Iterable[Any]) -> Iterator[Any]:
+        """Each item's result, in the items' order, with at most `window` items in flight."""
+        pending: deque[Pending[Any]] = deque()
+        for item in items:
+            pending.append(self.submit(item))
+            if len(pending) >= self.window:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+    def close(self) -> None:
+        """Stop the workers (at once: a caller that stops early does not wait for the rest)."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def map_chunks(
@@ -248,14 +343,5 @@ def map_chunks(
         for chunk in chunks:
             yield worker(chunk)
         return
-    # Workers start from a fresh process, never a fork of this one: a host (or a test run) may
-    # have threads (DuckDB's, Spark's gateway) whose locks a forked child would inherit held.
-    context = multiprocessing.get_context("spawn" if os.name == "nt" else "forkserver")
-    with context.Pool(workers, initializer=_initialise, initargs=(factory, arguments)) as pool:
-        pending: deque[Any] = deque()
-        for chunk in chunks:
-            pending.append(pool.apply_async(_run_chunk, (chunk,)))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+    with WorkerPool(factory, arguments, workers) as pool:
+        yield from pool.map(chunks)

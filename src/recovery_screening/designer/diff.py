@@ -397,7 +397,7 @@ def diff_rulesets(
         old_keys, new_keys = _answer_keys(old), _answer_keys(new)
         diff_columnar(
             old, new, cohort, total, frozenset(old_keys - new_keys),
-            frozenset(new_keys - old_keys), show_values, progress,
+            frozenset(new_keys - old_keys), show_values, progress, workers,
         )  # fmt: skip
         return RulesetDiff(old, new, changes, str(cohort), total)
     arguments = (

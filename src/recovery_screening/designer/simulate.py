@@ -288,7 +288,7 @@ def simulate(
 
     fields = Grouping.for_rulesets((ruleset,), group_by).fields
     if not group_by and chosen_engine(engine, cohort) == "columnar":
-        tally = simulate_columnar(ruleset, cohort, progress, Tally())
+        tally = simulate_columnar(ruleset, cohort, progress, Tally(), workers)
         return Simulation(ruleset, str(cohort), tally)
     chunks = read_chunks(cohort)
     chunks = _checked(ruleset, chunks, str(cohort))
