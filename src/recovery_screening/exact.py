@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -355,6 +356,7 @@ class _Applicant:
                 (sum(low for low, _ in ranges.values()), sum(high for _, high in ranges.values()))
             )
         self._scores: dict[tuple[object, ...], list[tuple[str, Any]]] = {}
+        self._reads: dict[tuple[str, ...], frozenset[str]] = {}
         self.refresh()
 
     def probes(self) -> list[Trace]:
@@ -397,6 +399,7 @@ class _Applicant:
         self.domain_masks, self.decision_masks = self.world(
             everything, range(len(program.decision_conditions))
         )
+        self.forget_reads()
         self.root = self.last_env
         self.advisory_masks = [
             mask if mask in (TRUE, FALSE) else condition(self.root)
@@ -494,9 +497,20 @@ class _Applicant:
         facts.update(self.markers)
         return trace_v1(program.compiled, facts)
 
-    def reads(self, references: Sequence[str]) -> set[str]:
+    def reads(self, references: Sequence[str]) -> frozenset[str]:
         """The missing answers behind `references`: for a domain score or band, those its
-        undecided rules read."""
+        undecided rules read. (Remembered until the domain masks change: `forget_reads`.)"""
+        key = tuple(references)
+        found = self._reads.get(key)
+        if found is None:
+            found = self._reads[key] = frozenset(self._find_reads(key))
+        return found
+
+    def forget_reads(self) -> None:
+        """The domain masks changed: what `reads` remembered may no longer hold."""
+        self._reads.clear()
+
+    def _find_reads(self, references: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for reference in references:
             if reference in self.missing:
@@ -512,7 +526,7 @@ class _Applicant:
                 found.update(key for key in keys if key in self.missing)
         return found
 
-    def ordered(self, names: set[str]) -> tuple[str, ...]:
+    def ordered(self, names: AbstractSet[str]) -> tuple[str, ...]:
         return tuple(sorted(names, key=self.program.order.__getitem__))
 
     def search(
@@ -798,6 +812,7 @@ def _settle_rule_truths(applicant: _Applicant) -> bool:
                 masks = list(applicant.domain_masks[stage])
                 masks[index] = found
                 applicant.domain_masks[stage] = tuple(masks)
+                applicant.forget_reads()
                 settled = True
     for index, decision_rule in enumerate(compiled.decisions):
         mask = applicant.decision_masks[index]
@@ -902,7 +917,8 @@ def _reported(
         low, high = score_range(domain, domain_truths)
         reported[domain.score_key] = low if low == high else None
         band_low = domain.bands.band_of(low)
-        reported[domain.band_key] = band_low if band_low == domain.bands.band_of(high) else None
+        same = low == high or band_low == domain.bands.band_of(high)
+        reported[domain.band_key] = band_low if same else None
         domain_results.append((domain_truths, low, high))
     for instrument in compiled.instruments:
         if instrument.bands is not None and reported[instrument.band_key] is None:
