@@ -283,6 +283,20 @@ def _point_set(instrument: CompiledInstrument, key: str) -> list[int]:
     return sorted({points(value) for value in _allowed(field_)})
 
 
+def _enumerable(field_: InputField) -> tuple[object, ...] | None:
+    """Every allowed answer to a field the search enumerates (as `_allowed` lists them), where
+    there are few and each is one (else None)."""
+    if field_.reserved or _answers_count(field_) > MAX_ANSWER_TRIALS * 8:
+        return None
+    values = _allowed(field_)
+    try:
+        for value in values:
+            field_.convert(value)
+    except FieldViolation:
+        return None
+    return values if len(values) == _answers_count(field_) else None
+
+
 def _allowed(field_: InputField) -> tuple[object, ...]:
     if field_.kind == "boolean":
         return (False, True)
@@ -430,9 +444,10 @@ class UndecidedProof:
             fields.append(field_)
         domains = []
         for field_ in fields:
-            if _answers_count(field_) > MAX_ANSWER_TRIALS:
+            values = _enumerable(field_)
+            if values is None:
                 return None
-            domains.append(_allowed(field_))
+            domains.append(values)
         if math.prod(len(values) for values in domains) > MAX_ANSWER_TRIALS:
             return None
         evaluate = build_evaluator(node)
@@ -706,8 +721,11 @@ class UndecidedProof:
                 pending.extend(_names(expression))
             elif name in points:
                 field_ = self._field(name)
-                if any(points[name](value) != value for value in _allowed(field_)):
-                    return None
+                if any(
+                    isinstance(value, bool) or points[name](value) != value
+                    for value in _allowed(field_)
+                ):
+                    return None  # the item's answer is not its points (a yes/no item, say)
                 sums[name] = frozenset((name,))
             else:
                 return None
@@ -837,7 +855,10 @@ def _cell_truth(
                 facts[key] = flag(facts)
             except KeyError:  # a flag over a sum the part does not read
                 continue
-        return evaluate(facts)
+        try:
+            return evaluate(facts)
+        except KeyError:  # a flag the part reads over another flag: no witness here
+            return None
 
     return truth
 
@@ -940,9 +961,9 @@ class _Joint:
         atoms = []
         for key in keys:
             field_ = fields.get(key)
-            if field_ is None or field_.reserved or _answers_count(field_) > MAX_JOINT_TRIALS:
+            values = None if field_ is None else _enumerable(field_)
+            if field_ is None or values is None:
                 return None
-            values = _allowed(field_)
             atoms.append(_Atom(key, values, tuple(field_.convert(v) for v in values)))
         if math.prod(len(atom.values) for atom in atoms) > MAX_JOINT_TRIALS:
             return None
@@ -1667,18 +1688,23 @@ class ExactLayers:
         rank0 = quote("x:rank0")
         cases = []
         for floor in (ADMIT, DEFER):
-            if not any(rule.rank > floor for rule in rules):
+            if floor < self.compiled.default.rank or not any(r.rank > floor for r in rules):
                 continue
             terms = [joint.at_floor(floor)]
+            read = []
             for position, atom in enumerate(joint.atoms):
                 reads = _any(
                     f"({quote('x:affecting:' + rule.id)} AND "
                     f"{self.reads(atom.name, rule.references)})"
                     for rule in rules
                 )
+                read.append(reads)
                 changes = joint.reaching_free(position, floor)
                 terms.append(f"(NOT {reads} OR {changes})")
+            terms.append(_any(read))  # some answer the search would need
             cases.append(f"WHEN {floor} THEN {_all(terms)}")
+        if not cases:
+            return None
         return f"(CASE {rank0} {' '.join(cases)} ELSE FALSE END)"
 
     def _one_total_changes_it(self, rule: _Rule) -> tuple[str, set[str]] | None:
