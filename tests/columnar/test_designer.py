@@ -203,6 +203,7 @@ def test_the_scalar_engines_rows_on_two_workers_count_as_on_one(
     from recovery_screening.designer.diff import diff_rulesets
 
     monkeypatch.setattr(batch, "POOL_ROWS", 4)  # many pieces, out of the workers in turn
+    monkeypatch.setattr(batch, "POOL_MIN_ROWS", 8)
     handed = _counting_submits(monkeypatch)
     path = _v2_cohort_with_invalid_rows(tmp_path)
     old, new = _mini_v2_pair(tmp_path)
@@ -245,7 +246,7 @@ def test_no_worker_process_starts_when_the_sql_decides_every_row(
 def test_a_few_rows_of_the_scalar_engine_are_decided_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # about 70 rows fit one piece of work (POOL_ROWS): a process would cost more than it saves
+    # about 70 rows, under POOL_MIN_ROWS: a process would cost more than it saves
     handed = _counting_submits(monkeypatch)
     ruleset, _ = _mini_v2_pair(tmp_path)
     path = _v2_cohort_with_invalid_rows(tmp_path)

@@ -297,12 +297,17 @@ class WorkerPool:
     def started(self) -> bool:
         return self._pool is not None
 
-    def submit(self, item: Any) -> Pending[Any]:
+    def start(self) -> None:
+        """Start the workers now (each builds its worker while the caller goes on), not at the
+        first item; nothing when they run already."""
         if self._pool is None:
             context = multiprocessing.get_context("spawn" if os.name == "nt" else "forkserver")
             self._pool = context.Pool(
                 self.workers, initializer=_initialise, initargs=(self.factory, self.arguments)
             )
+
+    def submit(self, item: Any) -> Pending[Any]:
+        self.start()
         result: Pending[Any] = self._pool.apply_async(_run_chunk, (item,))
         return result
 
