@@ -3,6 +3,22 @@
     python benchmarks/exact_semantics.py [--v2 tests/fixtures/v2/peer-support-intake.yaml]
                                          [--cohort examples/cohort-1000.jsonl] [--rounds 5]
 
+The exact search alone, on the applicants it is for, this checkout against an earlier one:
+
+    python examples/generate_cohort.py --count 20000 --seed 11 --ruleset-version 1.1.0 \
+        --out /tmp/c11-20k.jsonl
+    python benchmarks/exact_semantics.py --fallback-of /tmp/c11-20k.jsonl [--limit 300] \
+        [--ruleset peer-support-intake@1.2.0] [--against REV] [--repeat 3]
+    python benchmarks/exact_semantics.py --corpus applicants.jsonl [--against REV]
+
+`--fallback-of` keeps the rows of a cohort that the columnar engine leaves to the scalar exact
+search (needs the `columnar` extra); `--corpus` takes applicants as they are. Each applicant is
+evaluated `--repeat` times by this checkout's exact search and, with `--against`, by the one of
+git revision REV (its exact.py, expressions/ranges.py and three_valued.py loaded side by side),
+alternately, and its fastest CPU time (time.process_time, steadier than the wall clock on a
+shared machine) is kept. Prints the mean and the median µs per evaluation of each and their
+ratio, after checking that both give every applicant the same decision JSON.
+
 The v2 ruleset is a format v2 copy of the intake 1.0.0 (same rules), so every difference comes
 from the semantics. For every applicant of the cohort, one or two answered instrument items
 (seeded, so the run is repeatable) are removed, as people skip questions. Prints how many of
@@ -17,13 +33,18 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import random
 import statistics
+import subprocess
+import sys
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import recovery_screening.evaluate
 from recovery_screening import Ruleset, load_ruleset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +107,89 @@ def median_us(work: Callable[[], object], count: int, rounds: int) -> float:
     return statistics.median(samples)
 
 
+def fallback_rows(ruleset: Ruleset, cohort: Path, limit: int) -> list[dict[str, Any]]:
+    """The first `limit` valid rows of `cohort` that the columnar engine leaves to the scalar
+    engine."""
+    result = ruleset.evaluate_batch(cohort)
+    engines = result.table["engine"].to_pylist()
+    valid = result.table["valid"].to_pylist()
+    rows = [
+        i for i, (engine, ok) in enumerate(zip(engines, valid, strict=True))
+        if engine == "scalar" and ok
+    ]  # fmt: skip
+    return [result.applicant(i) for i in rows[:limit]]
+
+
+def earlier_trace_exact(revision: str) -> Callable[..., Any]:
+    """`exact.trace_exact` as of git `revision`, with the ranges and v1 semantics it used."""
+    names = {
+        "expressions/ranges.py": "recovery_screening._before_ranges",
+        "three_valued.py": "recovery_screening._before_three_valued",
+        "exact.py": "recovery_screening._before_exact",
+    }
+    module = None
+    for path, name in names.items():
+        source = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{revision}:src/recovery_screening/{path}"],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        source = (
+            source.replace(
+                "from recovery_screening.expressions.ranges import",
+                f"from {names['expressions/ranges.py']} import",
+            )
+            .replace(
+                "from recovery_screening.three_valued import",
+                f"from {names['three_valued.py']} import",
+            )
+            .replace('"_exact_program"', '"_exact_program_before"')
+        )
+        module = types.ModuleType(name)
+        sys.modules[name] = module
+        exec(compile(source, f"{revision}:{path}", "exec"), module.__dict__)
+    assert module is not None
+    return module.trace_exact  # type: ignore[no-any-return]
+
+
+def search_cost(
+    ruleset: Ruleset, people: list[dict[str, Any]], against: str | None, repeat: int
+) -> None:
+    engines = {"this checkout": recovery_screening.evaluate.trace_exact}
+    if against is not None:
+        engines = {f"at {against}": earlier_trace_exact(against), **engines}
+    fastest: dict[str, list[float]] = {label: [] for label in engines}
+    bounded = 0
+    for applicant in people:
+        decisions = set()
+        for trace_exact in engines.values():
+            recovery_screening.evaluate.trace_exact = trace_exact
+            decisions.add(ruleset.evaluate(applicant).to_json())
+        assert len(decisions) == 1, "the two exact searches disagree"
+        bounded += '"semantics":"exact-bounded"' in decisions.pop()
+        best = {label: math.inf for label in engines}
+        for _ in range(repeat):
+            for label, trace_exact in engines.items():
+                recovery_screening.evaluate.trace_exact = trace_exact
+                start = time.process_time()
+                ruleset.evaluate(applicant)
+                best[label] = min(best[label], time.process_time() - start)
+        for label in engines:
+            fastest[label].append(best[label] * 1e6)
+    recovery_screening.evaluate.trace_exact = engines["this checkout"]
+    print(
+        f"{len(people)} applicants of {ruleset.id}@{ruleset.version}, identical decisions, "
+        f"{bounded} reached the search bound; CPU µs per evaluation (fastest of {repeat}):"
+    )
+    for label, times in fastest.items():
+        mean, median = statistics.mean(times), statistics.median(times)
+        print(f"  {label:22s} mean {mean:9.0f}  median {median:9.0f}")
+    if against is not None:
+        before, after = fastest.values()
+        mean = statistics.mean(before) / statistics.mean(after)
+        median = statistics.median(before) / statistics.median(after)
+        print(f"  {'ratio (before / after)':22s} mean {mean:9.2f}  median {median:9.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -94,7 +198,22 @@ def main() -> None:
     parser.add_argument("--cohort", type=Path, default=ROOT / "examples" / "cohort-1000.jsonl")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--corpus", type=Path, help="applicants (JSONL) for the exact search alone")
+    parser.add_argument("--fallback-of", type=Path, help="a cohort whose fallback rows to time")
+    parser.add_argument("--limit", type=int, default=300)
+    parser.add_argument("--ruleset", default="peer-support-intake@1.2.0")
+    parser.add_argument("--against", help="a git revision to time side by side")
+    parser.add_argument("--repeat", type=int, default=3)
     arguments = parser.parse_args()
+    if arguments.corpus or arguments.fallback_of:
+        ruleset = load_ruleset(arguments.ruleset)
+        if arguments.corpus:
+            lines = arguments.corpus.read_text(encoding="utf-8").splitlines()
+            people = [json.loads(line) for line in lines if line][: arguments.limit]
+        else:
+            people = fallback_rows(ruleset, arguments.fallback_of, arguments.limit)
+        search_cost(ruleset, people, arguments.against, arguments.repeat)
+        return
     cohort = [json.loads(line) for line in arguments.cohort.read_text().splitlines() if line]
     v1 = load_ruleset("peer-support-intake@1.0.0")
     v2 = load_ruleset(arguments.v2)

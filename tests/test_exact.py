@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import random
 import re
 import shutil
 from pathlib import Path
@@ -22,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recovery_screening import load_document, load_ruleset
-from recovery_screening.designer.strategies import applicants, without
+from recovery_screening.designer.strategies import answered_paths, applicants, without
 from recovery_screening.document.reader import read_document
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -320,3 +321,32 @@ def test_records_replay_with_the_semantics_of_their_ruleset_version(
     body["decision"]["outcome"] = "defer"
     body["record_hash"] = record_hash(body)
     assert [r.status for r in replay([first, body], registry)] == ["identical", "different"]
+
+
+def test_what_a_ruleset_remembers_between_applicants_changes_no_decision(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the exact search remembers, per ruleset, pure functions of rule masks and score ranges
+    # (and empties a memo once it is full): decisions made one after another, in either order,
+    # with the memos emptied all the time, are those each applicant gets from a fresh ruleset
+    from recovery_screening import exact
+
+    ruleset = load_ruleset("peer-support-intake@1.2.0")
+    chance = random.Random(14)
+    bases = [case["applicant"] for case in ruleset.tests]
+    people = []
+    for _ in range(40):
+        base = chance.choice(bases)
+        missing = chance.choice([0.2, 0.4])
+        people.append(without(base, {p for p in answered_paths(base) if chance.random() < missing}))
+
+    def fresh(applicant: dict[str, Any]) -> str:
+        ruleset.compiled.__dict__.pop("_exact_program", None)
+        return ruleset.evaluate(applicant).to_json()
+
+    alone = [fresh(applicant) for applicant in people]
+    ruleset.compiled.__dict__.pop("_exact_program", None)
+    assert [ruleset.evaluate(a).to_json() for a in people] == alone
+    monkeypatch.setattr(exact, "MEMO_SIZE", 3)
+    assert [ruleset.evaluate(a).to_json() for a in reversed(people)] == alone[::-1]
+    assert sum('"exact-bounded"' not in decision for decision in alone) >= 10

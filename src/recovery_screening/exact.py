@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,11 +60,12 @@ ADVISORY = -1
 
 
 _World = tuple[dict[str, Any], list[tuple[int, ...]], list[int]]
-"""What `_Applicant.world` computes for one prefix: (environment, domain masks, decision masks)."""
-_Plan = tuple[
-    tuple[tuple[int, str, str, tuple[tuple[int, RangeEvaluator, frozenset[str]], ...]], ...],
-    tuple[tuple[int, RangeEvaluator, frozenset[str]], ...],
-]
+"""(environment, domain masks, decision masks) over the completions of one prefix of a search."""
+_OpenRule = tuple[int, RangeEvaluator, frozenset[str]]
+"""An undecided rule: (its index, its condition, the names it reads)."""
+_OpenDomain = tuple[int, str | None, str | None, tuple[_OpenRule, ...]]
+"""A domain with undecided rules: (index, score key, band key: None when not needed, rules)."""
+_Plan = tuple[tuple[_OpenDomain, ...], tuple[_OpenRule, ...]]
 """What a search evaluates again below its root (`_Applicant._plan`)."""
 
 
@@ -119,12 +121,12 @@ class _Program:
             for index, domain in enumerate(compiled.domains)
             for key in (domain.score_key, domain.band_key)
         }
-        self.instrument_of = {
-            key: index
-            for index, instrument in enumerate(compiled.instruments)
-            for key, _ in instrument.points
-        }
         self.instruments = tuple(self._instrument(i) for i in compiled.instruments)
+        self.item_of: dict[str, tuple[int, _Item, bool]] = {
+            item.key: (index, item, any(item.key in keys for _, keys, _ in instrument.subscores))
+            for index, instrument in enumerate(self.instruments)
+            for item in instrument.items
+        }
         self.domain_conditions = tuple(
             tuple(build_range_evaluator(rule.expression) for rule in domain.rules)
             for domain in compiled.domains
@@ -140,6 +142,7 @@ class _Program:
         self._outcomes: dict[tuple[int, ...], int | None] = {}
         self._ranges: dict[tuple[int, tuple[int, ...]], tuple[Any, Any]] = {}
         self._bands: dict[tuple[int, int, int], frozenset[str | None]] = {}
+        self._domains_read: dict[tuple[str, ...], tuple[int, ...]] = {}  # keys: rules' references
         self.domain_reads = tuple(
             tuple(_names_read(rule.expression) for rule in domain.rules)
             for domain in compiled.domains
@@ -184,6 +187,13 @@ class _Program:
     def domains_read(self, references: Sequence[str]) -> tuple[int, ...]:
         """The domains whose scores `references` read, directly or through other domains, in
         evaluation order."""
+        key = tuple(references)
+        known = self._domains_read.get(key)
+        if known is None:
+            known = self._domains_read[key] = self._find_domains_read(key)
+        return known
+
+    def _find_domains_read(self, references: Sequence[str]) -> tuple[int, ...]:
         found: set[int] = set()
         pending = [self.domain_index[r] for r in references if r in self.domain_index]
         while pending:
@@ -346,6 +356,7 @@ class _Applicant:
                 (sum(low for low, _ in ranges.values()), sum(high for _, high in ranges.values()))
             )
         self._scores: dict[tuple[object, ...], list[tuple[str, Any]]] = {}
+        self._reads: dict[tuple[str, ...], frozenset[str]] = {}
         self.refresh()
 
     def probes(self) -> list[Trace]:
@@ -386,8 +397,9 @@ class _Applicant:
         self.root = self.answered  # `world` of every domain writes every domain's score and band
         everything = range(len(program.compiled.domains))
         self.domain_masks, self.decision_masks = self.world(
-            {}, everything, range(len(program.decision_conditions))
+            everything, range(len(program.decision_conditions))
         )
+        self.forget_reads()
         self.root = self.last_env
         self.advisory_masks = [
             mask if mask in (TRUE, FALSE) else condition(self.root)
@@ -397,22 +409,14 @@ class _Applicant:
         ]
 
     def world(
-        self, assignment: Mapping[str, object], domains: Sequence[int], decisions: Sequence[int]
+        self, domains: Sequence[int], decisions: Sequence[int]
     ) -> tuple[list[tuple[int, ...]], list[int]]:
-        """Masks over the completions of `assignment`, re-evaluating only `domains` (in
-        evaluation order) and `decisions`; the other rules keep their masks over all
-        completions, which hold here too."""
+        """Masks over all completions, re-evaluating only `domains` (in evaluation order) and
+        `decisions`; the other rules keep their masks. (`_extend` gives the masks over the
+        completions of one more answer.)"""
         program = self.program
         compiled = program.compiled
         env = dict(self.root)
-        touched: set[int] = set()
-        for name, value in assignment.items():
-            env[name] = point(value, program.fields[name])
-            index = program.instrument_of.get(name)
-            if index is not None:
-                touched.add(index)
-        for index in sorted(touched):
-            self._score(index, env, assignment)
         domain_masks = list(self.domain_masks)
         for index in domains:
             domain = compiled.domains[index]
@@ -493,9 +497,20 @@ class _Applicant:
         facts.update(self.markers)
         return trace_v1(program.compiled, facts)
 
-    def reads(self, references: Sequence[str]) -> set[str]:
+    def reads(self, references: Sequence[str]) -> frozenset[str]:
         """The missing answers behind `references`: for a domain score or band, those its
-        undecided rules read."""
+        undecided rules read. (Remembered until the domain masks change: `forget_reads`.)"""
+        key = tuple(references)
+        found = self._reads.get(key)
+        if found is None:
+            found = self._reads[key] = frozenset(self._find_reads(key))
+        return found
+
+    def forget_reads(self) -> None:
+        """The domain masks changed: what `reads` remembered may no longer hold."""
+        self._reads.clear()
+
+    def _find_reads(self, references: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for reference in references:
             if reference in self.missing:
@@ -511,7 +526,7 @@ class _Applicant:
                 found.update(key for key in keys if key in self.missing)
         return found
 
-    def ordered(self, names: set[str]) -> tuple[str, ...]:
+    def ordered(self, names: AbstractSet[str]) -> tuple[str, ...]:
         return tuple(sorted(names, key=self.program.order.__getitem__))
 
     def search(
@@ -524,14 +539,18 @@ class _Applicant:
         limit: int,
         *,
         certain_bound: bool = False,
+        alone: tuple[int, int] | None = None,
     ) -> Iterator[tuple[tuple[object, ...], int]]:
         """Depth-first over `variables` (in this order): yield (prefix, value) for every subtree
         where `settled(masks)` is not None, and for every full assignment where it is None
         (`at_leaf` of its completion). Raises _BoundReached after `limit` subtrees; with
         `certain_bound`, for a caller that keeps nothing of a search that reaches its bound, as
-        soon as the subtrees visited and those waiting to be visited are more than `limit`."""
+        soon as the subtrees visited and those waiting to be visited are more than `limit`.
+        With `alone` = (domain, rule), for a `settled` that reads no other mask of that domain,
+        which nothing else evaluated reads, the other rules of that domain are left as they
+        are."""
         values = self.program.values
-        plan = self._plan(domains, decisions)
+        plan = self._plan(domains, decisions, alone)
         nodes = 0
         stack: list[tuple[tuple[object, ...], _World | None]] = [((), None)]
         while stack:
@@ -540,7 +559,7 @@ class _Applicant:
             if nodes > limit:
                 raise _BoundReached
             if parent is None:
-                domain_masks, decision_masks = self.world({}, domains, decisions)
+                domain_masks, decision_masks = self.world(domains, decisions)
                 state: _World = (self.last_env, domain_masks, decision_masks)
             else:
                 state = self._extend(parent, variables, prefix, plan)
@@ -557,21 +576,27 @@ class _Applicant:
                 if certain_bound and nodes + len(stack) > limit:
                     raise _BoundReached  # every prefix on the stack is a subtree still to visit
 
-    def _plan(self, domains: Sequence[int], decisions: Sequence[int]) -> _Plan:
-        """What `world(_, domains, decisions)` evaluates again: the rules of those domains (in
+    def _plan(
+        self, domains: Sequence[int], decisions: Sequence[int], alone: tuple[int, int] | None
+    ) -> _Plan:
+        """What `world(domains, decisions)` evaluates again: the rules of those domains (in
         evaluation order) and those decision rules that are undecided over all completions, each
-        with the names it reads."""
+        with the names it reads; of the domain of `alone`, its rule only, and not its score."""
         program = self.program
         compiled = program.compiled
-        open_domains = []
+        open_domains: list[_OpenDomain] = []
         for index in domains:
             domain = compiled.domains[index]
             rules = tuple(
                 (rule, program.domain_conditions[index][rule], program.domain_reads[index][rule])
                 for rule, mask in enumerate(self.domain_masks[index])
-                if mask != TRUE and mask != FALSE
+                if mask != TRUE
+                and mask != FALSE
+                and (alone is None or alone[0] != index or alone[1] == rule)
             )
-            if rules:
+            if rules and alone is not None and alone[0] == index:
+                open_domains.append((index, None, None, rules))
+            elif rules:
                 open_domains.append((index, domain.score_key, domain.band_key, rules))
         open_decisions = tuple(
             (index, program.decision_conditions[index], program.decision_reads[index])
@@ -587,17 +612,21 @@ class _Applicant:
         prefix: tuple[object, ...],
         plan: _Plan,
     ) -> _World:
-        """`world` of `prefix` from the world of its parent prefix (one answer fewer): only what
+        """The world of `prefix` from that of its parent prefix (one answer fewer): only what
         reads the newly assigned answer, directly or through scores it changes, is evaluated
-        again; everything else keeps the parent's value, which is what `world` computes."""
+        again; everything else keeps the parent's value, which is its value here too."""
         program = self.program
         name = variables[len(prefix) - 1]
         env = dict(parent[0])
         env[name] = point(prefix[-1], program.fields[name])
         changed = {name}
-        index = program.instrument_of.get(name)
-        if index is not None:
-            self._score(index, env, dict(zip(variables, prefix, strict=False)))
+        scored = program.item_of.get(name)
+        if scored is not None:
+            index, item, in_subscore = scored
+            if in_subscore:
+                self._score(index, env, dict(zip(variables, prefix, strict=False)))
+            else:
+                _add_item(program, index, item, prefix[-1], env)
             changed |= program.instrument_keys[index]
         open_domains, open_decisions = plan
         domain_masks = parent[1]
@@ -610,6 +639,8 @@ class _Applicant:
                 domain_masks = list(domain_masks)
                 copied = True
             domain_masks[index] = settled_masks = tuple(masks)
+            if score_key is None or band_key is None:
+                continue  # its score is read by nothing evaluated here
             score, band = program.domain_range(index, settled_masks)
             if env[score_key] != score:
                 env[score_key] = score
@@ -621,8 +652,26 @@ class _Applicant:
         return env, domain_masks, parent[2] if decision_masks is None else decision_masks
 
 
+def _add_item(
+    program: _Program, index: int, item: _Item, value: object, env: dict[str, Any]
+) -> None:
+    """What `_Applicant._scored` writes for instrument `index` once one more of its unanswered
+    items, in no subscore, has `value`: its range (item.low, item.high) in the total becomes
+    its points (whole numbers, so the sum is the same), and the band and flags follow."""
+    instrument = program.instruments[index]
+    points = item.points(value)
+    low, high, _ = env[instrument.total_key]
+    low += points - item.low
+    high += points - item.high
+    env[instrument.total_key] = (low, high, False)
+    if instrument.bands is not None:
+        env[instrument.band_key] = program.bands_within(index, low, high)
+    for key, condition in instrument.flags:
+        env[key] = BOTH | UNDEFINED if condition is None else condition(env)
+
+
 def _reevaluated(
-    rules: Sequence[tuple[int, RangeEvaluator, frozenset[str]]],
+    rules: Sequence[_OpenRule],
     env: Mapping[str, Any],
     changed: set[str],
     masks: Sequence[int],
@@ -743,6 +792,7 @@ def _settle_rule_truths(applicant: _Applicant) -> bool:
     program = applicant.program
     compiled = program.compiled
     exact = True
+    settled = False
     for stage, domain in enumerate(compiled.domains):
         for index, rule in enumerate(domain.rules):
             mask = applicant.domain_masks[stage][index]
@@ -758,10 +808,12 @@ def _settle_rule_truths(applicant: _Applicant) -> bool:
                 index,
             )
             exact = exact and complete
-            if found is not None:
+            if found is not None and found != mask:
                 masks = list(applicant.domain_masks[stage])
                 masks[index] = found
                 applicant.domain_masks[stage] = tuple(masks)
+                applicant.forget_reads()
+                settled = True
     for index, decision_rule in enumerate(compiled.decisions):
         mask = applicant.decision_masks[index]
         if mask in (TRUE, FALSE):
@@ -776,9 +828,11 @@ def _settle_rule_truths(applicant: _Applicant) -> bool:
             index,
         )
         exact = exact and complete
-        if found is not None:
+        if found is not None and found != mask:
             applicant.decision_masks[index] = found
-    applicant.refresh()
+            settled = True
+    if settled:
+        applicant.refresh()  # (with no mask changed, it would find what it found before)
     for index, advisory in enumerate(compiled.advisories):
         mask = applicant.advisory_masks[index]
         if mask in (TRUE, FALSE):
@@ -863,7 +917,8 @@ def _reported(
         low, high = score_range(domain, domain_truths)
         reported[domain.score_key] = low if low == high else None
         band_low = domain.bands.band_of(low)
-        reported[domain.band_key] = band_low if band_low == domain.bands.band_of(high) else None
+        same = low == high or band_low == domain.bands.band_of(high)
+        reported[domain.band_key] = band_low if same else None
         domain_results.append((domain_truths, low, high))
     for instrument in compiled.instruments:
         if instrument.bands is not None and reported[instrument.band_key] is None:
@@ -944,9 +999,13 @@ def _rule_truth(
     settled = _settled_reader(applicant, stage, index)
     if applicant.completions(variables) > MAX_COMPLETIONS:
         return None, False
+    alone = None
+    domains_read = applicant.program.domains_read
+    if stage is not None and stage != ADVISORY and stage not in domains_read(references):
+        alone = (stage, index)  # nothing the search evaluates reads this rule's domain
     try:
         for _, found in applicant.search(
-            variables, domains, decisions, settled, at_leaf, MAX_RULE_NODES
+            variables, domains, decisions, settled, at_leaf, MAX_RULE_NODES, alone=alone
         ):
             seen |= found
             if seen not in (TRUE, FALSE, UNDEFINED):
@@ -986,22 +1045,25 @@ def _influential(
     The cubes (a prefix of `variables` fixed, the rest free) partition the completions and each
     has one outcome, so such a pair exists iff two cubes with different outcomes conflict in x
     alone."""
+    # a pair conflicts in position p alone iff the longer one's first len(shorter) values are
+    # the shorter one's but at p: index every cube by each of its prefixes with one position
+    # left out, then look each cube up by itself with one position left out
+    index: dict[tuple[int, int, tuple[object, ...]], dict[object, set[int]]] = {}
+    for cube, rank in cubes:
+        for length in range(1, len(cube) + 1):
+            for position in range(length):
+                key = (length, position, cube[:position] + cube[position + 1 : length])
+                index.setdefault(key, {}).setdefault(cube[position], set()).add(rank)
     found: set[str] = set()
-    for a_index, (a, a_rank) in enumerate(cubes):
-        for b, b_rank in cubes[a_index + 1 :]:
-            if a_rank == b_rank:
+    for cube, rank in cubes:
+        for position, value in enumerate(cube):
+            if variables[position] in found:
                 continue
-            conflict = -1
-            for position in range(min(len(a), len(b))):
-                if a[position] != b[position]:
-                    if conflict >= 0:
-                        conflict = -2
-                        break
-                    conflict = position
-            if conflict >= 0:
-                found.add(variables[conflict])
-        if len(found) == len(variables):
-            break
+            others = index[(len(cube), position, cube[:position] + cube[position + 1 :])]
+            if any(
+                other != value and ranks != {rank} for other, ranks in others.items()
+            ):  # fmt: skip
+                found.add(variables[position])
     return found
 
 

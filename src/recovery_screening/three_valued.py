@@ -46,7 +46,8 @@ def trace_v1(
         low, high = score_range(domain, truths)
         facts[domain.score_key] = low if low == high else None
         band_low = domain.bands.band_of(low)
-        facts[domain.band_key] = band_low if band_low == domain.bands.band_of(high) else None
+        same = low == high or band_low == domain.bands.band_of(high)
+        facts[domain.band_key] = band_low if same else None
         domain_results.append((truths, low, high))
         if low != high:
             open_domains.append((domain, low, high))

@@ -215,7 +215,7 @@ def test_the_scalar_engines_rows_on_two_workers_count_as_on_one(
     one = simulate(old, path, engine="columnar", workers=1).to_dict()
     assert not handed  # one worker: every row decided in this process
     assert simulate(old, path, engine="columnar", workers=2).to_dict() == one
-    assert len(handed) > 10 and max(handed) <= 4
+    assert len(handed) > 4 and max(handed) <= 4  # the SQL proves most rows: a few pieces
     assert one == simulate(old, path, engine="scalar", workers=1).to_dict()
     assert one["invalid"] == 4
     assert {entry["code"] for entry in one["invalid_answers"]} >= {"syntax", "type"}
@@ -225,7 +225,7 @@ def test_the_scalar_engines_rows_on_two_workers_count_as_on_one(
     assert (
         diff_rulesets(old, new, path, engine="columnar", workers=2, limit=5).to_dict() == diff_one
     )
-    assert len(handed) > 20  # both versions' rows
+    assert len(handed) > 8  # both versions' rows
     assert diff_one["behaviour"]["changed_count"] > 0
 
 

@@ -98,6 +98,16 @@ ROWS = {
         injects_drugs=True,
         intoxicated_now=True,
     ),
+    # stage of change and the readiness ruler missing: four defer rules read them together
+    # (precontemplation, answers that disagree, low motivation); over every combination of
+    # the two, each changes the outcome on its own
+    "rules-over-the-same-answers": changed(stage_of_change=None, readiness=None),
+    # withdrawal severity and use frequency missing with a seizure history: three withdrawal
+    # rules read them together; the level-of-care rule reads use frequency too (daily use
+    # counts towards dependence) but cannot refer here, so it does not take part
+    "rules-over-the-same-answers-one-aside": changed(
+        withdrawal_severity=None, withdrawal_seizure_history=True, use_frequency_30d=None
+    ),
 }
 
 

@@ -20,7 +20,8 @@ itself only where that range evaluation and cheap proofs give what the search wo
   defer, `needs` every answer the outcome-changing rules read, where the joint search could not
   start or every such answer provably changes the outcome on its own (which is then what the
   search finds): each such rule read-once over independent parts, or on the row a function of
-  one instrument's total whose items are runs, differing at the probes.
+  one instrument's total whose items are runs, differing at the probes; rules that read the
+  same answers taken together, over every combination of a few answers.
 
 Every other v2 row is not `certain` and goes to the scalar engine. What the query cannot write
 as a range (arithmetic, dates, a choice compared with a choice) is left to v1: a rule of that
@@ -49,7 +50,7 @@ from recovery_screening.columnar.sql_text import (
     quote,
     string_literal,
 )
-from recovery_screening.compiler import CompiledRuleset, Domain
+from recovery_screening.compiler import CompiledRuleset, DecisionRule, Domain
 from recovery_screening.exact import MAX_COMPLETIONS, MAX_ENUMERATED
 from recovery_screening.expressions import (
     Call,
@@ -66,6 +67,7 @@ from recovery_screening.expressions.operators import COMPARATORS, enum_values_sa
 from recovery_screening.fields import BandTable, FieldViolation, InputField
 from recovery_screening.instruments import CompiledInstrument
 from recovery_screening.outcomes import ADMIT, DEFER, REFER
+from recovery_screening.three_valued import score_range
 
 if TYPE_CHECKING:
     from recovery_screening.columnar.sql import _Query, _Rule
@@ -75,6 +77,8 @@ _T = TypeVar("_T")
 
 MAX_ANSWER_TRIALS = 64
 """Combinations of answers `UndecidedProof._enumerated` tries for one condition, at most."""
+MAX_JOINT_TRIALS = 512
+"""Combinations of answers `_Joint` tries for a group of decision rules, at most."""
 MAX_CELL_TRIALS = 4096
 """Combinations of cell values `UndecidedProof._cells` tries for one part, at most."""
 
@@ -279,6 +283,20 @@ def _point_set(instrument: CompiledInstrument, key: str) -> list[int]:
     return sorted({points(value) for value in _allowed(field_)})
 
 
+def _enumerable(field_: InputField) -> tuple[object, ...] | None:
+    """Every allowed answer to a field the search enumerates (as `_allowed` lists them), where
+    there are few and each is one (else None)."""
+    if field_.reserved or _answers_count(field_) > MAX_ANSWER_TRIALS * 8:
+        return None
+    values = _allowed(field_)
+    try:
+        for value in values:
+            field_.convert(value)
+    except FieldViolation:
+        return None
+    return values if len(values) == _answers_count(field_) else None
+
+
 def _allowed(field_: InputField) -> tuple[object, ...]:
     if field_.kind == "boolean":
         return (False, True)
@@ -426,9 +444,10 @@ class UndecidedProof:
             fields.append(field_)
         domains = []
         for field_ in fields:
-            if _answers_count(field_) > MAX_ANSWER_TRIALS:
+            values = _enumerable(field_)
+            if values is None:
                 return None
-            domains.append(_allowed(field_))
+            domains.append(values)
         if math.prod(len(values) for values in domains) > MAX_ANSWER_TRIALS:
             return None
         evaluate = build_evaluator(node)
@@ -702,8 +721,11 @@ class UndecidedProof:
                 pending.extend(_names(expression))
             elif name in points:
                 field_ = self._field(name)
-                if any(points[name](value) != value for value in _allowed(field_)):
-                    return None
+                if any(
+                    isinstance(value, bool) or points[name](value) != value
+                    for value in _allowed(field_)
+                ):
+                    return None  # the item's answer is not its points (a yes/no item, say)
                 sums[name] = frozenset((name,))
             else:
                 return None
@@ -833,7 +855,10 @@ def _cell_truth(
                 facts[key] = flag(facts)
             except KeyError:  # a flag over a sum the part does not read
                 continue
-        return evaluate(facts)
+        try:
+            return evaluate(facts)
+        except KeyError:  # a flag the part reads over another flag: no witness here
+            return None
 
     return truth
 
@@ -904,6 +929,181 @@ def _witnesses(field_: InputField, node: Node) -> list[object]:
             for days in (-1, 0, 1)
         ]
     return ["", *[v for v in literals if isinstance(v, str)]]
+
+
+@dataclass(frozen=True)
+class _Atom:
+    """An answer the joint enumeration sets: its column, its allowed answers (as the query
+    compares them) and their values as facts."""
+
+    name: str
+    values: tuple[object, ...]
+    facts: tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class _Joint:
+    """Every combination of the answers (and instrument items) a group of decision rules reads,
+    with the highest rank among the rules that hold on it (-1: none holds)."""
+
+    atoms: tuple[_Atom, ...]
+    ranks: Mapping[tuple[int, ...], int]
+    """By the index of each atom's value."""
+
+    @staticmethod
+    def of(compiled: CompiledRuleset, rules: Sequence[DecisionRule]) -> _Joint | None:
+        read = _joint_reads(compiled, rules)
+        if read is None:
+            return None
+        names, instruments, used = read
+        fields = {f.name: f for f in compiled.inputs.fields}
+        keys = sorted(names) + [k for i in instruments.values() for k, _ in i.points]
+        atoms = []
+        for key in keys:
+            field_ = fields.get(key)
+            values = None if field_ is None else _enumerable(field_)
+            if field_ is None or values is None:
+                return None
+            atoms.append(_Atom(key, values, tuple(field_.convert(v) for v in values)))
+        if math.prod(len(atom.values) for atom in atoms) > MAX_JOINT_TRIALS:
+            return None
+        order = [d for d in compiled.domains if d in used]
+        evaluators = [(rule.rank, build_evaluator(rule.expression)) for rule in rules]
+        ranks: dict[tuple[int, ...], int] = {}
+        for combination in itertools.product(*(range(len(atom.values)) for atom in atoms)):
+            facts: dict[str, object] = {
+                atom.name: atom.facts[i] for atom, i in zip(atoms, combination, strict=True)
+            }
+            try:
+                for instrument in instruments.values():
+                    _score_complete(instrument, facts)
+                for domain in order:
+                    _domain_complete(domain, facts)
+                truths = [(rank, evaluate(facts)) for rank, evaluate in evaluators]
+            except (KeyError, _NoRange):
+                return None
+            if any(truth is None for _, truth in truths):
+                return None
+            ranks[combination] = max((rank for rank, truth in truths if truth), default=-1)
+        return _Joint(tuple(atoms), ranks)
+
+    def at_floor(self, floor: int) -> str:
+        """SQL true where some combination the row allows holds no rule ranked above `floor`
+        (the group's outcome is then the decided rules' outcome)."""
+        return self._cases(0, (), lambda combination: self.ranks[combination] <= floor)
+
+    def reaching_free(self, position: int, floor: int) -> str:
+        """SQL true where some combination of the other atoms the row allows has two values of
+        atom `position` giving the group different outcomes over `floor` (the atom is then
+        missing: the caller tests that it is read)."""
+
+        def differs(combination: tuple[int, ...]) -> bool:
+            before, after = combination[:position], combination[position:]
+            outcomes = set()
+            for i in range(len(self.atoms[position].values)):
+                whole = (*before, i, *after)
+                outcomes.add(max(floor, self.ranks[whole]))
+            return len(outcomes) > 1
+
+        return self._cases(0, (), differs, skip=position)
+
+    def _cases(
+        self,
+        index: int,
+        chosen: tuple[int, ...],
+        holds: Callable[[tuple[int, ...]], bool],
+        skip: int = -1,
+    ) -> str:
+        if index == skip:
+            return self._cases(index + 1, chosen, holds, skip)
+        if index == len(self.atoms):
+            return "TRUE" if holds(chosen) else "FALSE"
+        atom = self.atoms[index]
+        below: dict[str, list[object]] = {}
+        for i, value in enumerate(atom.values):
+            found = self._cases(index + 1, (*chosen, i), holds, skip)
+            below.setdefault(found, []).append(value)
+        if len(below) == 1:
+            return next(iter(below))  # the same whatever this answer is
+        column = quote(atom.name)
+        terms = []
+        for found, values in below.items():
+            if found == "FALSE":
+                continue
+            listed = ", ".join(literal(value) for value in values)
+            given = f"({column} IS NULL OR {column} IN ({listed}))"
+            terms.append(given if found == "TRUE" else f"({given} AND {found})")
+        return _any(terms)
+
+
+def _joint_reads(
+    compiled: CompiledRuleset, rules: Sequence[DecisionRule]
+) -> tuple[set[str], dict[str, CompiledInstrument], list[Domain]] | None:
+    """(the answers, the instruments and the sum domains the rules read, through domains), or
+    None where a rule or a domain rule tests a missing answer, a domain is not a sum, or an
+    instrument has a mean subscore."""
+    names: set[str] = set()
+    domains = {key: d for d in compiled.domains for key in (d.score_key, d.band_key)}
+    owner = {k: i for i in compiled.instruments for k in _instrument_keys(i)}
+    instruments: dict[str, CompiledInstrument] = {}
+    used: list[Domain] = []
+    if any(_tests_missing(rule.expression) for rule in rules):
+        return None
+    pending = [r for rule in rules for r in rule.references]
+    seen: set[str] = set()
+    while pending:
+        reference = pending.pop()
+        if reference in seen:
+            continue
+        seen.add(reference)
+        if reference in domains:
+            domain = domains[reference]
+            if domain.aggregation != "sum" or any(
+                _tests_missing(scoring.expression) for scoring in domain.rules
+            ):
+                return None
+            if domain not in used:
+                used.append(domain)
+            pending.extend(r for scoring in domain.rules for r in scoring.references)
+        elif reference in owner and reference not in dict(owner[reference].points):
+            instrument = owner[reference]
+            if any(s.mean for s in instrument.subscores):
+                return None
+            instruments[instrument.alias] = instrument
+        else:
+            names.add(reference)  # an answer, or an item read as answered
+    for instrument in instruments.values():
+        names -= {key for key, _ in instrument.points}
+    return names, instruments, used
+
+
+def _instrument_keys(instrument: CompiledInstrument) -> set[str]:
+    keys = {instrument.total_key, instrument.band_key, *(k for k, _ in instrument.points)}
+    return keys | {s.key for s in instrument.subscores} | {f.key for f in instrument.flags}
+
+
+def _score_complete(instrument: CompiledInstrument, facts: dict[str, object]) -> None:
+    """An answered instrument's total, band, subscores and flags, from its items in `facts`."""
+    points = {key: score(facts[key]) for key, score in instrument.points}
+    facts[instrument.total_key] = sum(points.values())
+    if instrument.bands is not None:
+        facts[instrument.band_key] = instrument.bands.band_of(sum(points.values()))
+    for subscore in instrument.subscores:
+        facts[subscore.key] = sum(points[key] for key in subscore.item_keys)
+    for flag in instrument.flags:
+        if flag.expression is None:
+            raise _NoRange
+        facts[flag.key] = build_evaluator(flag.expression)(facts)
+
+
+def _domain_complete(domain: Domain, facts: dict[str, object]) -> None:
+    """A domain's score and band on answers that decide every one of its rules."""
+    truths = tuple(build_evaluator(rule.expression)(facts) for rule in domain.rules)
+    if any(truth is None for truth in truths):
+        raise _NoRange
+    low, _ = score_range(domain, truths)
+    facts[domain.score_key] = low
+    facts[domain.band_key] = domain.bands.band_of(low)
 
 
 # --- the layers ----------------------------------------------------------------------------------
@@ -1388,39 +1588,124 @@ class ExactLayers:
     def _every_answer_changes_it(self) -> str:
         """SQL true where every missing answer the outcome-changing rules read changes the
         outcome on its own in some completion (then the search's `needs` is all of them, as
-        when it cannot start): each such rule is read-once over independent parts, reads
-        answers no other such rule reads, and each of its parts that reads a missing answer
-        goes both ways, depends on each answer it reads, and can change the rule's truth.
-        With every other such rule false (they are independent), the rule's truth is then the
-        outcome's. Written for the protective hit policy."""
+        when it cannot start). The rules are taken in groups that read the same answers (by
+        what they may read); a group of one rule: read-once over independent parts, each of
+        which that reads a missing answer goes both ways, depends on each answer it reads and
+        can change the rule's truth, or a function of one total (`_one_total_changes_it`); a
+        larger group: over few answers, tried on every combination (`_joint_changes_it`).
+        With every other group at the outcome the decided rules give (each can be: they are
+        independent), a group's outcome is then the outcome. Written for the protective hit
+        policy."""
         compiled = self.compiled
         if compiled.hit_policy == "first" or self.untracked:
             return "FALSE"
         proofs = self.proofs()
-        terms = []
-        sources: list[set[str] | None] = []
-        for rule in compiled.decisions:
-            affecting = quote(f"x:affecting:{rule.id}")
-            found = proofs.every_answer_counts(rule.expression)
-            if found is None:
-                found = self._one_total_changes_it(rule)
-            if found is None:
-                terms.append(f"(NOT {affecting})")
-                sources.append(None)
-                continue
-            proof, read = found
-            terms.append(f"(NOT {affecting} OR {proof})")
-            sources.append(read)
         rules = compiled.decisions
-        for i, first in enumerate(rules):
-            for j in range(i + 1, len(rules)):
-                a, b = sources[i], sources[j]
-                if a is not None and b is not None and a & b:
-                    terms.append(
-                        f"(NOT ({quote('x:affecting:' + first.id)} AND "
-                        f"{quote('x:affecting:' + rules[j].id)}))"
-                    )
+        found: list[tuple[str, set[str]] | None] = []
+        for rule in rules:
+            proof = proofs.every_answer_counts(rule.expression)
+            found.append(proof if proof is not None else self._one_total_changes_it(rule))
+        terms = []
+        for group in self._groups(rules):
+            affecting = [quote(f"x:affecting:{rules[i].id}") for i in group]
+            each = []  # every affecting rule on its own, no two reading the same answers
+            for i, flag in zip(group, affecting, strict=True):
+                proof_of = found[i]
+                each.append(
+                    f"(NOT {flag})" if proof_of is None else f"(NOT {flag} OR {proof_of[0]})"
+                )
+            for position, i in enumerate(group):
+                for j in group[position + 1 :]:
+                    first, second = found[i], found[j]
+                    if first is not None and second is not None and first[1] & second[1]:
+                        each.append(
+                            f"(NOT ({quote('x:affecting:' + rules[i].id)} AND "
+                            f"{quote('x:affecting:' + rules[j].id)}))"
+                        )
+            joint = self._joint_in(group, affecting)
+            if joint is None:
+                terms.append(_all(each))
+            else:
+                terms.append(f"({_all(each)} OR NOT {_any(affecting)} OR {joint})")
         return _all(terms)
+
+    def _sources(self, rule: _Rule) -> set[str]:
+        """What the rule may read, through domains: answers, and instruments (by alias)."""
+        found: set[str] = set()
+        owner = {
+            key: instrument.alias
+            for instrument in self.compiled.instruments
+            for key in _instrument_keys(instrument)
+        }
+        for name in self._expanded(rule.references):
+            found.add(owner.get(name, name))
+        return found
+
+    def _groups(self, rules: Sequence[_Rule]) -> list[list[int]]:
+        """The rules' indexes in groups: two rules that may read the same answer or instrument
+        are in one group (transitively)."""
+        sources = [self._sources(rule) for rule in rules]
+        groups: list[tuple[list[int], set[str]]] = []
+        for index, read in enumerate(sources):
+            merged = [index]
+            union = set(read)
+            kept = []
+            for members, group_sources in groups:
+                if group_sources & union:
+                    merged = members + merged
+                    union |= group_sources
+                else:
+                    kept.append((members, group_sources))
+            groups = [*kept, (sorted(merged), union)]
+        return sorted((members for members, _ in groups), key=lambda m: m[0])
+
+    def _joint_in(self, group: Sequence[int], affecting: Sequence[str]) -> str | None:
+        """`_joint_changes_it` for a group of rules, or for those of its rules that have few
+        answers where the others do not change the outcome (then their truth is irrelevant
+        and they read no answer the search would need)."""
+        rules = self.compiled.decisions
+        joint = self._joint_changes_it([rules[i] for i in group])
+        if joint is not None:
+            return joint
+        few = [i for i in group if _Joint.of(self.compiled, [rules[i]]) is not None]
+        if not few or len(few) == len(group):
+            return None
+        joint = self._joint_changes_it([rules[i] for i in few])
+        if joint is None:
+            return None
+        others = [f"(NOT {a})" for i, a in zip(group, affecting, strict=True) if i not in few]
+        return _all([*others, joint])
+
+    def _joint_changes_it(self, rules: Sequence[DecisionRule]) -> str | None:
+        """A group of rules over few answers (or instrument items): SQL true where the group's
+        outcome, over every combination of those answers the row allows, can be the decided
+        rules' outcome (`x:rank0`), and each missing answer the group's outcome-changing rules
+        read changes the group's outcome on its own in some such combination; None where the
+        combinations are too many or a rule's truth on one is not known."""
+        joint = _Joint.of(self.compiled, rules)
+        if joint is None:
+            return None
+        rank0 = quote("x:rank0")
+        cases = []
+        for floor in (ADMIT, DEFER):
+            if floor < self.compiled.default.rank or not any(r.rank > floor for r in rules):
+                continue
+            terms = [joint.at_floor(floor)]
+            read = []
+            for position, atom in enumerate(joint.atoms):
+                reads = _any(
+                    f"({quote('x:affecting:' + rule.id)} AND "
+                    f"{self.reads(atom.name, rule.references)})"
+                    for rule in rules
+                )
+                read.append(reads)
+                changes = joint.reaching_free(position, floor)
+                terms.append(f"(NOT {reads} OR {changes})")
+            terms.append(_any(read))  # some answer the search would need
+            cases.append(f"WHEN {floor} THEN {_all(terms)}")
+        if not cases:
+            return None
+        return f"(CASE {rank0} {' '.join(cases)} ELSE FALSE END)"
 
     def _one_total_changes_it(self, rule: _Rule) -> tuple[str, set[str]] | None:
         """(SQL true where every missing answer the rule reads changes its truth on its own in
