@@ -60,8 +60,8 @@ FENCE = re.compile(r"^```([\w+-]*)\s*$")
 MARKER = re.compile(r"^<!--\s*doc-test:\s*(?:(skip|file|needs)\s+(.+?)|(background))\s*-->\s*$")
 TIMEOUT = 300
 SERVICE_PORT = re.compile(r"(?<=127\.0\.0\.1:)8080\b|(?<=--port )8080\b")
-MAX_SKIPS = 10
-"""Installs, long-running services and the three benchmarks that run for minutes."""
+MAX_SKIPS = 11
+"""Installs, long-running services and the four benchmarks that run for minutes."""
 
 
 @dataclass(frozen=True)
