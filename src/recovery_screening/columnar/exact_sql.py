@@ -819,17 +819,23 @@ def _reaching(
             below.setdefault(found, []).append(value)
         if len(below) == 1 and len(next(iter(below.values()))) == len(domains[index]):
             return next(iter(below))  # the same whatever this answer is
-        column = quote(field_.name)
-        terms = []
-        for found, values in below.items():
-            if found == "FALSE":
-                continue
-            listed = ", ".join(literal(value) for value in values)
-            given = f"({column} IS NULL OR {column} IN ({listed}))"
-            terms.append(given if found == "TRUE" else f"({given} AND {found})")
-        return _any(terms)
+        return _by_answer(quote(field_.name), below)
 
     return cases(0, {})
+
+
+def _by_answer(column: str, below: Mapping[str, list[object]]) -> str:
+    """SQL true where the row reaches a case that holds: `below` maps each case's SQL (what
+    must hold of the answers after this one) to the answers of `column` that lead to it; a
+    case is reached where the row leaves the answer missing or gives one of those."""
+    terms = []
+    for found, values in below.items():
+        if found == "FALSE":
+            continue
+        listed = ", ".join(literal(value) for value in values)
+        given = f"({column} IS NULL OR {column} IN ({listed}))"
+        terms.append(given if found == "TRUE" else f"({given} AND {found})")
+    return _any(terms)
 
 
 def _cell_truth(
@@ -1025,15 +1031,7 @@ class _Joint:
             below.setdefault(found, []).append(value)
         if len(below) == 1:
             return next(iter(below))  # the same whatever this answer is
-        column = quote(atom.name)
-        terms = []
-        for found, values in below.items():
-            if found == "FALSE":
-                continue
-            listed = ", ".join(literal(value) for value in values)
-            given = f"({column} IS NULL OR {column} IN ({listed}))"
-            terms.append(given if found == "TRUE" else f"({given} AND {found})")
-        return _any(terms)
+        return _by_answer(quote(atom.name), below)
 
 
 def _joint_reads(
